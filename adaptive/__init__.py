@@ -1,0 +1,1 @@
+"""IRT, item banks, ability estimation, calibration and computerized adaptive testing for DigComp."""

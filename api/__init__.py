@@ -1,0 +1,1 @@
+"""The HTTP service, its persistence and the digipath command line."""

@@ -1,0 +1,1 @@
+"""MLflow tracking, pyfunc wrappers and the model registry (the only part that imports mlflow)."""

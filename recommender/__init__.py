@@ -1,0 +1,1 @@
+"""Learning-content rankers for DigComp pathways, with offline evaluation."""

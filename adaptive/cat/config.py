@@ -1,0 +1,86 @@
+"""CAT settings: one JSON-serialisable dataclass shared by sessions, the simulator and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from adaptive.errors import ValidationError
+
+SELECTIONS = ("max-info", "d-optimal", "shadow")
+EXPOSURES = (None, "randomesque", "sympson-hetter")
+
+
+@dataclass
+class CatConfig:
+    """Settings of one adaptive diagnostic.
+
+    Defaults suit a five-area DigComp diagnostic: 6-8 items per area, at most 40 items in all.
+    Pilot items come on top of ``max_items`` (they are never scored).
+    """
+
+    areas: list[str] | None = None            # None: all areas of the bank
+    selection: str = "d-optimal"
+    se_target: float = 0.35
+    min_items: int = 10
+    max_items: int = 40
+    min_items_per_area: int = 2
+    max_items_per_area: int = 12
+    classification_threshold: float | None = None
+    exposure: str | None = "randomesque"
+    randomesque_k: int = 5
+    exposure_parameters: dict[str, float] | None = None   # Sympson-Hetter K_i by item id (missing: 1)
+    n_pilot: int = 0
+    competence_balancing: bool = True         # Kingsbury-Zara spread over the competences of an area
+    prior_sd: float = 1.0                     # prior SD of each area's theta (correlations from the bank)
+    independent_areas: bool = False           # ignore the bank's area correlations (separate per-area CATs)
+    shadow_pool_per_competence: int = 24      # shadow test: best candidates kept per competence for the MIP
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        def bad(field: str, reason: str) -> ValidationError:
+            return ValidationError(reason, where="CatConfig", field=field)
+
+        if self.selection not in SELECTIONS:
+            raise bad("selection", f"must be one of {SELECTIONS}, got {self.selection!r}")
+        if self.exposure not in EXPOSURES:
+            raise bad("exposure", f"must be one of {EXPOSURES}, got {self.exposure!r}")
+        if not self.se_target > 0:
+            raise bad("se_target", f"must be > 0, got {self.se_target}")
+        if self.min_items < 0 or self.max_items < 1 or self.min_items > self.max_items:
+            raise bad("max_items", f"need 0 <= min_items <= max_items, got {self.min_items}, {self.max_items}")
+        if self.min_items_per_area < 0 or self.max_items_per_area < max(1, self.min_items_per_area):
+            raise bad("max_items_per_area",
+                      f"need 0 <= min_items_per_area <= max_items_per_area, got "
+                      f"{self.min_items_per_area}, {self.max_items_per_area}")
+        if self.classification_threshold is not None and not 0 < self.classification_threshold <= 1:
+            raise bad("classification_threshold", f"must be in (0, 1], got {self.classification_threshold}")
+        if self.randomesque_k < 1:
+            raise bad("randomesque_k", f"must be >= 1, got {self.randomesque_k}")
+        if self.n_pilot < 0:
+            raise bad("n_pilot", f"must be >= 0, got {self.n_pilot}")
+        if not self.prior_sd > 0:
+            raise bad("prior_sd", f"must be > 0, got {self.prior_sd}")
+        if self.exposure_parameters is not None:
+            for item_id, k in self.exposure_parameters.items():
+                if not 0 <= float(k) <= 1:
+                    raise bad("exposure_parameters", f"item {item_id!r}: K must be in [0, 1], got {k}")
+        if self.areas is not None and len(self.areas) == 0:
+            raise bad("areas", "must name at least one area (or be null for all areas)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CatConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValidationError(f"unknown setting(s) {unknown}", where="CatConfig", field=unknown[0])
+        data = dict(data)
+        if data.get("areas") is not None:
+            data["areas"] = [str(a) for a in data["areas"]]
+        if data.get("exposure_parameters") is not None:
+            data["exposure_parameters"] = {str(k): float(v) for k, v in data["exposure_parameters"].items()}
+        return cls(**data)

@@ -1,0 +1,142 @@
+"""The CAT state machine for many examinees at once; a session is the case of one examinee.
+
+State is plain arrays (one row per examinee). Each step: ``select`` (pilot slot or content-balanced,
+exposure-controlled adaptive choice) then ``record`` (count, update the posterior, apply stopping).
+Random choices use uniforms passed in by the caller, so results depend only on those draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adaptive.cat.balancing import ContentBalancer
+from adaptive.cat.exposure import make_exposure
+from adaptive.cat.posterior import BatchPosterior
+from adaptive.cat.selection import InformationTable, make_selector
+from adaptive.cat.start import prior, resolve_areas
+from adaptive.cat.stopping import StoppingRule
+from adaptive.cat.tables import tables_for
+
+
+def pilot_slots(config, n_areas: int, rng: np.random.Generator, n: int = 1) -> np.ndarray:
+    """(n, n_pilot) positions (0-based, never the first) at which pilot items are seeded.
+
+    They fall within the shortest possible test so every pilot item is given.
+    """
+    if config.n_pilot == 0:
+        return np.zeros((n, 0), dtype=np.intp)
+    shortest = max(config.min_items, min(config.max_items, n_areas * config.min_items_per_area), 1)
+    span = shortest + config.n_pilot - 1                  # positions 1..span
+    keys = rng.random((n, span))
+    return np.sort(np.argsort(keys, axis=1)[:, : config.n_pilot] + 1, axis=1)
+
+
+class CatEngine:
+    def __init__(self, bank, config, n: int = 1, start_theta: dict[str, float] | None = None,
+                 prior_mean: np.ndarray | None = None, pilot_positions: np.ndarray | None = None):
+        config.validate()
+        self.bank = bank
+        self.config = config
+        self.n = n
+        self.tables = t = tables_for(bank)
+        self.areas = resolve_areas(bank, config.areas)
+        mean, cov = prior(bank, self.areas, start_theta, config.prior_sd, config.independent_areas)
+        if prior_mean is not None:
+            mean = np.asarray(prior_mean, dtype=float)
+        d = len(self.areas)
+        dim_of_bank_area = np.full(len(t.area_ids), -1, dtype=np.intp)
+        for k, a in enumerate(self.areas):
+            dim_of_bank_area[t.area_ids.index(a)] = k
+        self.item_dim = dim_of_bank_area[t.item_area]
+        cut_scores = getattr(bank, "cut_scores", None) or {}
+        self.cuts = (np.array([cut_scores[a] for a in self.areas], dtype=float)
+                     if all(a in cut_scores for a in self.areas) else None)
+        self.balancer = ContentBalancer(t, self.item_dim, d, config.max_items, config.min_items_per_area,
+                                        config.max_items_per_area, config.competence_balancing)
+        self.info = InformationTable(t, self.item_dim, d)
+        self.selector = make_selector(config, self.info, self.balancer)
+        self.exposure = make_exposure(config, t)
+        self.stopping = StoppingRule(config, self.cuts)
+        self.posterior = BatchPosterior(t, mean, cov, n)
+        lens = np.array([len(e) for e in t.enemies])
+        self._enemy_ptr = np.r_[0, np.cumsum(lens)]
+        self._enemy_idx = np.concatenate(t.enemies + [np.zeros(0, dtype=np.intp)]).astype(np.intp)
+
+        self.administered = np.zeros((n, t.n_items), dtype=bool)
+        self.blocked = np.zeros((n, t.n_items), dtype=bool)
+        self.n_area = np.zeros((n, d), dtype=np.int64)
+        self.n_competence = np.zeros((n, len(t.competence_ids)), dtype=np.int64)
+        self.n_items = np.zeros(n, dtype=np.int64)            # operational items answered
+        self.position = np.zeros(n, dtype=np.int64)           # all items answered, pilots included
+        self.area_done = np.zeros((n, d), dtype=bool)
+        self.finished = np.zeros(n, dtype=bool)
+        self.pilot_positions = (np.zeros((n, 0), dtype=np.intp) if pilot_positions is None
+                                else np.asarray(pilot_positions, dtype=np.intp).reshape(n, -1))
+        self._update_stopping(np.arange(n))
+
+    # -- selection -------------------------------------------------------------------------------
+    def select(self, rows: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Next item (bank index, -1 when none is left) and whether it is a pilot item, for ``rows``."""
+        rows = np.asarray(rows, dtype=np.intp)
+        items = np.full(len(rows), -1, dtype=np.intp)
+        is_pilot = (self.pilot_positions[rows] == self.position[rows, None]).any(axis=1)
+        if is_pilot.any():
+            pr = np.flatnonzero(is_pilot)
+            ok = self.balancer.pilot_eligible(self.administered[rows[pr]], self.blocked[rows[pr]])
+            count = ok.sum(axis=1)
+            # the j-th eligible pilot item, j uniform: cumulative count picks it without a loop
+            j = np.minimum((u[pr, 0] * count).astype(np.intp), np.maximum(count - 1, 0))
+            pick = np.argmax(np.cumsum(ok, axis=1) > j[:, None], axis=1)
+            items[pr] = np.where(count > 0, pick, -1)
+            is_pilot[pr] &= count > 0
+        op = np.flatnonzero(~is_pilot)
+        if len(op):
+            items[op] = self._select_operational(rows[op], u[op])
+        return items, is_pilot
+
+    def _select_operational(self, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+        b = self.balancer
+        open_areas = b.open_areas(self.n_area[rows], self.n_items[rows], self.area_done[rows],
+                                  self.config.min_items)
+        use_kz = b.competence_balancing and self.selector.uses_competence_balancing
+        saved, b.competence_balancing = b.competence_balancing, use_kz
+        try:
+            eligible = b.eligible(self.administered[rows], self.blocked[rows], open_areas,
+                                  self.n_competence[rows])
+        finally:
+            b.competence_balancing = saved
+        crit = self.selector.criterion(
+            self.posterior.theta[rows], self.posterior.cov[rows], eligible,
+            administered=self.administered[rows], blocked=self.blocked[rows], n_area=self.n_area[rows],
+            n_competence=self.n_competence[rows], n_items=self.n_items[rows])
+        return self.exposure.choose(crit, u)
+
+    # -- recording -------------------------------------------------------------------------------
+    def record(self, rows: np.ndarray, items: np.ndarray, scores: np.ndarray, is_pilot: np.ndarray) -> None:
+        """Record one answered item per row; pilot answers are logged but never scored into theta."""
+        rows = np.asarray(rows, dtype=np.intp)
+        items = np.asarray(items, dtype=np.intp)
+        scores = np.asarray(scores, dtype=np.intp)
+        is_pilot = np.asarray(is_pilot, dtype=bool)
+        t = self.tables
+        self.administered[rows, items] = True
+        counts = self._enemy_ptr[items + 1] - self._enemy_ptr[items]
+        if counts.any():
+            starts = np.repeat(self._enemy_ptr[items] - np.r_[0, np.cumsum(counts)[:-1]], counts)
+            cols = self._enemy_idx[starts + np.arange(counts.sum())]
+            self.blocked[np.repeat(rows, counts), cols] = True
+        self.position[rows] += 1
+        op = ~is_pilot
+        r, i, s = rows[op], items[op], scores[op]
+        dims = self.item_dim[i]
+        self.n_area[r, dims] += 1
+        self.n_competence[r, t.item_competence[i]] += 1
+        self.n_items[r] += 1
+        self.posterior.add(r, dims, i, s)
+        self.posterior.update(r)
+        self._update_stopping(r)
+
+    def _update_stopping(self, rows: np.ndarray) -> None:
+        p = self.posterior
+        self.area_done[rows] = self.stopping.area_done(p.theta[rows], p.se[rows], self.n_area[rows])
+        self.finished[rows] = self.stopping.finished(self.n_items[rows], self.area_done[rows])

@@ -1,0 +1,168 @@
+"""``CatSession``: one learner's adaptive diagnostic as a deterministic state machine.
+
+All randomness is derived from ``seed`` and the item position (``default_rng([seed, 1, position])``),
+so the state is a function of (bank, config, seed, start_theta, response log): ``to_json`` stores just
+those and ``from_json``/``replay`` rebuild the exact live state by replaying the log.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+
+import numpy as np
+
+from adaptive.cat.config import CatConfig
+from adaptive.cat.engine import CatEngine, pilot_slots
+from adaptive.cat.exposure import N_UNIFORMS
+from adaptive.cat.profile import CompetenceProfile, build_profile
+from adaptive.cat.start import resolve_areas
+from adaptive.errors import (
+    AlreadyAnsweredError,
+    InvalidAnswerError,
+    SessionFinishedError,
+    ValidationError,
+    WrongItemError,
+)
+
+_FORMAT = "digipath-cat-session/1"
+
+
+class CatSession:
+    def __init__(self, bank, config: CatConfig | None = None, seed: int = 0,
+                 start_theta: dict[str, float] | None = None):
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValidationError(f"must be a non-negative integer, got {seed!r}", where="CatSession",
+                                  field="seed")
+        self.bank = bank
+        self.config = config if config is not None else CatConfig()
+        self.seed = int(seed)
+        self.start_theta = {str(k): float(v) for k, v in (start_theta or {}).items()}
+        areas = resolve_areas(bank, self.config.areas)
+        slots = pilot_slots(self.config, len(areas), np.random.default_rng([self.seed, 0]))
+        self._engine = CatEngine(bank, self.config, 1, self.start_theta or None, pilot_positions=slots)
+        self.areas = self._engine.areas
+        self.log: list[dict] = []
+        self._answered: set[str] = set()
+        self._pending: str | None = None
+        self._pending_pilot = False
+        self.finished = False
+        self._advance()
+
+    # -- state machine ------------------------------------------------------------------------------
+    def _advance(self) -> None:
+        e = self._engine
+        if e.finished[0]:
+            self._finish()
+            return
+        u = np.random.default_rng([self.seed, 1, int(e.position[0])]).random((1, N_UNIFORMS))
+        items, pilot = e.select(np.zeros(1, dtype=np.intp), u)
+        if items[0] < 0:                        # nothing eligible is left
+            self._finish()
+            return
+        self._pending = self._engine.tables.item_ids[items[0]]
+        self._pending_pilot = bool(pilot[0])
+
+    def _finish(self) -> None:
+        self.finished = True
+        self._pending = None
+        self._pending_pilot = False
+
+    def next_item(self) -> str | None:
+        """The item to present (the same until it is answered); None once the test is over."""
+        return self._pending
+
+    @property
+    def n_answered(self) -> int:
+        return len(self.log)
+
+    def answer(self, item_id: str, answer: int) -> dict:
+        """Score ``answer`` to the pending item on the server and move on; returns the log entry."""
+        if item_id in self._answered:
+            raise AlreadyAnsweredError(f"item {item_id!r} was already answered in this session")
+        if self.finished:
+            raise SessionFinishedError(f"the session is finished; item {item_id!r} cannot be answered")
+        if item_id != self._pending:
+            raise WrongItemError(f"item {item_id!r} is not the pending item {self._pending!r}")
+        if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+            raise InvalidAnswerError(f"answer to item {item_id!r} must be an integer option index, "
+                                     f"got {answer!r}")
+        score = int(self.bank.score(item_id, int(answer)))
+        e = self._engine
+        i = e.tables.index[item_id]
+        entry = {"item_id": item_id, "answer": int(answer), "score": score,
+                 "area": e.tables.area_ids[e.tables.item_area[i]], "is_pilot": self._pending_pilot,
+                 "position": int(e.position[0])}
+        e.record(np.zeros(1, dtype=np.intp), np.array([i]), np.array([score]), np.array([self._pending_pilot]))
+        self.log.append(entry)
+        self._answered.add(item_id)
+        self._advance()
+        return {**entry, "finished": self.finished}
+
+    # -- reporting --------------------------------------------------------------------------------
+    def progress(self) -> dict:
+        e = self._engine
+        theta, se = e.posterior.theta[0], e.posterior.se[0]
+        return {
+            "answered": self.n_answered,
+            "operational_answered": int(e.n_items[0]),
+            "max_items": self.config.max_items,
+            "finished": self.finished,
+            "areas": {a: {"n_items": int(e.n_area[0, k]), "theta": float(theta[k]), "se": float(se[k]),
+                          "done": bool(e.area_done[0, k])} for k, a in enumerate(self.areas)},
+        }
+
+    def result(self) -> CompetenceProfile:
+        """The competence profile so far (final once ``finished``); pilot items are not in it."""
+        e = self._engine
+        t = e.tables
+        comp_in_test = e.balancer.competence_dim >= 0
+        cids = [c for j, c in enumerate(t.competence_ids) if comp_in_test[j]]
+        cidx = np.flatnonzero(comp_in_test)
+        score = np.zeros(len(t.competence_ids), dtype=np.int64)
+        max_score = np.zeros(len(t.competence_ids), dtype=np.int64)
+        for entry in self.log:
+            if not entry["is_pilot"]:
+                i = t.index[entry["item_id"]]
+                score[t.item_competence[i]] += entry["score"]
+                max_score[t.item_competence[i]] += t.max_score[i]
+        return build_profile(self.areas, e.posterior.theta[0], e.posterior.se[0], e.n_area[0], e.cuts, cids,
+                             e.n_competence[0, cidx], score[cidx], max_score[cidx])
+
+    # -- persistence ------------------------------------------------------------------------------
+    def _bank_fingerprint(self) -> dict:
+        return {"name": getattr(self.bank, "name", None), "n_items": len(self._engine.tables.item_ids),
+                "framework_version": getattr(self.bank, "framework_version", None)}
+
+    def to_json(self) -> str:
+        return json.dumps({"format": _FORMAT, "bank": self._bank_fingerprint(), "config": self.config.to_dict(),
+                           "seed": self.seed, "start_theta": self.start_theta, "log": self.log})
+
+    @classmethod
+    def from_json(cls, bank, s: str) -> CatSession:
+        try:
+            data = json.loads(s)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"not JSON: {exc}", where="session state") from exc
+        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+            raise ValidationError(f"not a {_FORMAT} document", where="session state", field="format")
+        session = cls.replay(bank, CatConfig.from_dict(data["config"]), data["seed"], data["log"],
+                             data.get("start_theta") or None)
+        expected = data.get("bank") or {}
+        if expected and expected != session._bank_fingerprint():
+            raise ValidationError(f"saved on bank {expected}, restored on {session._bank_fingerprint()}",
+                                  where="session state", field="bank")
+        return session
+
+    @classmethod
+    def replay(cls, bank, config: CatConfig, seed: int, log: list[dict],
+               start_theta: dict[str, float] | None = None) -> CatSession:
+        """Rebuild a session from its response log; the log must be the one this session would give."""
+        session = cls(bank, config, seed, start_theta)
+        for k, entry in enumerate(log):
+            if session.finished or entry.get("item_id") != session.next_item():
+                raise ValidationError(f"log entry {k} gives item {entry.get('item_id')!r} but the session "
+                                      f"asks {session.next_item()!r}", where="session log", row=k,
+                                      field="item_id")
+            session.answer(entry["item_id"], entry["answer"])
+        return session

@@ -1,0 +1,204 @@
+"""Batched CAT simulation (catsim-like) for every feature of the engine, and Sympson-Hetter calibration.
+
+Simulees run in chunks through one ``CatEngine`` per chunk, the same selection, balancing, exposure
+and stopping code a live ``CatSession`` uses; only the random draws come from one generator per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from rich.progress import Progress
+
+from adaptive.cat.engine import CatEngine, pilot_slots
+from adaptive.cat.exposure import N_UNIFORMS
+from adaptive.cat.stopping import level_probabilities_batch
+from adaptive.synthetic import simulate_responses
+
+
+def correlated_thetas(n: int, correlation: np.ndarray, rng: np.random.Generator,
+                      mean: np.ndarray | None = None) -> np.ndarray:
+    """(n, D) simulee thetas from N(mean, correlation)."""
+    corr = np.asarray(correlation, dtype=float)
+    mean = np.zeros(corr.shape[0]) if mean is None else np.asarray(mean, dtype=float)
+    return rng.multivariate_normal(mean, corr, size=n, method="cholesky")
+
+
+def equicorrelation(d: int, r: float) -> np.ndarray:
+    corr = np.full((d, d), float(r))
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
+@dataclass
+class SimulationResult:
+    areas: list[str]
+    item_ids: list[str]
+    config: dict
+    true_theta: np.ndarray        # (N, D)
+    theta: np.ndarray             # (N, D) final estimates
+    se: np.ndarray                # (N, D)
+    n_items: np.ndarray           # (N,) operational test length
+    n_area: np.ndarray            # (N, D)
+    administered: np.ndarray      # (N, n) operational items given
+    theta_trace: np.ndarray       # (N, L+1, D) estimate after 0..L operational items (NaN after the end)
+    se_trace: np.ndarray          # (N, L+1, D)
+    cuts: np.ndarray | None       # (D, 7)
+    test_information: np.ndarray  # (D, G) information of the bank's test items per area on the grid
+    grid: np.ndarray
+    n_pilot_given: np.ndarray     # (N,)
+    exposure_target: float = 0.25
+
+    @property
+    def exposure_rates(self) -> np.ndarray:
+        return self.administered.mean(axis=0)
+
+    def overlap_rate(self) -> float:
+        """Mean share of items two simulees have in common (Chen, Ankenmann & Spray 2003)."""
+        counts = self.administered.sum(axis=0).astype(float)
+        n = self.administered.shape[0]
+        if n < 2 or self.n_items.mean() == 0:
+            return float("nan")
+        return float((counts * (counts - 1)).sum() / (n * (n - 1) * self.n_items.mean()))
+
+    def area_report(self) -> dict[str, dict[str, float]]:
+        err = self.theta - self.true_theta
+        out = {}
+        est_level = true_level = None
+        if self.cuts is not None:
+            est_level = level_probabilities_batch(self.theta, self.se, self.cuts).argmax(axis=-1) + 1
+            true_level = np.stack([np.searchsorted(self.cuts[k], self.true_theta[:, k], side="right") + 1
+                                   for k in range(len(self.areas))], axis=1)
+        for k, a in enumerate(self.areas):
+            row = {
+                "bias": float(err[:, k].mean()),
+                "rmse": float(np.sqrt((err[:, k] ** 2).mean())),
+                "mean_se": float(self.se[:, k].mean()),
+                "rms_se": float(np.sqrt((self.se[:, k] ** 2).mean())),
+                "corr": float(np.corrcoef(self.theta[:, k], self.true_theta[:, k])[0, 1]),
+                "mean_items": float(self.n_area[:, k].mean()),
+            }
+            if est_level is not None:
+                row["level_accuracy"] = float((est_level[:, k] == true_level[:, k]).mean())
+                row["level_within_one"] = float((np.abs(est_level[:, k] - true_level[:, k]) <= 1).mean())
+            out[a] = row
+        return out
+
+    def summary(self) -> dict[str, float]:
+        rates = self.exposure_rates
+        pool = self.test_items_mask
+        lengths = self.n_items
+        return {
+            "n_simulees": int(len(lengths)),
+            "mean_length": float(lengths.mean()),
+            "sd_length": float(lengths.std()),
+            "min_length": int(lengths.min()),
+            "median_length": float(np.median(lengths)),
+            "max_length": int(lengths.max()),
+            "max_exposure": float(rates.max()),
+            "share_over_target": float((rates[pool] > self.exposure_target).mean()),
+            "share_unused": float((rates[pool] == 0).mean()),
+            "overlap_rate": self.overlap_rate(),
+            "mean_pilot_items": float(self.n_pilot_given.mean()),
+        }
+
+    test_items_mask: np.ndarray = None   # (n,) operational items in the tested areas; set by simulate()
+
+    def report(self) -> dict:
+        return {"summary": self.summary(), "areas": self.area_report()}
+
+
+def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np.ndarray | None = None,
+             correlation: np.ndarray | float | None = None, chunk_size: int = 2000, progress: bool = False,
+             exposure_target: float = 0.25, prior_mean: np.ndarray | None = None) -> SimulationResult:
+    """Run ``n_simulees`` adaptive tests. Thetas are drawn from N(0, correlation) (default: the bank's
+    area correlations) unless ``true_theta`` (N, D) is given."""
+    rng = np.random.default_rng(seed)
+    probe = CatEngine(bank, config, 1)
+    areas, d = probe.areas, len(probe.areas)
+    t = probe.tables
+    if true_theta is None:
+        if correlation is None:
+            idx = [list(bank.area_ids).index(a) for a in areas]
+            corr = np.asarray(bank.area_correlation, dtype=float)[np.ix_(idx, idx)]
+        elif np.isscalar(correlation):
+            corr = equicorrelation(d, float(correlation))
+        else:
+            corr = np.asarray(correlation, dtype=float)
+        true_theta = correlated_thetas(n_simulees, corr, rng)
+    true_theta = np.asarray(true_theta, dtype=float)
+    n = len(true_theta)
+    # every simulee's answer to every test item, drawn up front (scores 0..K-1)
+    params = bank.parameters()
+    responses = np.zeros((n, t.n_items), dtype=np.int8)
+    for k in range(d):
+        idx = np.flatnonzero(probe.item_dim == k)
+        responses[:, idx] = simulate_responses(params.subset(idx), true_theta[:, k], rng)
+    L = config.max_items
+    res = dict(theta=np.zeros((n, d)), se=np.zeros((n, d)), n_items=np.zeros(n, dtype=np.int64),
+               n_area=np.zeros((n, d), dtype=np.int64), administered=np.zeros((n, t.n_items), dtype=bool),
+               theta_trace=np.full((n, L + 1, d), np.nan), se_trace=np.full((n, L + 1, d), np.nan),
+               n_pilot_given=np.zeros(n, dtype=np.int64))
+    slots = pilot_slots(config, d, rng, n)
+    max_steps = L + config.n_pilot
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task(f"simulating {n} CATs", total=n)
+        for start in range(0, n, chunk_size):
+            sl = slice(start, min(start + chunk_size, n))
+            m = sl.stop - sl.start
+            eng = CatEngine(bank, config, m, prior_mean=prior_mean, pilot_positions=slots[sl])
+            resp = responses[sl]
+            pilot_given = np.zeros(m, dtype=np.int64)
+            res["theta_trace"][sl, 0] = eng.posterior.theta
+            res["se_trace"][sl, 0] = eng.posterior.se
+            live = np.flatnonzero(~eng.finished)
+            for _ in range(max_steps):
+                if len(live) == 0:
+                    break
+                items, pilot = eng.select(live, rng.random((len(live), N_UNIFORMS)))
+                stuck = items < 0
+                eng.finished[live[stuck]] = True
+                rows, items, pilot = live[~stuck], items[~stuck], pilot[~stuck]
+                eng.record(rows, items, resp[rows, items], pilot)
+                pilot_given[rows[pilot]] += 1
+                op = rows[~pilot]
+                pos = eng.n_items[op]
+                res["theta_trace"][sl.start + op, pos] = eng.posterior.theta[op]
+                res["se_trace"][sl.start + op, pos] = eng.posterior.se[op]
+                live = rows[~eng.finished[rows]]
+            res["theta"][sl] = eng.posterior.theta
+            res["se"][sl] = eng.posterior.se
+            res["n_items"][sl] = eng.n_items
+            res["n_area"][sl] = eng.n_area
+            res["administered"][sl] = eng.administered & eng.balancer.operational
+            res["n_pilot_given"][sl] = pilot_given
+            bar.advance(task, m)
+    test_info = np.stack([t.info[:, probe.item_dim == k].sum(axis=1) for k in range(d)])
+    out = SimulationResult(areas=areas, item_ids=t.item_ids, config=config.to_dict(), true_theta=true_theta,
+                           cuts=probe.cuts, test_information=test_info, grid=t.grid,
+                           exposure_target=exposure_target, **res)
+    out.test_items_mask = probe.balancer.operational
+    return out
+
+
+def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int = 1000,
+                             n_iterations: int = 8, seed: int = 0, progress: bool = False,
+                             ) -> tuple[dict[str, float], list[float]]:
+    """Sympson-Hetter exposure parameters K_i by simulation: after each run K_i <- min(1, K_i * target / r_i),
+    r_i the observed exposure rate, so over-exposed items are given less often and under-used ones
+    recover. Returns the parameters (for ``CatConfig.exposure_parameters``) and the maximum exposure
+    rate of each iteration (the last one is the rate under the returned parameters' predecessor).
+    """
+    k = np.ones(len(bank.items))
+    ids = [it.id for it in bank.items]
+    history = []
+    for it in range(n_iterations):
+        cfg = replace(config, exposure="sympson-hetter",
+                      exposure_parameters={i: float(v) for i, v in zip(ids, k, strict=True) if v < 1})
+        sim = simulate(bank, cfg, n_simulees=n_simulees, seed=seed + it, progress=progress)
+        rates = sim.exposure_rates
+        history.append(float(rates.max()))
+        over = rates > 0
+        k[over] = np.minimum(1.0, k[over] * target / rates[over])
+    return {i: float(v) for i, v in zip(ids, k, strict=True) if v < 1}, history

@@ -1,0 +1,210 @@
+"""Synthetic DigComp item banks and simulated responses, for demos, tests and simulation studies.
+
+Parameters follow what operational banks look like: discrimination log-normal around 1.2,
+difficulty placed inside the theta band of the item's intended level (bands from the cut scores),
+a share of 3PL multiple-choice items with guessing around 0.2, and some 5-category GRM
+self-assessment items with increasing thresholds. Content is readable placeholder text per
+language ("[lt] ..."). Everything is driven by one seed, so a bank is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from adaptive.framework import Framework, load_framework
+from adaptive.itembank import DEFAULT_CUT_SCORES, N_LEVELS, Item, ItemBank, ItemContent
+
+A_MEDIAN = 1.2
+A_LOG_SD = 0.25
+A_RANGE = (0.4, 3.0)
+C_BETA = (4.0, 16.0)  # mean 0.2
+C_RANGE = (0.05, 0.35)
+GRM_CATEGORIES = 5
+# the outermost levels get a band this wide beyond the first/last cut
+OUTER_BAND = 0.7
+N_MC_OPTIONS = 4
+SHARE_WITH_MEDIA = 0.1
+
+SCALE_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
+TASK_VERBS = (
+    "Which option best describes how to",
+    "What is the most appropriate way to",
+    "A colleague asks you how to",
+    "Which step should you take first to",
+)
+
+
+def level_bands(cut_scores: Sequence[float]) -> np.ndarray:
+    """(8, 2) theta interval of each level: between consecutive cuts, outer levels OUTER_BAND wide."""
+    cuts = np.asarray(cut_scores, dtype=float)
+    edges = np.concatenate([[cuts[0] - OUTER_BAND], cuts, [cuts[-1] + OUTER_BAND]])
+    return np.column_stack([edges[:-1], edges[1:]])
+
+
+def generate_synthetic_bank(
+    framework: Framework | None = None,
+    items_per_competence: int = 48,
+    languages: Sequence[str] = ("en", "lt", "lv"),
+    share_3pl: float = 0.2,
+    share_grm: float = 0.1,
+    n_pilot_per_competence: int = 0,
+    seed: int | np.random.Generator = 0,
+    cut_scores: Sequence[float] = DEFAULT_CUT_SCORES,
+    area_correlation: float = 0.6,
+    n_enemy_pairs_per_competence: int = 1,
+    name: str = "synthetic DigComp bank",
+) -> ItemBank:
+    """Generate a valid bank: per competence ``items_per_competence`` active items spread evenly over
+    the 8 levels (plus ``n_pilot_per_competence`` pilot items), 2PL by default, with the given shares
+    of 3PL and GRM items. The bank validates against ``framework``."""
+    framework = framework or load_framework()
+    if items_per_competence < 1:
+        raise ValueError("items_per_competence must be >= 1")
+    if not (0 <= share_3pl and 0 <= share_grm and share_3pl + share_grm <= 1):
+        raise ValueError("share_3pl and share_grm must be >= 0 and sum to at most 1")
+    # an equicorrelation matrix is positive definite iff -1/(D-1) < r < 1
+    if len(framework.areas) > 1 and not -1 / (len(framework.areas) - 1) < area_correlation < 1:
+        raise ValueError("area_correlation must keep the equicorrelation matrix positive definite")
+    rng = np.random.default_rng(seed)
+    bands = level_bands(cut_scores)
+    items: list[Item] = []
+    for comp in framework.competences:
+        comp_items = []
+        for status, n in (("active", items_per_competence), ("pilot", n_pilot_per_competence)):
+            if n <= 0:
+                continue
+            # levels cycle 1..8 so every level is covered once n >= 8; models assigned at random
+            levels = np.arange(n) % N_LEVELS + 1
+            n_grm = int(round(share_grm * n))
+            n_3pl = int(round(share_3pl * n))
+            models = np.array(["GRM"] * n_grm + ["3PL"] * n_3pl + ["2PL"] * (n - n_grm - n_3pl))
+            rng.shuffle(models)
+            for k in range(n):
+                number = len(comp_items) + 1
+                prefix = "P" if status == "pilot" else ""
+                item_id = f"DC-{comp.id}-{prefix}{number:03d}"
+                comp_items.append(
+                    _make_item(rng, item_id, comp, int(levels[k]), str(models[k]), status, bands, languages)
+                )
+        _add_enemies(rng, comp_items, n_enemy_pairs_per_competence)
+        items.extend(comp_items)
+    d = len(framework.areas)
+    corr = np.full((d, d), float(area_correlation))
+    np.fill_diagonal(corr, 1.0)
+    provenance = {
+        "source": "synthetic",
+        "generator": "adaptive.synthetic.generate_synthetic_bank",
+        "seed": seed if isinstance(seed, int) else None,
+        "items_per_competence": items_per_competence,
+        "share_3pl": share_3pl,
+        "share_grm": share_grm,
+        "n_pilot_per_competence": n_pilot_per_competence,
+    }
+    bank = ItemBank(
+        items=items,
+        framework_version=framework.version,
+        languages=list(languages),
+        cut_scores={a: list(cut_scores) for a in framework.area_ids},
+        area_ids=list(framework.area_ids),
+        area_correlation=corr,
+        provenance=provenance,
+        name=name,
+    )
+    bank.validate(framework)
+    return bank
+
+
+def _make_item(
+    rng: np.random.Generator,
+    item_id: str,
+    comp,
+    level: int,
+    model: str,
+    status: str,
+    bands: np.ndarray,
+    languages: Sequence[str],
+) -> Item:
+    a = float(np.clip(rng.lognormal(np.log(A_MEDIAN), A_LOG_SD), *A_RANGE))
+    lo, hi = bands[level - 1]
+    centre = float(rng.uniform(lo, hi))
+    c = 0.0
+    if model == "GRM":
+        # gaps of mean 0.8 between thresholds, centred on the level's band
+        gaps = 0.4 + rng.gamma(4.0, 0.1, GRM_CATEGORIES - 2)
+        b = np.concatenate([[0.0], np.cumsum(gaps)])
+        b = b - b.mean() + centre
+        key: int | list[int] = list(range(GRM_CATEGORIES))
+    else:
+        b = np.array([centre])
+        key = int(rng.integers(N_MC_OPTIONS))
+        if model == "3PL":
+            c = float(np.clip(rng.beta(*C_BETA), *C_RANGE))
+    verb = TASK_VERBS[int(rng.integers(len(TASK_VERBS)))]
+    media = [f"media/{item_id}.png"] if rng.random() < SHARE_WITH_MEDIA else []
+    content = {}
+    for lang in languages:
+        if model == "GRM":
+            stem = (
+                f"[{lang}] Self-assessment ({comp.id} {comp.name}, level {level}): "
+                f"I can handle level-{level} tasks in '{comp.name.lower()}' without help."
+            )
+            options = [f"[{lang}] {label}" for label in SCALE_LABELS]
+        else:
+            stem = (
+                f"[{lang}] {verb} deal with a level-{level} task in "
+                f"'{comp.name.lower()}' ({comp.id})? [{item_id}]"
+            )
+            options = [f"[{lang}] Option {chr(65 + j)}" for j in range(N_MC_OPTIONS)]
+        content[lang] = ItemContent(stem=stem, options=options, media=list(media))
+    return Item(
+        id=item_id,
+        area=comp.area_id,
+        competence=comp.id,
+        level=level,
+        model=model,
+        a=a,
+        b=[float(x) for x in b],
+        c=c,
+        d=1.0,
+        status=status,
+        content=content,
+        key=key,
+        enemies=[],
+    )
+
+
+def _add_enemies(rng: np.random.Generator, items: list[Item], n_pairs: int) -> None:
+    """Mark pairs of items of the same level as enemies (they would cue each other)."""
+    by_level: dict[int, list[Item]] = {}
+    for it in items:
+        if not it.enemies:
+            by_level.setdefault(it.level, []).append(it)
+    candidates = [lv for lv, its in by_level.items() if len(its) >= 2]
+    for lv in rng.permutation(candidates)[:n_pairs] if candidates else []:
+        first, second = rng.choice(len(by_level[int(lv)]), size=2, replace=False)
+        x, y = by_level[int(lv)][int(first)], by_level[int(lv)][int(second)]
+        x.enemies.append(y.id)
+        y.enemies.append(x.id)
+
+
+def simulate_responses(params, theta: np.ndarray, rng: int | np.random.Generator = 0) -> np.ndarray:
+    """(N, n) responses of N simulees with ``theta`` (N,) to every item: 0/1 for dichotomous items,
+    category 0..K-1 for GRM items. ``params`` is an ``adaptive.irt.ItemParameters``."""
+    rng = np.random.default_rng(rng)
+    theta = np.atleast_1d(np.asarray(theta, dtype=float))
+    n_items = len(params.a)
+    out = np.empty((theta.size, n_items), dtype=np.int64)
+    max_cat = np.asarray(params.n_categories) - 1
+    # chunk persons so the (T, n, K) probability cube stays around 16 MB
+    k_max = int(max_cat.max()) + 1 if n_items else 2
+    step = max(1, 2_000_000 // max(1, n_items * k_max))
+    for start in range(0, theta.size, step):
+        t = theta[start : start + step]
+        probs = params.category_probabilities(t)  # (T, n, K)
+        cum = np.cumsum(probs, axis=2)
+        u = rng.random((t.size, n_items, 1))
+        # category = number of cumulative probabilities below u; clip guards rounding at the top
+        out[start : start + step] = np.minimum((cum < u).sum(axis=2), max_cat)
+    return out

@@ -1,0 +1,108 @@
+"""FastAPI app factory: settings -> database (migrated) -> model provider -> routers."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api import db as dbmod
+from api.auth import KeyVerifier
+from api.diagnostics import DiagnosticService
+from api.limits import BodySizeLimitMiddleware
+from api.metrics import LatencyMiddleware, Metrics
+from api.problems import install_problem_handlers
+from api.providers import ModelProvider, RegistryModelProvider
+from api.settings import Settings, get_settings
+
+log = logging.getLogger("digipath.api")
+
+API_DESCRIPTION = """
+Adaptive DigComp 2.2 diagnostics (IRT + computerized adaptive testing) and learning recommendations
+for public-sector learning platforms. Every endpoint except the health checks needs
+`Authorization: Bearer <API key>`; errors are RFC 9457 `application/problem+json`.
+"""
+
+
+@dataclass
+class Services:
+    """What request handlers reach through ``request.app.state.services``."""
+
+    settings: Settings
+    engine: Engine
+    sessionmaker: sessionmaker[Session]
+    keys: KeyVerifier
+    provider: ModelProvider
+    diagnostics: DiagnosticService
+    metrics: Metrics
+
+    def load_models(self) -> dict[str, str | None]:
+        served = self.provider.load()
+        self.metrics.set_served(served)
+        return served
+
+
+def create_app(
+    settings: Settings | None = None,
+    provider: ModelProvider | None = None,
+    *,
+    migrate: bool = True,
+    cat_overrides: dict | None = None,
+) -> FastAPI:
+    """Build the app. ``provider`` defaults to the MLflow registry (``models.registry``)."""
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+    if migrate:
+        dbmod.upgrade(url)
+    engine = dbmod.make_engine(url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    maker = dbmod.make_sessionmaker(engine)
+    provider = provider or RegistryModelProvider(settings.item_bank_alias, settings.recommender_alias)
+    overrides = {"max_items": settings.max_items, **(cat_overrides or {})}
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessionmaker=maker,
+        keys=KeyVerifier(maker, settings.key_cache_seconds),
+        provider=provider,
+        diagnostics=DiagnosticService(provider, cat_overrides=overrides),
+        metrics=Metrics(),
+    )
+    try:
+        services.load_models()
+    except Exception as exc:  # the service still starts; /readyz says why it is not ready
+        provider.last_error = f"{type(exc).__name__}: {exc}"
+        log.error("models not loaded: %s", provider.last_error)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="digipath",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "diagnostics", "description": "adaptive DigComp diagnostics"},
+            {"name": "recommendations", "description": "learning content for learners and roles"},
+            {"name": "events", "description": "learning events for the recommender"},
+            {"name": "reference", "description": "framework, roles, catalogue"},
+            {"name": "models", "description": "served model versions and reload"},
+            {"name": "health", "description": "liveness, readiness, metrics"},
+        ],
+    )
+    app.state.services = services
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(LatencyMiddleware, metrics=services.metrics)
+
+    from api.routers import admin, diagnostics, events, health, learners, reference
+
+    for module in (health, diagnostics, learners, events, reference, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,200 @@
+"""``digipath calibrate ...``: fit an item bank from response data, link banks, check item fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    help="Calibrate item banks from response data (MML-EM), link them, check item fit.", no_args_is_help=True
+)
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _read_responses(path: Path, wide: bool):
+    from adaptive.calibration.data import ResponseData
+
+    return ResponseData.from_wide_csv(path) if wide else ResponseData.from_long_csv(path)
+
+
+def _load_bank(path: Path):
+    from adaptive.itembank import ItemBank
+
+    return ItemBank.load_json(path)
+
+
+@app.command("fit")
+def fit(
+    responses: Path = typer.Argument(..., help="response CSV: long (person_id,item_id,response) or --wide"),
+    out: Path = typer.Option(..., "--out", help="output directory (bank.json, report.md, plots)"),
+    wide: bool = typer.Option(False, "--wide", help="wide CSV: a column per item, blank = missing"),
+    metadata: Path | None = typer.Option(None, "--metadata", help="item metadata CSV (item_id, area, ...)"),
+    template: Path | None = typer.Option(
+        None, "--template", help="bank JSON supplying item content/metadata"
+    ),
+    model: str = typer.Option("auto", "--model", help="auto | 1PL | 2PL | 3PL | template"),
+    anchor_bank: Path | None = typer.Option(
+        None, "--anchor-bank", help="existing bank: link through common items"
+    ),
+    link_method: str = typer.Option("fixed", "--link-method", help="fixed | stocking-lord | mean-sigma"),
+    min_responses: int = typer.Option(30, "--min-responses", help="items with fewer responses are excluded"),
+    se: str = typer.Option("observed", "--se", help="observed | crossprod | none"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+):
+    """Calibrate RESPONSES into a new item bank with a calibration report."""
+    from adaptive.calibration.calibrate import calibrate_bank
+    from adaptive.errors import DigipathError
+
+    try:
+        data = _read_responses(responses, wide)
+        tmpl = _load_bank(template) if template else None
+        anchors = _load_bank(anchor_bank) if anchor_bank else None
+        result = calibrate_bank(
+            data,
+            template=tmpl,
+            metadata_csv=metadata,
+            model=model,
+            anchors=anchors,
+            progress=not quiet,
+            min_responses=min_responses,
+            link_method=link_method,
+            se_method=se,
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        result.bank.save_json(out / "bank.json")
+        report = result.write_report(out)
+    except DigipathError as exc:
+        _fail(exc)
+    m = result.metrics
+    typer.echo(
+        f"calibrated {int(m['n_items_calibrated'])} items ({int(m['n_items_excluded'])} excluded, "
+        f"{int(m['n_items_flagged'])} flagged) from {int(m['n_persons'])} persons; "
+        f"models: {result.params['chosen_models']}"
+    )
+    for area, info in result.linking.items():
+        typer.echo(
+            f"area {area}: linked ({info['method']}), A={info['A']:.4f} B={info['B']:.4f}, "
+            f"unstable anchors: {', '.join(info['unstable_anchors']) or 'none'}"
+        )
+    typer.echo(f"bank: {out / 'bank.json'}\nreport: {report}")
+
+
+@app.command("link")
+def link(
+    new: Path = typer.Argument(..., help="newly calibrated bank JSON (own scale)"),
+    anchor_bank: Path = typer.Option(..., "--anchor-bank", help="existing bank JSON (target scale)"),
+    out: Path = typer.Option(..., "--out", help="output bank JSON (anchor bank + new items on its scale)"),
+    method: str = typer.Option("stocking-lord", "--method", help="stocking-lord | mean-sigma"),
+    drop_unstable: bool = typer.Option(
+        True, "--drop-unstable/--keep-unstable", help="re-link without anchors flagged for drift"
+    ),
+):
+    """Put NEW's items onto ANCHOR_BANK's scale through their common items; write drift report beside OUT."""
+    from adaptive.calibration.linking import link as link_banks
+    from adaptive.calibration.linking import transform
+    from adaptive.errors import DigipathError, ValidationError
+    from adaptive.itembank import Item
+
+    try:
+        new_bank, old_bank = _load_bank(new), _load_bank(anchor_bank)
+        old_ids = {it.id for it in old_bank.items}
+        common = [it.id for it in new_bank.items if it.id in old_ids]
+        if len(common) < 2:
+            raise ValidationError(
+                f"only {len(common)} common items between {new} and {anchor_bank}; need >= 2"
+            )
+        res = link_banks(
+            old_bank.parameters(common),
+            new_bank.parameters(common),
+            common,
+            method=method,
+            drop_unstable=drop_unstable,
+        )
+        extra = [it for it in new_bank.items if it.id not in old_ids]
+        items = list(old_bank.items)
+        if extra:
+            p = transform(new_bank.parameters([it.id for it in extra]), res.A, res.B)
+            for k, it in enumerate(extra):
+                rec = it.to_dict()
+                K = int(p.n_categories[k])
+                rec.update(a=float(p.a[k]), b=[float(x) for x in p.b[k, : K - 1]])
+                items.append(Item.from_dict(rec))
+        bank = old_bank.replace(
+            items=items,
+            provenance={
+                **old_bank.provenance,
+                "linked": {**res.to_dict(), "from": str(new), "n_new_items": len(extra)},
+            },
+        )
+        bank.save_json(out)
+        drift = out.with_name(out.stem + "_anchor_drift.csv")
+        res.anchors.to_csv(drift)
+    except DigipathError as exc:
+        _fail(exc)
+    typer.echo(
+        f"linked {len(extra)} new items by {method}: A={res.A:.4f} B={res.B:.4f}; "
+        f"unstable anchors: {', '.join(res.unstable) or 'none'}; dropped: {', '.join(res.dropped) or 'none'}"
+    )
+    typer.echo(f"bank: {out}\nanchor drift: {drift}")
+
+
+@app.command("fit-check")
+def fit_check(
+    bank: Path = typer.Argument(..., help="bank JSON whose parameters are checked"),
+    responses: Path = typer.Argument(..., help="response CSV (long, or --wide)"),
+    wide: bool = typer.Option(False, "--wide"),
+    out: Path | None = typer.Option(None, "--out", help="write the item-fit table as CSV"),
+    min_responses: int = typer.Option(30, "--min-responses"),
+):
+    """Item fit of a bank's fixed parameters against new responses (per area; latent mean/SD estimated)."""
+    import pandas as pd
+
+    from adaptive.calibration.calibrate import item_to_slope_intercept
+    from adaptive.calibration.data import screen_items
+    from adaptive.calibration.em import MMLCalibrator
+    from adaptive.calibration.fit import item_fit_table
+    from adaptive.errors import DigipathError
+
+    try:
+        b = _load_bank(bank)
+        data = _read_responses(responses, wide)
+        ids = {it.id for it in b.items}
+        kept, excluded = screen_items(data, min_responses=min_responses)
+        unknown = [i for i in kept if i not in ids]
+        excluded += [(i, "not in the bank") for i in unknown]
+        kept = [i for i in kept if i in ids]
+        tables = []
+        for area in b.area_ids:
+            area_ids = [i for i in kept if b.item(i).area == area]
+            if not area_ids:
+                continue
+            fixed = {i: item_to_slope_intercept(b.item(i)) for i in area_ids}
+            cal = MMLCalibrator(model={i: b.item(i).model for i in area_ids}, se_method="none").fit(
+                data.subset_items(area_ids), fixed=fixed
+            )
+            t = item_fit_table(cal)
+            t.insert(0, "area", area)
+            t.insert(1, "latent_mean", cal.latent_mean_)
+            t.insert(2, "latent_sd", cal.latent_sd_)
+            tables.append(t)
+        if not tables:
+            raise DigipathError(f"no bank item in {responses} has {min_responses}+ responses")
+        table = pd.concat(tables)
+        if out is not None:
+            table.to_csv(out)
+    except DigipathError as exc:
+        _fail(exc)
+    flagged = table[table["flags"] != ""]
+    typer.echo(f"{len(table)} items checked, {len(flagged)} flagged, {len(excluded)} excluded")
+    for iid, row in flagged.iterrows():
+        typer.echo(f"  {iid}: {row['flags']}")
+    for iid, why in excluded:
+        typer.echo(f"  excluded {iid}: {why}")
+    if out is not None:
+        typer.echo(json.dumps({"table": str(out)}))

@@ -1,0 +1,332 @@
+"""The diagnostic workflow: start a CAT session, apply one answer, read status and result.
+
+Psychometrics stay in ``adaptive.cat``; this module only persists. Each answer is one short write
+transaction: ``UPDATE ... WHERE version = :seen`` (optimistic concurrency, so of two concurrent answers
+exactly one is applied) plus one append to the response log, whose row also keeps the reply so that an
+identical retry gets the same reply and records nothing twice. Deserialised sessions are cached per
+(session id, version) so the hot path skips ``from_json``; the cache is only an accelerator.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adaptive.errors import ValidationError
+from api.auth import Principal
+from api.jsonable import jsonable
+from api.persistence.learners import ensure_learner
+from api.persistence.tables import DiagnosticSession, Learner, ResponseRecord, utcnow
+from api.problems import ProblemError
+
+
+def _cat():
+    from adaptive.cat import CatConfig, CatSession
+
+    return CatSession, CatConfig
+
+
+@dataclass
+class StepOutcome:
+    reply: dict[str, Any]
+    applied: bool  # False for an idempotent replay
+    finished_now: bool = False
+
+
+class SessionCache:
+    """LRU of live ``CatSession`` objects keyed by session id, tagged with the row version they match."""
+
+    def __init__(self, capacity: int = 5000):
+        self.capacity = capacity
+        self._data: OrderedDict[str, tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, session_id: str, version: int) -> Any | None:
+        # Taking (not peeking) means two threads never mutate one object; the loser deserialises its own.
+        with self._lock:
+            hit = self._data.pop(session_id, None)
+        return hit[1] if hit is not None and hit[0] == version else None
+
+    def put(self, session_id: str, version: int, cat: Any) -> None:
+        with self._lock:
+            self._data[session_id] = (version, cat)
+            self._data.move_to_end(session_id)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class DiagnosticService:
+    def __init__(self, provider, cache: SessionCache | None = None, cat_overrides: dict | None = None):  # noqa: ANN001
+        self.provider = provider
+        self.cache = cache or SessionCache()
+        self.cat_overrides = dict(cat_overrides or {})
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _item(self, bank, item_id: str | None, language: str, sequence: int) -> dict[str, Any] | None:  # noqa: ANN001
+        if item_id is None:
+            return None
+        item = bank.public_item(item_id, language)
+        item["sequence"] = sequence
+        return item
+
+    def _reply(self, row: DiagnosticSession, bank, cat) -> dict[str, Any]:  # noqa: ANN001
+        finished = row.status == "finished"
+        return jsonable(
+            {
+                "session_id": row.id,
+                "status": row.status,
+                "answered": row.sequence,
+                "item": None
+                if finished
+                else self._item(bank, row.pending_item, row.language, row.sequence + 1),
+                "progress": cat.progress() if cat is not None else {},
+                "result": row.result if finished else None,
+                "bank_version": row.bank_version,
+            }
+        )
+
+    @staticmethod
+    def get_row(db: Session, principal: Principal, session_id: str) -> DiagnosticSession:
+        row = db.get(DiagnosticSession, session_id) if len(session_id) <= 36 else None
+        if row is None or row.org_id != principal.org_id:  # another organisation's session: not found
+            raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
+        return row
+
+    def _load_cat(self, row: DiagnosticSession, bank):  # noqa: ANN001
+        cat = self.cache.take(row.id, row.version)
+        if cat is None:
+            CatSession, _ = _cat()
+            cat = CatSession.from_json(bank, row.state)
+        return cat
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(
+        self,
+        db: Session,
+        principal: Principal,
+        learner_id: str,
+        role: str | None,
+        areas: list[str] | None,
+        language: str,
+    ) -> dict[str, Any]:
+        CatSession, CatConfig = _cat()
+        bank, bank_version = self.provider.champion_bank()
+        if language not in bank.languages:
+            raise ValidationError(
+                f"language {language!r} not offered (available: {', '.join(bank.languages)})",
+                where="request body",
+                field="language",
+            )
+        if areas is not None:
+            areas = list(dict.fromkeys(areas))
+            unknown = [a for a in areas if a not in bank.area_ids]
+            if unknown:
+                raise ValidationError(
+                    f"unknown area id(s) {unknown} (bank areas: {', '.join(bank.area_ids)})",
+                    where="request body",
+                    field="areas",
+                )
+        learner = ensure_learner(db, principal.org_id, learner_id)
+        if role is not None:
+            learner.role = role
+        config = CatConfig.from_dict({**self.cat_overrides, "areas": areas})
+        seed = secrets.randbelow(2**31 - 1)
+        cat = CatSession(bank, config, seed)
+        first = cat.next_item()
+        now = utcnow()
+        row = DiagnosticSession(
+            id=str(uuid.uuid4()),
+            org_id=principal.org_id,
+            learner_id=learner.id,
+            bank_version=bank_version,
+            language=language,
+            role=role,
+            areas=list(areas or bank.area_ids),
+            seed=seed,
+            status="in_progress" if first is not None else "finished",
+            sequence=0,
+            pending_item=first,
+            state=cat.to_json(),
+            result=None,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        if first is None:  # degenerate configuration: nothing to ask
+            row.result = jsonable(cat.result().to_dict())
+            row.finished_at = now
+        db.add(row)
+        db.commit()
+        self.cache.put(row.id, row.version, cat)
+        return self._reply(row, bank, cat)
+
+    # -- answer ---------------------------------------------------------------------------------
+    def answer(
+        self, db: Session, principal: Principal, session_id: str, item_id: str, answer: int, sequence: int
+    ) -> StepOutcome:
+        row = self.get_row(db, principal, session_id)
+        if sequence <= row.sequence:
+            return StepOutcome(self._replay(db, row, item_id, answer, sequence), applied=False)
+        if row.status == "finished":
+            raise ProblemError(
+                409, "session-finished", f"diagnostic {session_id} is finished", session_id=session_id
+            )
+        if sequence != row.sequence + 1:
+            raise ProblemError(
+                409,
+                "stale-sequence",
+                f"sequence {sequence} is ahead of the session: the item to answer has "
+                f"sequence {row.sequence + 1}",
+                expected_sequence=row.sequence + 1,
+            )
+        if item_id != row.pending_item:
+            raise ProblemError(
+                409,
+                "wrong-item",
+                f"item {item_id!r} is not the item presented at sequence {sequence}",
+                expected_sequence=row.sequence + 1,
+            )
+        bank = self.provider.bank(row.bank_version)
+        response = bank.score(item_id, answer)  # InvalidAnswerError (422) before anything changes
+        cat = self._load_cat(row, bank)
+        cat.answer(item_id, answer)
+        next_item = cat.next_item()
+        now = utcnow()
+        seen_version = row.version
+        values: dict[str, Any] = {
+            "state": cat.to_json(),
+            "sequence": row.sequence + 1,
+            "pending_item": next_item,
+            "version": seen_version + 1,
+            "updated_at": now,
+        }
+        if next_item is None:
+            values.update(status="finished", result=jsonable(cat.result().to_dict()), finished_at=now)
+        # Build the reply from the would-be row (detached copy: no flush/refresh of the ORM object).
+        after = DiagnosticSession(
+            id=row.id,
+            bank_version=row.bank_version,
+            language=row.language,
+            status=values.get("status", "in_progress"),
+            sequence=values["sequence"],
+            pending_item=next_item,
+            result=values.get("result"),
+        )
+        reply = self._reply(after, bank, cat)
+        db.expunge(row)
+        try:
+            updated = db.execute(
+                update(DiagnosticSession)
+                .where(DiagnosticSession.id == row.id, DiagnosticSession.version == seen_version)
+                .values(**values)
+            ).rowcount
+            if updated != 1:
+                raise _Conflict
+            db.add(
+                ResponseRecord(
+                    org_id=row.org_id,
+                    session_id=row.id,
+                    learner_id=row.learner_id,
+                    sequence=sequence,
+                    item_id=item_id,
+                    answer=answer,
+                    response=response,
+                    bank_version=row.bank_version,
+                    administered_at=now,
+                    reply=reply,
+                )
+            )
+            db.commit()
+        except (_Conflict, IntegrityError):
+            db.rollback()
+            # Another request won the race; if it was this very answer, hand back its reply.
+            fresh = db.get(DiagnosticSession, session_id, populate_existing=True)
+            if fresh is not None and sequence <= fresh.sequence:
+                return StepOutcome(self._replay(db, fresh, item_id, answer, sequence), applied=False)
+            raise ProblemError(
+                409,
+                "concurrent-update",
+                "another answer to this diagnostic was applied at the same time; fetch the session and retry",
+                session_id=session_id,
+            ) from None
+        self.cache.put(row.id, seen_version + 1, cat)
+        return StepOutcome(reply, applied=True, finished_now=next_item is None)
+
+    def _replay(self, db: Session, row: DiagnosticSession, item_id: str, answer: int, sequence: int) -> dict:
+        record = db.scalar(
+            select(ResponseRecord).where(
+                ResponseRecord.session_id == row.id, ResponseRecord.sequence == sequence
+            )
+        )
+        if record is not None and record.item_id == item_id and record.answer == answer:
+            return record.reply
+        raise ProblemError(
+            409,
+            "already-answered",
+            f"sequence {sequence} was already answered"
+            + (" with a different item or answer" if record is not None else ""),
+            expected_sequence=row.sequence + 1 if row.status != "finished" else None,
+        )
+
+    # -- reads ----------------------------------------------------------------------------------
+    def status(self, db: Session, principal: Principal, session_id: str) -> dict[str, Any]:
+        row = self.get_row(db, principal, session_id)
+        bank = self.provider.bank(row.bank_version)
+        cat = self._load_cat(row, bank)
+        self.cache.put(row.id, row.version, cat)
+        learner = db.get(Learner, row.learner_id)
+        return jsonable(
+            {
+                "session_id": row.id,
+                "learner_id": learner.external_id,
+                "status": row.status,
+                "answered": row.sequence,
+                "language": row.language,
+                "areas": row.areas,
+                "role": row.role,
+                "bank_version": row.bank_version,
+                "item": None
+                if row.status == "finished"
+                else self._item(bank, row.pending_item, row.language, row.sequence + 1),
+                "progress": cat.progress(),
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+            }
+        )
+
+    def result(self, db: Session, principal: Principal, session_id: str) -> dict[str, Any]:
+        row = self.get_row(db, principal, session_id)
+        if row.status != "finished":
+            raise ProblemError(
+                409,
+                "session-not-finished",
+                f"diagnostic {session_id} is still in progress ({row.sequence} answers so far)",
+            )
+        learner = db.get(Learner, row.learner_id)
+        bank = self.provider.bank(row.bank_version)
+        return jsonable(
+            {
+                "session_id": row.id,
+                "learner_id": learner.external_id,
+                "bank_version": row.bank_version,
+                "framework_version": bank.framework_version,
+                "finished_at": row.finished_at,
+                "profile": row.result,
+            }
+        )
+
+
+class _Conflict(Exception):
+    pass

@@ -1,0 +1,140 @@
+"""The service's tables (SQLAlchemy 2 declarative). Alembic migrations in ``api/migrations`` create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every back end (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class ApiKey(Base):
+    """An API key: the public ``key_id`` prefix is looked up, the secret part is stored only as sha256."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    scopes: Mapped[str] = mapped_column(String(200), nullable=False)  # space-separated
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Learner(Base):
+    __tablename__ = "learners"
+    __table_args__ = (UniqueConstraint("org_id", "external_id", name="uq_learners_org_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    external_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    role: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class DiagnosticSession(Base):
+    """A CAT session. ``version`` is the optimistic-concurrency counter: every applied answer bumps it."""
+
+    __tablename__ = "diagnostic_sessions"
+    __table_args__ = (Index("ix_sessions_learner_status", "learner_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
+    bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    language: Mapped[str] = mapped_column(String(8), nullable=False)
+    role: Mapped[str | None] = mapped_column(String(64))
+    areas: Mapped[list] = mapped_column(JSON, nullable=False)
+    seed: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # in_progress | finished
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # answers applied so far
+    pending_item: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(Text, nullable=False)  # CatSession.to_json()
+    result: Mapped[dict | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ResponseRecord(Base):
+    """Append-only response log (calibration input); ``reply`` is kept for idempotent retries."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("session_id", "sequence", name="uq_responses_session_sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("diagnostic_sessions.id"), nullable=False)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False)  # 1-based position in the test
+    item_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    answer: Mapped[int] = mapped_column(Integer, nullable=False)  # option index the learner chose
+    response: Mapped[int] = mapped_column(Integer, nullable=False)  # scored on the server
+    bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    administered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    reply: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class LearningEvent(Base):
+    __tablename__ = "learning_events"
+    __table_args__ = (
+        UniqueConstraint("org_id", "event_id", name="uq_events_org_event"),
+        Index("ix_events_learner", "learner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    content_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    event: Mapped[str] = mapped_column(String(16), nullable=False)
+    value: Mapped[float | None] = mapped_column(Float)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -1,0 +1,154 @@
+"""Served models, champion reload, and the response log export (calibration input format)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from api.auth import Principal, require
+from api.persistence.tables import Learner, LearningEvent, ResponseRecord
+from api.problems import PROBLEM_MEDIA_TYPE
+from api.schemas import ModelsOut
+
+router = APIRouter(tags=["models"])
+_PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
+
+EXPORT_COLUMNS = ("person_id", "item_id", "response", "session_id", "administered_at")
+EVENT_COLUMNS = ("learner_id", "content_id", "event", "value", "timestamp", "event_id")
+
+
+@router.get("/v1/models", response_model=ModelsOut, summary="Served model names, versions and aliases")
+def list_models(request: Request, principal: Principal = Depends(require(None))) -> dict:
+    provider = request.app.state.services.provider
+    served = provider.served_versions()
+    try:
+        rows = provider.list_models()
+    except Exception:  # registry down: still report what is served
+        rows = [{"name": n, "version": v, "aliases": []} for n, v in served.items() if v is not None]
+    for row in rows:
+        row["served"] = served.get(row["name"]) == str(row["version"])
+    return {"served": served, "models": rows}
+
+
+@router.post(
+    "/v1/admin/models/reload",
+    response_model=ModelsOut,
+    responses={
+        403: {**_PROBLEM, "description": "admin scope needed"},
+        503: {**_PROBLEM, "description": "registry unavailable; previous models still served"},
+    },
+    summary="Serve the current champion versions without a restart",
+    description="Requests in flight finish on the objects they hold; running diagnostics keep the "
+    "item bank version they started with.",
+)
+def reload_models(request: Request, principal: Principal = Depends(require("admin"))) -> dict:
+    services = request.app.state.services
+    services.load_models()
+    return list_models(request, principal)
+
+
+def _csv_stream(header: tuple[str, ...], rows: Iterator[tuple]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for n, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if n % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+@router.get(
+    "/v1/admin/responses/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "long-format response log"},
+        403: {**_PROBLEM, "description": "admin scope needed"},
+    },
+    summary="The response log as CSV (person_id,item_id,response,session_id,administered_at)",
+    description="Pilot items included, so live data can be calibrated (`digipath calibrate`). "
+    "Only the calling organisation's responses.",
+)
+def export_responses(request: Request, principal: Principal = Depends(require("admin"))) -> StreamingResponse:
+    maker = request.app.state.services.sessionmaker
+
+    def rows() -> Iterator[tuple]:
+        with maker() as db:
+            result = db.execute(
+                select(
+                    Learner.external_id,
+                    ResponseRecord.item_id,
+                    ResponseRecord.response,
+                    ResponseRecord.session_id,
+                    ResponseRecord.administered_at,
+                )
+                .join(Learner, Learner.id == ResponseRecord.learner_id)
+                .where(ResponseRecord.org_id == principal.org_id)
+                .order_by(ResponseRecord.id)
+                .execution_options(yield_per=2000)
+            )
+            for person, item, response, session, at in result:
+                yield person, item, response, session, _iso(at)
+
+    return StreamingResponse(
+        _csv_stream(EXPORT_COLUMNS, rows()),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="responses.csv"'},
+    )
+
+
+@router.get(
+    "/v1/admin/events/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "learning events"},
+        403: {**_PROBLEM, "description": "admin scope needed"},
+    },
+    summary="Learning events as CSV (the recommender's training input)",
+)
+def export_events(request: Request, principal: Principal = Depends(require("admin"))) -> StreamingResponse:
+    maker = request.app.state.services.sessionmaker
+
+    def rows() -> Iterator[tuple]:
+        with maker() as db:
+            result = db.execute(
+                select(
+                    Learner.external_id,
+                    LearningEvent.content_id,
+                    LearningEvent.event,
+                    LearningEvent.value,
+                    LearningEvent.timestamp,
+                    LearningEvent.event_id,
+                )
+                .join(Learner, Learner.id == LearningEvent.learner_id)
+                .where(LearningEvent.org_id == principal.org_id)
+                .order_by(LearningEvent.id)
+                .execution_options(yield_per=2000)
+            )
+            for learner, content, event, value, ts, event_id in result:
+                yield (
+                    f"{principal.org_slug}:{learner}",
+                    content,
+                    event,
+                    "" if value is None else value,
+                    _iso(ts),
+                    event_id,
+                )
+
+    return StreamingResponse(
+        _csv_stream(EVENT_COLUMNS, rows()),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="learning_events.csv"'},
+    )

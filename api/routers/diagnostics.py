@@ -1,0 +1,99 @@
+"""Adaptive diagnostics: start, answer (scored on the server), status, result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, require
+from api.deps import get_db
+from api.problems import PROBLEM_MEDIA_TYPE
+from api.schemas import AnswerIn, DiagnosticCreate, DiagnosticResult, DiagnosticStatus, DiagnosticStep
+
+router = APIRouter(prefix="/v1/diagnostics", tags=["diagnostics"])
+
+SessionId = Annotated[str, Path(min_length=1, max_length=36, description="diagnostic session id")]
+_PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
+_ERRORS = {
+    401: {**_PROBLEM, "description": "missing or bad API key"},
+    403: {**_PROBLEM, "description": "key lacks the scope"},
+    404: {**_PROBLEM, "description": "unknown session (or another organisation's)"},
+    422: {**_PROBLEM, "description": "invalid request"},
+}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DiagnosticStep,
+    responses=_ERRORS,
+    summary="Start a diagnostic; returns the session id and the first item",
+)
+def start_diagnostic(
+    body: DiagnosticCreate,
+    request: Request,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("diagnostics")),
+) -> dict:
+    services = request.app.state.services
+    reply = services.diagnostics.start(db, principal, body.learner_id, body.role, body.areas, body.language)
+    services.metrics.sessions_started.inc()
+    if reply["status"] == "finished":
+        services.metrics.sessions_finished.inc()
+    return reply
+
+
+@router.get(
+    "/{session_id}",
+    response_model=DiagnosticStatus,
+    responses=_ERRORS,
+    summary="Status and progress of a diagnostic (with the pending item)",
+)
+def get_diagnostic(
+    session_id: SessionId,
+    request: Request,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("diagnostics")),
+) -> dict:
+    return request.app.state.services.diagnostics.status(db, principal, session_id)
+
+
+@router.post(
+    "/{session_id}/responses",
+    response_model=DiagnosticStep,
+    responses={**_ERRORS, 409: {**_PROBLEM, "description": "wrong or stale item, or a concurrent answer"}},
+    summary="Answer the pending item; returns the next item or the finished result",
+    description="An identical retry (same sequence, item and answer) returns the same reply and "
+    "records nothing twice.",
+)
+def answer_item(
+    session_id: SessionId,
+    body: AnswerIn,
+    request: Request,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("diagnostics")),
+) -> dict:
+    services = request.app.state.services
+    outcome = services.diagnostics.answer(db, principal, session_id, body.item_id, body.answer, body.sequence)
+    if outcome.applied:
+        services.metrics.answers.inc()
+        if outcome.finished_now:
+            services.metrics.sessions_finished.inc()
+    return outcome.reply
+
+
+@router.get(
+    "/{session_id}/result",
+    response_model=DiagnosticResult,
+    responses={**_ERRORS, 409: {**_PROBLEM, "description": "diagnostic not finished yet"}},
+    summary="Competence profile of a finished diagnostic and the bank version used",
+)
+def get_result(
+    session_id: SessionId,
+    request: Request,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("diagnostics")),
+) -> dict:
+    return request.app.state.services.diagnostics.result(db, principal, session_id)

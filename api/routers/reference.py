@@ -1,0 +1,56 @@
+"""Reference data: the DigComp framework, role profiles, the learning catalogue (paginated)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api.auth import Principal, require
+from api.jsonable import jsonable
+from api.schemas import Language, Page
+
+router = APIRouter(prefix="/v1", tags=["reference"])
+
+
+@router.get("/framework", summary="The competence framework served (DigComp 2.2 by default)")
+def framework(request: Request, principal: Principal = Depends(require(None))) -> dict:
+    from adaptive.framework import load_framework
+
+    return jsonable(load_framework().to_dict())
+
+
+@router.get("/roles", response_model=Page, summary="Role profiles: required level per competence")
+def roles(
+    request: Request,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    principal: Principal = Depends(require(None)),
+) -> dict:
+    bundle, _ = request.app.state.services.provider.recommender()
+    profiles = bundle.roles
+    rows = [
+        {"role_id": r, "title": profiles.title(r), "required_levels": profiles.required_levels(r)}
+        for r in profiles.role_ids[offset : offset + limit]
+    ]
+    return {"total": len(profiles.role_ids), "offset": offset, "limit": limit, "items": rows}
+
+
+@router.get("/catalog", response_model=Page, summary="The learning catalogue the recommender ranks")
+def catalog(
+    request: Request,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    language: Annotated[Language | None, Query()] = None,
+    format: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z-]+$")] = None,
+    principal: Principal = Depends(require(None)),
+) -> dict:
+    bundle, _ = request.app.state.services.provider.recommender()
+    catalogue = bundle.catalogue
+    frame = catalogue.items[catalogue.mask(language=language, format=format)]
+    page = frame.iloc[offset : offset + limit]
+    rows = []
+    for rec in page.to_dict(orient="records"):
+        rec["competences"] = [c for c in str(rec.get("competences", "")).split(";") if c]
+        rows.append(jsonable(rec))
+    return {"total": int(len(frame)), "offset": offset, "limit": limit, "items": rows}

@@ -1,0 +1,204 @@
+"""Request and response bodies (pydantic v2). Requests forbid unknown fields; every id is length-bounded."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+Language = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
+AreaId = Annotated[str, Field(min_length=1, max_length=8, pattern=r"^[0-9A-Za-z.]+$")]
+ItemId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- diagnostics -------------------------------------------------------------------------------
+class DiagnosticCreate(Strict):
+    learner_id: ExternalId = Field(
+        description="the platform's id of the learner (unique within your organisation)"
+    )
+    role: ExternalId | None = Field(None, description="role profile id, used for later recommendations")
+    areas: list[AreaId] | None = Field(
+        None, min_length=1, max_length=10, description="DigComp area ids to assess; all areas if omitted"
+    )
+    language: Language = Field("en", description="language of the item content")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"learner_id": "emp-00042", "role": "case-officer", "areas": ["1", "2"], "language": "en"}
+            ]
+        },
+    )
+
+
+class ItemOut(BaseModel):
+    """An item as shown to the learner: content in the session language, never the scoring key."""
+
+    id: str
+    sequence: int = Field(description="send this back with the answer (1 = first item)")
+    area: str
+    competence: str
+    language: str
+    response_type: str = Field(description="single-choice (one option is right) or rating-scale (graded)")
+    stem: str
+    options: list[str]
+    media: list[str] = []
+
+
+class AreaResult(BaseModel):
+    theta: float
+    se: float
+    level: int | None = Field(description="most likely DigComp proficiency level 1..8")
+    level_probabilities: list[float] | None = Field(description="P(level = 1..8)")
+    n_items: int | None = None
+
+
+class CompetenceProfileOut(BaseModel):
+    areas: dict[str, AreaResult]
+    competences: dict[str, dict[str, Any]] = {}
+
+
+class DiagnosticStep(BaseModel):
+    """Reply to starting a diagnostic or answering: the next item, or the finished result."""
+
+    session_id: str
+    status: Literal["in_progress", "finished"]
+    answered: int = Field(description="answers applied so far")
+    item: ItemOut | None = None
+    progress: dict[str, Any] = {}
+    result: CompetenceProfileOut | None = None
+    bank_version: str
+
+
+class AnswerIn(Strict):
+    item_id: ItemId
+    answer: int = Field(ge=0, le=100, strict=True, description="index of the chosen option (0-based)")
+    sequence: int = Field(
+        ge=1, le=10_000, strict=True, description="the `sequence` of the item being answered"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"item_id": "1.1-007", "answer": 2, "sequence": 1}]}
+    )
+
+
+class DiagnosticStatus(BaseModel):
+    session_id: str
+    learner_id: str
+    status: Literal["in_progress", "finished"]
+    answered: int
+    language: str
+    areas: list[str]
+    role: str | None = None
+    bank_version: str
+    item: ItemOut | None = None
+    progress: dict[str, Any] = {}
+    created_at: datetime
+    updated_at: datetime
+
+
+class DiagnosticResult(BaseModel):
+    session_id: str
+    learner_id: str
+    bank_version: str
+    framework_version: str | None = None
+    finished_at: datetime | None = None
+    profile: CompetenceProfileOut
+
+
+# --- recommendations ---------------------------------------------------------------------------
+class RecommendationOut(BaseModel):
+    content_id: str
+    score: float
+    reason: str | None = None
+    title: str | None = None
+    competences: list[str] = []
+    level: int | None = None
+
+
+class Recommendations(BaseModel):
+    learner_id: str | None = None
+    role: str | None = None
+    model_version: str
+    based_on_session: str | None = None
+    strategy: str | None = Field(None, description="personal, gap, role-popularity or popularity")
+    items: list[RecommendationOut]
+
+
+class Pathway(BaseModel):
+    learner_id: str
+    role: str | None = None
+    model_version: str
+    based_on_session: str | None = None
+    steps: list[dict[str, Any]]
+
+
+# --- learning events ---------------------------------------------------------------------------
+class LearningEventIn(Strict):
+    event_id: ExternalId
+    learner_id: ExternalId
+    content_id: ExternalId
+    event: Literal["viewed", "enrolled", "completed", "rated"]
+    value: float | None = Field(None, ge=-1e6, le=1e6, allow_inf_nan=False)
+    timestamp: datetime
+
+
+class LearningEventBatch(Strict):
+    events: list[LearningEventIn] = Field(min_length=1, max_length=1000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": [
+                        {
+                            "event_id": "ev-1",
+                            "learner_id": "emp-00042",
+                            "content_id": "c-0012",
+                            "event": "completed",
+                            "value": 1.0,
+                            "timestamp": "2026-01-15T10:00:00Z",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+
+class LearningEventsAccepted(BaseModel):
+    accepted: int = Field(description="events stored by this request")
+    duplicates: int = Field(description="events whose event_id was already stored (ignored)")
+
+
+# --- reference data and models -----------------------------------------------------------------
+class Page(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[dict[str, Any]]
+
+
+class ModelVersion(BaseModel):
+    name: str
+    version: str
+    aliases: list[str] = []
+    served: bool = False
+
+
+class ModelsOut(BaseModel):
+    served: dict[str, str | None]
+    models: list[ModelVersion]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}

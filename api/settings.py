@@ -1,0 +1,43 @@
+"""Service settings from ``DIGIPATH_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from the environment; one data directory holds the defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="DIGIPATH_", extra="ignore")
+
+    home: Path = Field(Path(".digipath"), description="data directory: SQLite DB, MLflow store, demo data")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///<home>/digipath.db")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = Field(256 * 1024, description="request bodies larger than this get a 413 problem")
+    bootstrap: bool = Field(True, description="register demo models on start when no champion exists")
+    demo_org: str = "demo"
+    item_bank_alias: str = "champion"
+    recommender_alias: str = "champion"
+    # CAT defaults applied when the client does not say (the CAT engine owns the meaning).
+    max_items: int = 30
+    sqlite_busy_timeout_ms: int = 5000
+    key_cache_seconds: float = Field(
+        30.0, description="how long a verified API key is trusted without a DB hit"
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home.resolve() / 'digipath.db'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

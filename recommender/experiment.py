@@ -1,0 +1,99 @@
+"""Compare several rankers on one split: tune on validation carved from training, test, table + plot.
+
+Used by ``digipath recommender evaluate`` and ``python -m experiments.recommender_comparison``. Returns
+plain dicts (and writes ``metrics.json``, ``summary.csv``, ``per_role.csv``, ``comparison.png``) so that
+models/ can log each ranker as an MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recommender.evaluation import evaluate
+from recommender.interactions import EventWeights, Interactions
+from recommender.rankers import ALSRanker, HybridRanker, make_ranker
+from recommender.splits import make_split
+from recommender.training import tune_als, tune_hybrid
+
+
+def build_rankers(names, als_params: dict | None = None, hybrid_params: dict | None = None, seed=0) -> dict:
+    out = {}
+    for name in names:
+        if name == "als":
+            out[name] = ALSRanker(**(als_params or {}), seed=seed)
+        elif name == "hybrid":
+            out[name] = HybridRanker(cf=ALSRanker(**(als_params or {}), seed=seed), **(hybrid_params or {}))
+        elif name == "bpr":
+            out[name] = make_ranker("bpr", seed=seed)
+        else:
+            out[name] = make_ranker(name)
+    return out
+
+
+def run_comparison(events: pd.DataFrame, catalogue=None, roles=None, learners=None, rankers=("popularity", "als"),
+                   split: str = "last-n", tune: bool = True, ks=(5, 10, 20), seed=0, out_dir=None,
+                   progress: bool = False, weights: EventWeights | None = None, n_boot: int = 500,
+                   split_kwargs: dict | None = None) -> dict:
+    weights = weights or EventWeights()
+    kw = dict(split_kwargs or {})
+    if split == "random":
+        kw.setdefault("seed", seed)
+    outer = make_split(events, split, **kw)
+    train = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
+    als_params, hybrid_params, tuning = {}, {}, {}
+    if tune and ({"als", "hybrid"} & set(rankers)):
+        inner = make_split(outer.train, split, **kw)
+        fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
+        als_params, als_table = tune_als(fit, inner.test, seed=seed)
+        tuning["als"] = als_table.to_dict(orient="records")
+        if "hybrid" in rankers:
+            hybrid_params, hyb_table = tune_hybrid(fit, inner.test, als_params, seed=seed)
+            tuning["hybrid"] = hyb_table.head(10).to_dict(orient="records")
+    results = {}
+    for name, ranker in build_rankers(rankers, als_params, hybrid_params, seed).items():
+        results[name] = evaluate(ranker, train, outer.test, ks=ks, seed=seed, n_boot=n_boot, progress=progress)
+    summary = {name: r.summary for name, r in results.items()}
+    per_role = pd.concat([r.per_role.assign(ranker=name) for name, r in results.items()], ignore_index=True)
+    result = {"split": outer.name, "n_learners": next(iter(summary.values()))["n_learners"] if summary else 0,
+              "summary": summary, "per_role": per_role, "params": {n: r.params for n, r in results.items()},
+              "tuning": tuning, "results": results, "paths": {}}
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps(
+            {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning},
+            indent=2, default=float))
+        pd.DataFrame(summary).T.to_csv(out / "summary.csv")
+        per_role.to_csv(out / "per_role.csv", index=False)
+        result["paths"] = {"metrics": out / "metrics.json", "plot": plot_comparison(summary, ks, out / "comparison.png")}
+    return result
+
+
+def plot_comparison(summary: dict, ks, path: Path) -> Path:
+    """Bar chart of NDCG@k and recall@k per ranker with bootstrap 95% intervals."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / max(len(ks), 1)
+    for ax, metric in zip(axes, ("ndcg", "recall"), strict=True):
+        for i, k in enumerate(ks):
+            key = f"{metric}@{k}"
+            vals = np.array([summary[n][key] for n in names])
+            lo = vals - np.array([summary[n][key + "_ci_low"] for n in names])
+            hi = np.array([summary[n][key + "_ci_high"] for n in names]) - vals
+            ax.bar(np.arange(len(names)) + i * width, vals, width, yerr=[lo, hi], capsize=2, label=f"@{k}")
+        ax.set_xticks(np.arange(len(names)) + width * (len(ks) - 1) / 2, names, rotation=30, ha="right")
+        ax.set_title(f"{metric.upper()} (95% bootstrap CI)")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

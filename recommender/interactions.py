@@ -1,0 +1,173 @@
+"""Learning events -> a sparse learner x content confidence matrix with stable id maps.
+
+Confidence of a (learner, content) pair is the sum over its events of
+
+    viewed/enrolled/completed:  weight[event] * value      (value is a count, 1 when blank)
+    rated:                      weight["rated"] * (value - rating_midpoint)
+
+clipped below at 0; pairs whose total is 0 are dropped (a viewed-then-disliked item is not a positive).
+The default weights make completion > enrolment > view and let a 5-star rating count like an enrolment.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recommender.data import Catalogue, Learners, RoleProfiles, unknown_content
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EventWeights:
+    viewed: float = 1.0
+    enrolled: float = 3.0
+    completed: float = 8.0
+    rated: float = 1.5
+    rating_midpoint: float = 3.0
+
+    def confidence(self, event: np.ndarray, value: np.ndarray) -> np.ndarray:
+        event = np.asarray(event).astype(str)
+        value = np.asarray(value, dtype=float)
+        weight = np.select([event == "viewed", event == "enrolled", event == "completed", event == "rated"],
+                           [self.viewed, self.enrolled, self.completed, self.rated], 0.0)
+        return np.where(event == "rated", weight * (value - self.rating_midpoint), weight * value)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Interactions:
+    """Training interactions: ``matrix`` (n_learners, n_items) float32 CSR of confidences.
+
+    Rows follow ``learner_ids`` (stable: sorted learner ids of the events, then known learners without
+    events), columns follow ``catalogue.ids``. ``completed`` marks completed pairs. ``learner_role`` holds
+    the role index per row (-1: none) and ``learner_levels`` the measured level per competence (NaN:
+    unknown). ``unknown_content`` reports event content ids missing from the catalogue (their events are
+    left out of the matrix and counted here; never silently).
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, completed: sp.csr_matrix, learner_ids: np.ndarray,
+                 catalogue: Catalogue, roles: RoleProfiles, learner_role: np.ndarray,
+                 learner_levels: np.ndarray, weights: EventWeights | None = None,
+                 unknown_content: dict[str, int] | None = None, learner_language: np.ndarray | None = None):
+        self.matrix = matrix.tocsr().astype(np.float32)
+        self.completed = completed.tocsr().astype(bool)
+        self.learner_ids = np.asarray(learner_ids).astype(str)
+        self.learner_index = {x: i for i, x in enumerate(self.learner_ids)}
+        self.catalogue = catalogue
+        self.roles = roles
+        self.learner_role = np.asarray(learner_role, dtype=np.int64)
+        self.learner_levels = np.asarray(learner_levels, dtype=float)
+        self.learner_language = (np.asarray(learner_language, dtype=object) if learner_language is not None
+                                 else np.full(len(self.learner_ids), "", dtype=object))
+        self.weights = weights or EventWeights()
+        self.unknown_content = unknown_content or {}
+
+    @property
+    def n_learners(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.matrix.shape[1]
+
+    def row(self, learner_id: str) -> int:
+        """Matrix row of a learner, -1 when not seen in training."""
+        return self.learner_index.get(str(learner_id), -1)
+
+    @classmethod
+    def from_events(cls, events: pd.DataFrame, catalogue: Catalogue | None = None,
+                    roles: RoleProfiles | None = None, learners: Learners | None = None,
+                    weights: EventWeights | None = None, learner_ids=None) -> Interactions:
+        """Build the matrix. Without a catalogue one is made from the event content ids (public logs).
+
+        ``learner_ids`` fixes the row order (e.g. the training rows when building a test matrix); events
+        of learners outside it are dropped.
+        """
+        weights = weights or EventWeights()
+        if catalogue is None:
+            catalogue = Catalogue.from_ids(np.sort(events["content_id"].astype(str).unique()),
+                                           roles.competence_ids if roles is not None else ())
+        roles = roles if roles is not None else RoleProfiles.empty(catalogue.competence_ids)
+        missing = unknown_content(events, catalogue)
+        if missing:
+            log.warning("%d events reference %d content ids not in the catalogue (e.g. %s); left out",
+                        sum(missing.values()), len(missing), next(iter(missing)))
+        lid = events["learner_id"].to_numpy(dtype=str)
+        cid = events["content_id"].to_numpy(dtype=str)
+        if learner_ids is None:
+            ids = np.unique(lid)
+            if learners is not None:
+                extra = np.setdiff1d(learners.ids, ids)
+                ids = np.concatenate([ids, extra])
+        else:
+            ids = np.asarray(learner_ids).astype(str)
+        row_of = pd.Index(ids)
+        col_of = pd.Index(catalogue.ids)
+        rows = row_of.get_indexer(lid)
+        cols = col_of.get_indexer(cid)
+        keep = (rows >= 0) & (cols >= 0)
+        conf = weights.confidence(events["event"].to_numpy(), events["value"].to_numpy())
+        shape = (len(ids), len(catalogue))
+        matrix = sp.csr_matrix((conf[keep], (rows[keep], cols[keep])), shape=shape, dtype=np.float64)
+        matrix.sum_duplicates()
+        matrix.data = np.maximum(matrix.data, 0.0)
+        matrix.eliminate_zeros()
+        done = keep & (events["event"].to_numpy() == "completed")
+        completed = sp.csr_matrix((np.ones(done.sum(), dtype=bool), (rows[done], cols[done])), shape=shape)
+        learner_role = np.full(len(ids), -1, dtype=np.int64)
+        levels = np.full((len(ids), len(catalogue.competence_ids)), np.nan)
+        language = np.full(len(ids), "", dtype=object)
+        if learners is not None:
+            pos = pd.Index(learners.ids).get_indexer(ids)
+            has = pos >= 0
+            role_pos = np.array([roles.index.get(r, -1) for r in learners.role_ids], dtype=np.int64)
+            learner_role[has] = role_pos[pos[has]]
+            if learners.levels.shape[1] == levels.shape[1]:
+                levels[has] = learners.levels[pos[has]]
+            language[has] = learners.language[pos[has]]
+        return cls(matrix, completed, ids, catalogue, roles, learner_role, levels, weights, missing, language)
+
+    def subset_rows(self, rows: np.ndarray) -> Interactions:
+        rows = np.asarray(rows)
+        return Interactions(self.matrix[rows], self.completed[rows], self.learner_ids[rows], self.catalogue,
+                            self.roles, self.learner_role[rows], self.learner_levels[rows], self.weights,
+                            self.unknown_content, self.learner_language[rows])
+
+    def item_popularity(self) -> np.ndarray:
+        """Number of learners who interacted with each item."""
+        return np.diff(self.matrix.tocsc().indptr).astype(float)
+
+    def live_row(self, events) -> tuple[sp.csr_matrix, sp.csr_matrix, list[str]]:
+        """Confidence and completed rows (1, n_items) from live ``(content_id, event, value)`` tuples.
+
+        Returns the unknown content ids (ignored) as the third element.
+        """
+        cols, conf, done, unknown = [], [], [], []
+        for ev in events or ():
+            content_id, event = str(ev[0]), str(ev[1])
+            value = float(ev[2]) if len(ev) > 2 and ev[2] is not None else (np.nan if event == "rated" else 1.0)
+            j = self.catalogue.index.get(content_id)
+            if j is None:
+                unknown.append(content_id)
+                continue
+            if event not in ("viewed", "enrolled", "completed", "rated") or np.isnan(value):
+                unknown.append(content_id)
+                continue
+            cols.append(j)
+            conf.append(float(self.weights.confidence(np.array([event]), np.array([value]))[0]))
+            done.append(event == "completed")
+        n = self.n_items
+        row = sp.csr_matrix((np.asarray(conf, dtype=np.float64), (np.zeros(len(cols), int), cols)), shape=(1, n))
+        row.sum_duplicates()
+        row.data = np.maximum(row.data, 0.0)
+        row.eliminate_zeros()
+        dcols = [c for c, d in zip(cols, done, strict=True) if d]
+        completed = sp.csr_matrix((np.ones(len(dcols), bool), (np.zeros(len(dcols), int), dcols)), shape=(1, n))
+        return row.astype(np.float32), completed, unknown

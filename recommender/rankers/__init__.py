@@ -1,0 +1,31 @@
+"""Rankers sharing one interface (see :class:`recommender.rankers.base.Ranker`)."""
+
+from recommender.rankers.base import Ranker, Recommendation, RecommendationList
+from recommender.rankers.cf import ALSRanker, BPRRanker, ItemKNNRanker
+from recommender.rankers.gap import CompetenceGapRanker
+from recommender.rankers.hybrid import HybridRanker
+from recommender.rankers.popularity import PopularityRanker, RolePopularityRanker
+
+RANKERS = {
+    "popularity": PopularityRanker,
+    "role-popularity": RolePopularityRanker,
+    "als": ALSRanker,
+    "bpr": BPRRanker,
+    "item-knn": ItemKNNRanker,
+    "gap": CompetenceGapRanker,
+    "hybrid": HybridRanker,
+}
+
+
+def make_ranker(name: str, **params) -> Ranker:
+    """A ranker by name (``RANKERS`` keys); ``item-cosine`` is item-knn with cosine weighting."""
+    if name == "item-cosine":
+        return ItemKNNRanker(weighting="cosine", **params)
+    try:
+        return RANKERS[name](**params)
+    except KeyError:
+        raise ValueError(f"unknown ranker {name!r}; choose one of {sorted(RANKERS) + ['item-cosine']}") from None
+
+
+__all__ = ["RANKERS", "make_ranker", "Ranker", "Recommendation", "RecommendationList", "ALSRanker", "BPRRanker",
+           "ItemKNNRanker", "CompetenceGapRanker", "HybridRanker", "PopularityRanker", "RolePopularityRanker"]

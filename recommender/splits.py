@@ -1,0 +1,83 @@
+"""Train/test splits of an event log (validated frame from :func:`recommender.data.validate_events`).
+
+- ``temporal_global_split``: every event before the time quantile ``1 - test_fraction`` trains, the rest
+  tests (the honest "predict the future" split).
+- ``temporal_last_n_split``: each learner's last ``n`` distinct content items (by first-touch time) test;
+  learners with fewer than ``min_train + n`` items keep everything in training.
+- ``random_split``: a random ``test_fraction`` of (learner, content) pairs tests.
+- ``leave_one_out_split``: each learner's last distinct item tests (last-n with n = 1).
+
+Splits act on (learner, content) pairs, so all events of a pair land on the same side, except in the
+global temporal split where a pair touched on both sides of the cut stays in training (it is not new).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass
+class Split:
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+
+
+def _first_touch(events: pd.DataFrame) -> pd.DataFrame:
+    pairs = events.groupby(["learner_id", "content_id"], sort=False)["timestamp"].min().reset_index()
+    return pairs.sort_values(["learner_id", "timestamp"], kind="stable")
+
+
+def _split_pairs(events: pd.DataFrame, test_pairs: pd.DataFrame, name: str) -> Split:
+    key = events["learner_id"].astype(str) + "\x1f" + events["content_id"].astype(str)
+    tkey = set(test_pairs["learner_id"].astype(str) + "\x1f" + test_pairs["content_id"].astype(str))
+    is_test = key.isin(tkey).to_numpy()
+    return Split(name, events[~is_test].reset_index(drop=True), events[is_test].reset_index(drop=True))
+
+
+def temporal_global_split(events: pd.DataFrame, test_fraction: float = 0.2) -> Split:
+    cut = float(np.quantile(events["timestamp"].to_numpy(), 1 - test_fraction))
+    after = events["timestamp"].to_numpy() > cut
+    train, test = events[~after], events[after]
+    seen = set(train["learner_id"].astype(str) + "\x1f" + train["content_id"].astype(str))
+    tkey = test["learner_id"].astype(str) + "\x1f" + test["content_id"].astype(str)
+    old = tkey.isin(seen).to_numpy()
+    train = pd.concat([train, test[old]]).sort_values("timestamp", kind="stable")
+    return Split(f"temporal-global({test_fraction})", train.reset_index(drop=True),
+                 test[~old].reset_index(drop=True))
+
+
+def temporal_last_n_split(events: pd.DataFrame, n: int = 2, min_train: int = 2) -> Split:
+    pairs = _first_touch(events)
+    rank_from_end = pairs.groupby("learner_id", sort=False).cumcount(ascending=False).to_numpy()
+    size = pairs.groupby("learner_id", sort=False)["content_id"].transform("size").to_numpy()
+    test_pairs = pairs[(rank_from_end < n) & (size >= n + min_train)]
+    return _split_pairs(events, test_pairs, f"last-{n}")
+
+
+def leave_one_out_split(events: pd.DataFrame, min_train: int = 2) -> Split:
+    split = temporal_last_n_split(events, n=1, min_train=min_train)
+    split.name = "leave-one-out"
+    return split
+
+
+def random_split(events: pd.DataFrame, test_fraction: float = 0.2, seed=0) -> Split:
+    rng = np.random.default_rng(seed)
+    pairs = events[["learner_id", "content_id"]].drop_duplicates()
+    test_pairs = pairs[rng.random(len(pairs)) < test_fraction]
+    return _split_pairs(events, test_pairs, f"random({test_fraction})")
+
+
+SPLITS = {"temporal": temporal_global_split, "last-n": temporal_last_n_split, "random": random_split,
+          "leave-one-out": leave_one_out_split}
+
+
+def make_split(events: pd.DataFrame, kind: str = "last-n", **kwargs) -> Split:
+    try:
+        fn = SPLITS[kind]
+    except KeyError:
+        raise ValueError(f"unknown split {kind!r}; choose one of {sorted(SPLITS)}") from None
+    return fn(events, **kwargs)

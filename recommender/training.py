@@ -1,0 +1,173 @@
+"""Training entry points: tuning on validation carved from training, test evaluation, refit, bundle.
+
+``train_bundle`` is what the bootstrap and ``digipath recommender train`` call:
+
+1. split all events into train/test (default: each learner's last 2 items test);
+2. split train again the same way into fit/validation; tune ALS hyper-parameters and the hybrid weights
+   there (the test split is never looked at while tuning);
+3. fit the baselines and the tuned rankers on train, evaluate them on test (these are the metrics);
+4. refit the chosen ranker on all events and wrap it in a :class:`RecommenderBundle`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from contextlib import nullcontext
+
+import numpy as np
+import pandas as pd
+
+from recommender.data import Catalogue, Learners, RoleProfiles
+from recommender.evaluation import evaluate, per_learner_metrics, relevant_sets
+from recommender.interactions import EventWeights, Interactions
+from recommender.profiles import LearnerBatch
+from recommender.rankers import (
+    ALSRanker,
+    CompetenceGapRanker,
+    HybridRanker,
+    PopularityRanker,
+    RolePopularityRanker,
+    make_ranker,
+)
+from recommender.splits import make_split
+
+log = logging.getLogger(__name__)
+
+ALS_GRID = {"factors": (32, 64), "regularization": (0.01, 0.1), "alpha": (1.0, 5.0)}
+HYBRID_GRID = {"w_gap": (0.0, 0.25, 0.5, 1.0, 2.0), "w_role": (0.0, 0.1, 0.3, 1.0)}
+
+
+def metric_key(name: str) -> str:
+    """MLflow-safe metric name (``ndcg@10`` -> ``ndcg_at_10``)."""
+    return name.replace("@", "_at_")
+
+
+def _validation_score(ranker, inter: Interactions, val_events: pd.DataFrame, metric: str, k: int) -> float:
+    return evaluate(ranker, inter, val_events, ks=(k,), n_boot=1).summary[metric]
+
+
+def tune_als(fit: Interactions, val_events: pd.DataFrame, grid: dict | None = None, metric: str = "ndcg@10",
+             seed=0, iterations: int = 15) -> tuple[dict, pd.DataFrame]:
+    """Grid search of ALS hyper-parameters on a validation split; returns (best params, table)."""
+    grid = grid or ALS_GRID
+    k = int(metric.split("@")[1])
+    rows = []
+    for values in itertools.product(*grid.values()):
+        params = dict(zip(grid.keys(), values, strict=True))
+        score = _validation_score(ALSRanker(**params, iterations=iterations, seed=seed), fit, val_events,
+                                  metric, k)
+        rows.append({**params, metric: score})
+    table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="stable")
+    best = {key: table.iloc[0][key] for key in grid}
+    best = {key: (int(v) if key == "factors" else float(v)) for key, v in best.items()}
+    return best, table.reset_index(drop=True)
+
+
+def tune_hybrid(fit: Interactions, val_events: pd.DataFrame, als_params: dict | None = None,
+                grid: dict | None = None, metric: str = "ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
+    """Tune the hybrid weights (w_cf = 1) on validation: components are scored once, combined per cell."""
+    grid = grid or HYBRID_GRID
+    k = int(metric.split("@")[1])
+    name = metric.split("@")[0]
+    hybrid = HybridRanker(cf=ALSRanker(**(als_params or {}), seed=seed)).fit(fit)
+    rows_idx, rel, _ = relevant_sets(fit, val_events)
+    comps_batches = []
+    for s in range(0, len(rows_idx), 2048):
+        batch = LearnerBatch.from_rows(fit, rows_idx[s:s + 2048])
+        comps_batches.append((batch, hybrid.components(batch)))
+    results = []
+    for w_gap, w_role in itertools.product(grid["w_gap"], grid["w_role"]):
+        ranked = []
+        for batch, comps in comps_batches:
+            scores = hybrid.combine(comps, 1.0, w_gap, w_role)
+            ids, _ = hybrid.top_k(batch, k, exclude=batch.history, scores=scores)
+            ranked.append(ids)
+        ranked = np.concatenate(ranked) if ranked else np.zeros((0, k), dtype=int)
+        table = per_learner_metrics(ranked, rel, ks=(k,))
+        value = float(table[f"{name}@{k}"].mean()) if name != "mrr" else float(table["mrr"].mean())
+        results.append({"w_gap": w_gap, "w_role": w_role, metric: value})
+    table = pd.DataFrame(results).sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+    return {"w_cf": 1.0, "w_gap": float(table.iloc[0]["w_gap"]), "w_role": float(table.iloc[0]["w_role"])}, table
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import Progress
+
+    return Progress(transient=True)
+
+
+def train_bundle(catalogue: Catalogue | None, roles: RoleProfiles | None, events: pd.DataFrame,
+                 learners: Learners | None = None, ranker: str = "hybrid", seed=0, progress: bool = True,
+                 split: str = "last-n", weights: EventWeights | None = None, tune: bool = True,
+                 ks=(5, 10, 20), metric: str = "ndcg@10", baselines: bool = True):
+    """Split, tune on validation carved from training, evaluate on test, refit on all data.
+
+    Returns ``(RecommenderBundle, metrics)``; ``metrics`` is a flat dict of MLflow-safe names:
+    ``test_<metric>`` for the chosen ranker, ``<ranker>.<metric>`` for every ranker evaluated, the chosen
+    hyper-parameters as ``param.<name>`` and the split sizes.
+    """
+    from recommender.bundle import RecommenderBundle
+
+    weights = weights or EventWeights()
+    split_kwargs = {"seed": seed} if split == "random" else {}
+    metrics: dict[str, float] = {}
+    with _progress(progress) as bar:
+        task = bar.add_task("training recommender", total=5) if bar else None
+
+        def step(text):
+            if bar:
+                bar.update(task, advance=1, description=text)
+            log.info(text)
+
+        outer = make_split(events, split, **split_kwargs)
+        inner = make_split(outer.train, split, **split_kwargs)
+        fit_inter = Interactions.from_events(inner.train, catalogue, roles, learners, weights)
+        catalogue = fit_inter.catalogue
+        roles = fit_inter.roles
+        step("split done; tuning ALS on validation")
+        als_params = {"factors": 64, "regularization": 0.05, "alpha": 2.0}
+        if tune and ranker in ("als", "hybrid"):
+            als_params, _ = tune_als(fit_inter, inner.test, metric=metric, seed=seed)
+        step("tuning hybrid weights on validation")
+        hybrid_params = {"w_cf": 1.0, "w_gap": 0.5, "w_role": 0.2}
+        if tune and ranker == "hybrid":
+            hybrid_params, _ = tune_hybrid(fit_inter, inner.test, als_params, metric=metric, seed=seed)
+        step("evaluating on the test split")
+        train_inter = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
+
+        def build(name):
+            if name == "als":
+                return ALSRanker(**als_params, seed=seed)
+            if name == "hybrid":
+                return HybridRanker(cf=ALSRanker(**als_params, seed=seed), **hybrid_params)
+            return make_ranker(name)
+
+        candidates = {ranker: build(ranker)}
+        if baselines:
+            for name, r in (("popularity", PopularityRanker()), ("role-popularity", RolePopularityRanker()),
+                            ("gap", CompetenceGapRanker())):
+                candidates.setdefault(name, r)
+            if ranker == "hybrid":
+                candidates.setdefault("als", build("als"))
+        for name, r in candidates.items():
+            res = evaluate(r, train_inter, outer.test, ks=ks, seed=seed, n_boot=200)
+            for key, value in res.summary.items():
+                metrics[f"{name}.{metric_key(key)}"] = float(value)
+                if name == ranker:
+                    metrics[f"test_{metric_key(key)}"] = float(value)
+        step("refitting on all events")
+        all_inter = Interactions.from_events(events, catalogue, roles, learners, weights)
+        final = build(ranker).fit(all_inter)
+        for key, value in {**(als_params if ranker in ("als", "hybrid") else {}),
+                           **(hybrid_params if ranker == "hybrid" else {})}.items():
+            metrics[f"param.{key}"] = float(value)
+        metrics.update({"n_events": float(len(events)), "n_train_events": float(len(outer.train)),
+                        "n_test_events": float(len(outer.test)), "n_learners": float(all_inter.n_learners),
+                        "n_items": float(all_inter.n_items),
+                        "n_unknown_content_events": float(sum(all_inter.unknown_content.values()))})
+        step("done")
+    bundle = RecommenderBundle(final, metrics=metrics, split=outer.name, weights=weights)
+    return bundle, metrics

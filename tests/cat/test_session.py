@@ -1,0 +1,201 @@
+"""CatSession: determinism, persistence, replay, misuse errors, pilot and retired items."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from adaptive.cat import CatConfig, CatSession
+from adaptive.errors import (
+    AlreadyAnsweredError,
+    InvalidAnswerError,
+    SessionFinishedError,
+    UnknownIdError,
+    ValidationError,
+    WrongItemError,
+)
+from tests.cat.conftest import answer_for, respond, run_session
+
+THETA = np.array([0.8, -0.4, 0.2, 1.2, -1.0])
+
+
+def _state(s: CatSession) -> dict:
+    e = s._engine
+    return {"next": s.next_item(), "finished": s.finished, "log": s.log, "theta": e.posterior.theta.copy(),
+            "cov": e.posterior.cov.copy(), "n_area": e.n_area.copy(), "progress": s.progress()}
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a["next"] == b["next"] and a["finished"] == b["finished"] and a["log"] == b["log"]
+    np.testing.assert_array_equal(a["theta"], b["theta"])
+    np.testing.assert_array_equal(a["cov"], b["cov"])
+    np.testing.assert_array_equal(a["n_area"], b["n_area"])
+    assert a["progress"] == b["progress"]
+
+
+def test_same_seed_same_items_different_seed_different_items(bank):
+    cfg = CatConfig(n_pilot=2)
+    logs = []
+    for seed in (5, 5, 6):
+        s = run_session(CatSession(bank, cfg, seed=seed), bank, THETA, np.random.default_rng(0))
+        logs.append([e["item_id"] for e in s.log])
+    assert logs[0] == logs[1]
+    assert logs[0] != logs[2]          # randomesque draws depend on the seed
+
+
+def test_next_item_is_idempotent_until_answered(bank):
+    s = CatSession(bank, CatConfig(), seed=1)
+    first = s.next_item()
+    assert first is not None and s.next_item() == first and s.next_item() == first
+    s.answer(first, answer_for(bank, first, 1))
+    assert s.next_item() != first
+
+
+def test_json_round_trip_mid_session(bank):
+    cfg = CatConfig(n_pilot=2, selection="d-optimal")
+    rng = np.random.default_rng(3)
+    live = run_session(CatSession(bank, cfg, seed=9, start_theta={"3": 0.5}), bank, THETA, rng, stop_after=9)
+    text = live.to_json()
+    json.loads(text)                        # plain JSON
+    assert "key" not in text                 # only ids, answers and scores, never answer keys
+    restored = CatSession.from_json(bank, text)
+    _assert_same(_state(live), _state(restored))
+    # both continue identically
+    rng_a, rng_b = np.random.default_rng(4), np.random.default_rng(4)
+    run_session(live, bank, THETA, rng_a)
+    run_session(restored, bank, THETA, rng_b)
+    _assert_same(_state(live), _state(restored))
+    assert live.result().to_dict() == restored.result().to_dict()
+
+
+def test_replay_from_log_equals_live_state(bank):
+    cfg = CatConfig(n_pilot=1, exposure="randomesque")
+    live = run_session(CatSession(bank, cfg, seed=21), bank, THETA, np.random.default_rng(8), stop_after=15)
+    replayed = CatSession.replay(bank, cfg, 21, [dict(e) for e in live.log])
+    _assert_same(_state(live), _state(replayed))
+
+
+def test_replay_rejects_a_log_that_diverges(bank):
+    cfg = CatConfig()
+    live = run_session(CatSession(bank, cfg, seed=2), bank, THETA, np.random.default_rng(1), stop_after=4)
+    log = [dict(e) for e in live.log]
+    other = next(it.id for it in bank.items if it.id not in {e["item_id"] for e in log})
+    log[2]["item_id"] = other
+    with pytest.raises(ValidationError) as exc:
+        CatSession.replay(bank, cfg, 2, log)
+    assert exc.value.row == 2 and exc.value.field == "item_id"
+
+
+def test_from_json_rejects_another_bank(bank, big_bank):
+    s = run_session(CatSession(bank, CatConfig(), seed=2), bank, THETA, np.random.default_rng(1), stop_after=1)
+    with pytest.raises(ValidationError):
+        CatSession.from_json(big_bank, s.to_json())
+    with pytest.raises(ValidationError):
+        CatSession.from_json(bank, "{not json")
+
+
+def test_misuse_errors(bank):
+    s = CatSession(bank, CatConfig(min_items=5, max_items=5, min_items_per_area=1), seed=4)
+    pending = s.next_item()
+    other = next(it.id for it in bank.items if it.id != pending)
+    with pytest.raises(WrongItemError):
+        s.answer(other, 0)
+    n_opt = bank.item(pending).n_options
+    for bad in (n_opt, -1, "1", 1.0, True, None):
+        with pytest.raises(InvalidAnswerError):
+            s.answer(pending, bad)
+    assert s.n_answered == 0 and s.next_item() == pending       # errors change nothing
+    s.answer(pending, 0)
+    with pytest.raises(AlreadyAnsweredError):
+        s.answer(pending, 0)
+    run_session(s, bank, THETA, np.random.default_rng(0))
+    assert s.finished and s.next_item() is None and s.n_answered == 5
+    with pytest.raises(SessionFinishedError):
+        s.answer(other, 0)
+
+
+def test_bad_settings_name_the_field(bank):
+    with pytest.raises(ValidationError) as exc:
+        CatConfig(selection="magic")
+    assert exc.value.field == "selection"
+    with pytest.raises(ValidationError) as exc:
+        CatConfig(min_items=50, max_items=40)
+    assert exc.value.field == "max_items"
+    with pytest.raises(ValidationError) as exc:
+        CatConfig.from_dict({"se_target": 0.3, "colour": "red"})
+    assert exc.value.field == "colour"
+    with pytest.raises(UnknownIdError):
+        CatSession(bank, CatConfig(areas=["9"]), seed=0)
+    with pytest.raises(ValidationError) as exc:
+        CatSession(bank, CatConfig(), seed=-1)
+    assert exc.value.field == "seed"
+    with pytest.raises(ValidationError) as exc:
+        CatSession(bank, CatConfig(), seed=0, start_theta={"1": float("nan")})
+    assert exc.value.field == "1"
+
+
+def test_config_round_trip():
+    cfg = CatConfig(areas=["1", "4"], selection="shadow", exposure="sympson-hetter",
+                    exposure_parameters={"DC-1.1-001": 0.4}, classification_threshold=0.9, n_pilot=2)
+    assert CatConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_pilot_items_are_given_logged_and_never_scored(bank):
+    s = CatSession(bank, CatConfig(n_pilot=3), seed=7)
+    rng = np.random.default_rng(5)
+    pilots = 0
+    while not s.finished:
+        iid = s.next_item()
+        before = s._engine.posterior.theta.copy(), s._engine.posterior.cov.copy()
+        entry = s.answer(iid, respond(bank, iid, THETA, rng))
+        if entry["is_pilot"]:
+            pilots += 1
+            assert bank.item(iid).status == "pilot"
+            np.testing.assert_array_equal(s._engine.posterior.theta, before[0])
+            np.testing.assert_array_equal(s._engine.posterior.cov, before[1])
+        else:
+            assert bank.item(iid).status == "active"
+    assert pilots == 3
+    profile = s.result().to_dict()
+    assert sum(a["n_items"] for a in profile["areas"].values()) == s.n_answered - 3
+    assert sum(c["items"] for c in profile["competences"].values()) == s.n_answered - 3
+
+
+def test_retired_items_never_given(bank):
+    retired = {it.id for k, it in enumerate(bank.items) if k % 3 == 0 and it.status == "active"}
+    items = []
+    for it in bank.items:
+        copy = type(it)(**{**it.__dict__})
+        if it.id in retired:
+            copy.status = "retired"
+        items.append(copy)
+    b2 = bank.replace(items=items)
+    given = set()
+    for seed in range(6):
+        s = run_session(CatSession(b2, CatConfig(n_pilot=1), seed=seed), b2, THETA, np.random.default_rng(seed))
+        given |= {e["item_id"] for e in s.log}
+    assert len(given) > 40 and not given & retired
+
+
+def test_profile_shape_and_levels(bank):
+    s = run_session(CatSession(bank, CatConfig(), seed=3), bank, THETA, np.random.default_rng(2))
+    prof = s.result().to_dict()
+    assert set(prof["areas"]) == set(bank.area_ids)
+    for area in prof["areas"].values():
+        assert set(area) == {"theta", "se", "level", "level_probabilities", "n_items"}
+        assert len(area["level_probabilities"]) == 8
+        assert abs(sum(area["level_probabilities"]) - 1) < 1e-9
+        assert area["level"] == int(np.argmax(area["level_probabilities"])) + 1
+    scored = [e for e in s.log if not e["is_pilot"]]
+    total = sum(c["score"] for c in prof["competences"].values())
+    assert total == sum(e["score"] for e in scored)
+    json.dumps(prof)
+
+
+def test_subset_of_areas(bank):
+    s = run_session(CatSession(bank, CatConfig(areas=["2", "5"]), seed=3), bank, THETA, np.random.default_rng(2))
+    assert {e["area"] for e in s.log} <= {"2", "5"}
+    assert set(s.result().to_dict()["areas"]) == {"2", "5"}
+    assert all(c.startswith(("2.", "5.")) for c in s.result().to_dict()["competences"])

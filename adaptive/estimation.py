@@ -184,10 +184,6 @@ class MultidimensionalPosterior:
         mean = np.zeros(corr.shape[0]) if mean is None else mean
         return cls(mean, corr * np.outer(sd, sd), **kwargs)
 
-    def _log_post(self, ll: np.ndarray, theta: np.ndarray) -> float:
-        r = theta - self.prior_mean
-        return float(ll.sum() - 0.5 * r @ self.precision_ @ r)
-
     def estimate(self, params: ItemParameters, item_dims, responses, start=None) -> MultidimensionalEstimate:
         """Posterior mode (Newton with step halving) and Laplace covariance.
 
@@ -215,39 +211,44 @@ class MultidimensionalPosterior:
             return MultidimensionalEstimate(mu.copy(), self.prior_cov.copy(), 0)
 
         ll, d1, d2 = pattern.terms(theta[dims])
-        f = self._log_post(ll, theta)
+        lam_r = lam @ (theta - mu)
+        f = ll.sum() - 0.5 * (theta - mu) @ lam_r
         n_iter = 0
         while True:
             # One LAPACK call gives both the inverse negative Hessian (Laplace covariance) and the step.
             cov = self._inverse_neg_hessian(pattern, dims, d2, theta)
-            step = cov @ (np.bincount(dims, d1, dim) - lam @ (theta - mu))
+            step = cov @ (np.bincount(dims, d1, dim) - lam_r)
             biggest = np.abs(step).max()
             if biggest < self.tol or n_iter >= self.max_iter:
                 break
             n_iter += 1
             if biggest > 2.0:  # trust region: never jump more than 2 logits at once
                 step *= 2.0 / biggest
-            t_new = np.minimum(np.maximum(theta + step, -bound), bound)
+            t_new = theta + step
+            if np.abs(t_new).max() > bound:
+                t_new = np.clip(t_new, -bound, bound)
+                if np.array_equal(t_new, theta):  # pinned at the bounds
+                    break
             for _ in range(40):  # step halving: the log posterior must not decrease
                 ll_new, d1_new, d2_new = pattern.terms(t_new[dims])
-                f_new = self._log_post(ll_new, t_new)
+                r_new = t_new - mu
+                lam_r_new = lam @ r_new
+                f_new = ll_new.sum() - 0.5 * r_new @ lam_r_new
                 if f_new >= f - 1e-12 * abs(f):
                     break
                 t_new = theta + 0.5 * (t_new - theta)
-            if np.array_equal(t_new, theta):  # pinned at the bounds
-                break
-            theta, f, d1, d2 = t_new, f_new, d1_new, d2_new
+            theta, f, d1, d2, lam_r = t_new, f_new, d1_new, d2_new, lam_r_new
         return MultidimensionalEstimate(theta, cov, n_iter)
 
     def _inverse_neg_hessian(self, pattern: ResponsePattern, dims, d2, theta) -> np.ndarray:
-        curv = -np.bincount(dims, d2, self.dim)
-        if curv.min() < 0:  # 3PL/4PL away from the data: observed curvature not concave
+        curv = np.bincount(dims, d2, self.dim)  # <= 0 where the log-likelihood is concave
+        if curv.max() > 0:  # 3PL/4PL away from the data: use the Fisher information there
             fisher = np.bincount(dims, pattern.information(theta[dims]), self.dim)
-            curv = np.where(curv < 0, fisher, curv)
+            curv = np.where(curv > 0, -fisher, curv)
         neg_h = self.precision_.copy()
-        neg_h.flat[:: self.dim + 1] += curv  # add to the diagonal in place
+        neg_h.flat[:: self.dim + 1] -= curv  # on the diagonal, in place
         _, inv, info = dposv(neg_h, self._eye)
-        if info != 0:  # cannot happen for a PD prior and curv >= 0; keep a clear error regardless
+        if info != 0:  # cannot happen for a PD prior and curv <= 0; keep a clear error regardless
             raise ValidationError("posterior Hessian is not negative definite", field="prior_cov")
         return inv
 

@@ -26,7 +26,6 @@ from scipy.special import expit, log_expit
 from adaptive.errors import ValidationError
 
 MODELS = ("1PL", "2PL", "3PL", "4PL", "GRM")
-P_CLIP = 1e-12  # floor used by callers that need log(P) of a returned probability
 
 
 def _as_theta(theta) -> np.ndarray:
@@ -213,15 +212,17 @@ class ItemParameters:
         return new
 
     # -- model functions over a theta grid ----------------------------------------------------
-    def _cumulative(self, t: np.ndarray):
+    # Private helpers take t2 of shape (T, 1) (a theta grid) or (T, n) (one theta per item).
+    def _cumulative(self, t2: np.ndarray):
         """P*_k and Q*_k = 1 - P*_k for k = 0..K_max: arrays (T, n, K_max + 1)."""
-        z = self.a[None, :, None] * (t[:, None, None] - self._bext[None, :, :])
+        z = self.a[None, :, None] * (t2[..., None] - self._bext[None, :, :])
         return expit(z), expit(-z)
 
-    def _guess_parts(self, t: np.ndarray):
+    def _guess_parts(self, t2: np.ndarray):
         """log P*, log Q*, log P, log Q for the items with asymptotes: (T, n_guess) each."""
         g = self._guess
-        z = self.a[g][None, :] * (t[:, None] - self.b[g, 0][None, :])
+        tg = t2 if t2.shape[1] == 1 else t2[:, g]
+        z = self.a[g][None, :] * (tg - self.b[g, 0][None, :])
         lp, lq = log_expit(z), log_expit(-z)
         log_dc = self._log_dc[g]
         llp = np.logaddexp(self._log_c[g], log_dc + lp)
@@ -230,11 +231,11 @@ class ItemParameters:
 
     def category_probabilities(self, theta) -> np.ndarray:
         """P(X = k | theta): (T, n, K_max), zeros beyond an item's categories."""
-        t = _as_theta(theta)
-        ps, qs = self._cumulative(t)
+        t2 = _as_theta(theta)[:, None]
+        ps, qs = self._cumulative(t2)
         probs = ps[..., :-1] * qs[..., 1:] * np.exp(self._logw)[None]
         if self._guess.any():
-            _, _, llp, llq = self._guess_parts(t)
+            _, _, llp, llq = self._guess_parts(t2)
             g = np.flatnonzero(self._guess)
             probs[:, g, 1] = np.exp(llp)
             probs[:, g, 0] = np.exp(llq)
@@ -242,13 +243,22 @@ class ItemParameters:
 
     def information(self, theta) -> np.ndarray:
         """Fisher information sum_k (P_k')^2 / P_k: (T, n)."""
-        t = _as_theta(theta)
-        ps, qs = self._cumulative(t)
+        return self._information(_as_theta(theta)[:, None])
+
+    def information_per_item(self, theta_items) -> np.ndarray:
+        """Information of item j at its own theta_items[j]: (n,) (between-item multidimensional use)."""
+        t = _as_theta(theta_items)
+        if t.shape != (len(self),):
+            raise ValidationError(f"expected {len(self)} thetas, one per item, got {t.shape}", field="theta")
+        return self._information(t[None, :])[0]
+
+    def _information(self, t2: np.ndarray) -> np.ndarray:
+        ps, qs = self._cumulative(t2)
         probs = ps[..., :-1] * qs[..., 1:] * np.exp(self._logw)[None]
         score = qs[..., :-1] - ps[..., 1:]  # d log P_k / d theta, divided by a
         info = (self.a**2)[None, :] * np.sum(probs * score**2, axis=2)
         if self._guess.any():
-            lp, lq, llp, llq = self._guess_parts(t)
+            lp, lq, llp, llq = self._guess_parts(t2)
             g = self._guess
             # (P')^2 / (P Q) with P' = a (d - c) P* Q*, in logs so that tails never give 0/0.
             info[:, g] = (self.a[g] ** 2)[None, :] * np.exp(2 * (self._log_dc[g] + lp + lq) - llp - llq)
@@ -260,11 +270,11 @@ class ItemParameters:
 
     def expected_score(self, theta) -> np.ndarray:
         """E[X | theta] with categories scored 0..K-1: (T, n)."""
-        t = _as_theta(theta)
-        ps, _ = self._cumulative(t)
+        t2 = _as_theta(theta)[:, None]
+        ps, _ = self._cumulative(t2)
         score = np.sum(ps[..., 1:], axis=2)  # sum_k P(X >= k)
         if self._guess.any():
-            _, _, llp, _ = self._guess_parts(t)
+            _, _, llp, _ = self._guess_parts(t2)
             score[:, self._guess] = np.exp(llp)
         return score
 
@@ -314,14 +324,40 @@ class ResponsePattern:
         idx = self.index
         x = r[idx]
         self.responses = x
-        self.a = params.a[idx]
-        self.b_low = params._bext[idx, x]
-        self.b_high = params._bext[idx, x + 1]
-        self.logw = params._logw[idx, x]
-        # Asymptotes: P(x) = K_x + (d - c) P_logistic(x), K_1 = c, K_0 = 1 - d (both 0 for 2PL/GRM).
-        self.log_dc = params._log_dc[idx]
-        self.log_floor = np.where(x >= 1, params._log_c[idx], params._log_1md[idx])
-        self._has_guess = bool(params._guess[idx].any())
+        a = params.a[idx]
+        b_low = params._bext[idx, x]
+        b_high = params._bext[idx, x + 1]
+        # Most answers are "one-sided" (dichotomous items, lowest/highest GRM category): their
+        # log-probability is a single log_expit. Middle GRM categories need two. One-sided items
+        # come first internally; ``_order``/``_undo`` map to and from the order of ``index``.
+        upper_open = np.isinf(b_high)
+        one = upper_open | np.isinf(b_low)
+        if one.all():
+            self._order = self._undo = None
+        else:
+            self._order = np.concatenate([np.flatnonzero(one), np.flatnonzero(~one)])
+            self._undo = np.argsort(self._order)
+        o = self._order if self._order is not None else slice(None)
+        self._m1 = int(one.sum())
+        self.a = a
+        # one-sided: log P = log_expit(sa (theta - edge)), sa = +a (highest category) or -a (lowest)
+        self._sa = np.where(upper_open, a, -a)[o][: self._m1]
+        self._edge = np.where(upper_open, b_low, b_high)[o][: self._m1]
+        neg_a2 = -(a * a)[o]
+        self._neg_a2_one, self._neg_a2_mid = neg_a2[: self._m1], neg_a2[self._m1:]
+        mid = slice(self._m1, None)
+        self._a_mid = a[o][mid]
+        self._b_low_mid = b_low[o][mid]
+        self._b_high_mid = b_high[o][mid]
+        self._logw_mid = params._logw[idx, x][o][mid]
+        # Asymptotes (dichotomous, hence one-sided): P(x) = K_x + (d - c) P_logistic(x) with
+        # K_1 = c, K_0 = 1 - d (log K = -inf without asymptotes).
+        guess = params._guess[idx][o][: self._m1]
+        self._has_guess = bool(guess.any())
+        if self._has_guess:
+            self._log_dc = params._log_dc[idx][o][: self._m1]
+            floor = np.where(x >= 1, params._log_c[idx], params._log_1md[idx])
+            self._log_floor = floor[o][: self._m1]
         self._sub: ItemParameters | None = None
 
     @property
@@ -335,36 +371,72 @@ class ResponsePattern:
         top = self.params.n_categories[self.index] - 1
         return bool(np.all(self.responses == 0) or np.all(self.responses == top))
 
-    def terms(self, theta):
-        """Per-item (log-likelihood, first derivative, second derivative), broadcast shapes."""
-        a = self.a
-        z_lo = a * (theta - self.b_low)
-        z_hi = a * (theta - self.b_high)
-        ll = log_expit(z_lo) + log_expit(-z_hi) + self.logw
-        # 1 - p is accurate to 1e-16 in absolute terms, all the derivatives need
-        p_lo, p_hi = expit(z_lo), expit(z_hi)
-        q_lo = 1.0 - p_lo
-        d1 = a * (q_lo - p_hi)
-        d2 = -(a * a) * (p_lo * q_lo + p_hi * (1.0 - p_hi))
+    def _split(self, theta):
+        """theta for the one-sided and the two-sided items (per-item thetas are reordered)."""
+        if not isinstance(theta, np.ndarray):
+            theta = np.asarray(theta, dtype=float)
+        if theta.ndim and theta.shape[-1] == self.n and self.n > 1:
+            if self._order is not None:
+                theta = theta[..., self._order]
+            return theta[..., : self._m1], theta[..., self._m1:]
+        return theta, theta
+
+    def _one_sided(self, theta, derivatives: bool):
+        z = self._sa * (theta - self._edge)
+        ll = log_expit(z)
+        if not derivatives:
+            if self._has_guess:
+                ll = np.logaddexp(self._log_floor, ll + self._log_dc)
+            return ll, None, None
+        p = expit(z)
+        q = 1.0 - p  # accurate to 1e-16 in absolute terms, all the derivatives need
+        d1 = self._sa * q
+        d2 = self._neg_a2_one * (p * q)
         if self._has_guess:
-            # log(K + exp(u)) with u the logistic part: share R = exp(u - ll) in [0, 1] carries the
-            # derivatives over (d ll = R u', d2 ll = R u'' + R (1 - R) u'^2); R = 1 without asymptotes.
-            u = ll + self.log_dc
-            ll = np.logaddexp(self.log_floor, u)
+            # log(K + exp(u)) with u the logistic part: the share R = exp(u - ll) in [0, 1] carries
+            # the derivatives over (d ll = R u', d2 ll = R (u'' + (1 - R) u'^2)); R = 1 when K = 0.
+            u = ll + self._log_dc
+            ll = np.logaddexp(self._log_floor, u)
             share = np.exp(u - ll)
-            d2 = share * d2 + share * (1.0 - share) * d1 * d1
+            d2 = share * (d2 + (1.0 - share) * d1 * d1)
             d1 = share * d1
         return ll, d1, d2
 
-    def log_likelihood(self, theta: np.ndarray) -> np.ndarray:
-        """Summed log-likelihood at each theta of a (T,) grid."""
-        ll, _, _ = self.terms(np.asarray(theta, dtype=float)[:, None])
-        return ll.sum(axis=1)
+    def _two_sided(self, theta, derivatives: bool):
+        a = self._a_mid
+        z_lo = a * (theta - self._b_low_mid)
+        z_hi = a * (theta - self._b_high_mid)
+        ll = log_expit(z_lo) + log_expit(-z_hi) + self._logw_mid
+        if not derivatives:
+            return ll, None, None
+        p_lo, p_hi = expit(z_lo), expit(z_hi)
+        q_lo = 1.0 - p_lo
+        d1 = a * (q_lo - p_hi)
+        d2 = self._neg_a2_mid * (p_lo * q_lo + p_hi * (1.0 - p_hi))
+        return ll, d1, d2
+
+    def terms(self, theta):
+        """Per-item (log-likelihood, first derivative, second derivative), broadcast shapes,
+        items in the order of ``index``."""
+        t1, t2 = self._split(theta)
+        out1 = self._one_sided(t1, True)
+        if self._order is None:
+            return out1
+        out2 = self._two_sided(t2, True)
+        return tuple(np.concatenate([x1, x2], axis=-1)[..., self._undo]
+                     for x1, x2 in zip(out1, out2, strict=True))
+
+    def log_likelihood(self, theta) -> np.ndarray:
+        """Summed log-likelihood at each theta of a (T,) grid (no derivatives: the EAP hot path)."""
+        t = np.asarray(theta, dtype=float)[:, None]
+        total = self._one_sided(t, False)[0].sum(axis=1)
+        if self._order is not None:
+            total = total + self._two_sided(t, False)[0].sum(axis=1)
+        return total
 
     def information(self, theta) -> np.ndarray:
         """Fisher information of the administered items, each at its own theta (m,)."""
         if self._sub is None:
             self._sub = self.params.subset(self.index)
         theta = np.broadcast_to(np.asarray(theta, dtype=float), (self.n,))
-        # one theta per item: evaluate on the diagonal of a small grid (m is small here)
-        return np.diagonal(self._sub.information(theta)).copy()
+        return self._sub._information(theta[None, :])[0]

@@ -105,4 +105,34 @@ def create_app(
 
     for module in (health, diagnostics, learners, events, reference, admin):
         app.include_router(module.router)
+    app.openapi = lambda: _openapi_with_problems(app)
     return app
+
+
+def _openapi_with_problems(app: FastAPI) -> dict:
+    """OpenAPI where every error response is documented as problem+json (not FastAPI's 422 default)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+    from pydantic.json_schema import models_json_schema
+
+    from api.schemas import Problem
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                         tags=app.openapi_tags)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    _, defs = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
+    components.update(defs.get("$defs", {}))
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    response["content"] = problem
+            if path_item is not schema["paths"].get("/healthz"):
+                responses.setdefault("default", {"description": "problem details", "content": problem})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

@@ -128,16 +128,16 @@ def evaluate(data: Path = typer.Option(None, "--data", help="directory with cata
     kk = 10 if 10 in ks else ks[0]
     table = Table(title=f"Offline comparison on split {result['split']} "
                         f"({int(result['n_learners'])} test learners)")
-    table.add_column("ranker")
-    for col in (f"precision@{kk}", f"recall@{kk}", f"ndcg@{kk}", f"map@{kk}", "mrr", f"coverage@{kk}",
+    table.add_column("ranker", no_wrap=True)
+    for col in (f"precision@{kk}", f"recall@{kk}", f"ndcg@{kk} [95% CI]", f"map@{kk}", "mrr", f"coverage@{kk}",
                 f"novelty@{kk}"):
         table.add_column(col, justify="right")
     for name, s in result["summary"].items():
-        cells = []
-        for col in (f"precision@{kk}", f"recall@{kk}", f"ndcg@{kk}", f"map@{kk}", "mrr"):
-            cells.append(f"{s[col]:.4f} [{s[col + '_ci_low']:.4f}, {s[col + '_ci_high']:.4f}]")
-        cells += [f"{s[f'coverage@{kk}']:.3f}", f"{s[f'novelty@{kk}']:.2f}"]
-        table.add_row(name, *cells)
+        ndcg = f"ndcg@{kk}"
+        table.add_row(name, f"{s[f'precision@{kk}']:.4f}", f"{s[f'recall@{kk}']:.4f}",
+                      f"{s[ndcg]:.4f} [{s[ndcg + '_ci_low']:.4f}, {s[ndcg + '_ci_high']:.4f}]",
+                      f"{s[f'map@{kk}']:.4f}", f"{s['mrr']:.4f}", f"{s[f'coverage@{kk}']:.3f}",
+                      f"{s[f'novelty@{kk}']:.2f}")
     console.print(table)
     console.print(f"wrote {result['paths']['metrics']}, {result['paths']['plot']}")
 

@@ -202,3 +202,15 @@ class ModelsOut(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = {}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``type`` is stable, extra members name the offending field or id."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["https://digipath.example/problems/wrong-item"])
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None

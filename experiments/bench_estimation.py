@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import time
 
 import numpy as np
@@ -107,6 +108,10 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
         target = "" if "all answered" in label else ("met" if p99 < 1000 else "MISSED")
         table.add_row(label, str(reps), f"{med:.0f}", f"{p99:.0f}", f"{np.percentile(cpu, 99):.0f}", target)
     console.print(table)
+    load = os.getloadavg()[0]
+    console.print(f"load average {load:.1f} on {os.cpu_count()} CPUs: with load above the CPU count, "
+                  "wall-clock p99 mostly measures preemption by other processes; "
+                  "'p99 CPU us' is this thread's own time.")
     return results
 
 

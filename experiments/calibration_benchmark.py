@@ -49,7 +49,7 @@ def main(argv=None):
         f"({data.n_responses / (args.persons * args.items):.1%} density)"
     )
     t0 = time.perf_counter()
-    m = TwoPLCalibrator(tol=1e-4, se_method=args.se, progress=True).fit(data)
+    m = TwoPLCalibrator(se_method=args.se, progress=True).fit(data)
     dt = time.perf_counter() - t0
     print(
         f"2PL MML-EM fit incl. SEs ({m.se_method_}): {dt:.1f} s, {m.n_iter_} EM cycles, "

@@ -50,15 +50,15 @@ KINDS: dict[str, ModelKind] = {
         name=ITEM_BANK_MODEL,
         experiment=tracking.ITEM_BANK_EXPERIMENT,
         loader=item_bank_model.load_from_model_dir,
-        required_metrics=("n_items",),
-        key_metrics=("n_items", "n_persons", "n_responses", "log_likelihood", "share_misfit"),
+        required_metrics=("n_items", "loglik_total"),
+        key_metrics=("n_items", "n_persons", "n_responses", "loglik_total", "n_items_flagged"),
     ),
     RECOMMENDER_MODEL: ModelKind(
         name=RECOMMENDER_MODEL,
         experiment=tracking.RECOMMENDER_EXPERIMENT,
         loader=recommender_model.load_from_model_dir,
-        required_metrics=("n_contents",),
-        key_metrics=("ndcg_at_10", "recall_at_10", "map_at_10", "coverage", "n_contents"),
+        required_metrics=("n_contents", "test_ndcg_at_10"),
+        key_metrics=("test_ndcg_at_10", "test_recall_at_10", "test_coverage_at_10", "n_learners", "n_contents"),
     ),
 }
 

@@ -53,8 +53,9 @@ def recommender_requirements() -> list[str]:
 
 
 def clean_key(key: str) -> str:
-    """MLflow accepts only ``[\\w\\-. /]`` in metric and parameter names (``ndcg@10`` -> ``ndcg_10``)."""
-    return _KEY_INVALID.sub("_", str(key))
+    """MLflow accepts only ``[\\w\\-. /]`` in metric and parameter names (``ndcg@10`` -> ``ndcg_at_10``,
+    the recommender's own convention)."""
+    return _KEY_INVALID.sub("_", str(key).replace("@", "_at_"))
 
 
 def clean_metrics(metrics: Mapping[str, object] | None) -> dict[str, float]:
@@ -167,7 +168,8 @@ def log_calibration(result, register: bool = True, *, params: Mapping[str, objec
         report = Path(tmp) / item_bank_model.REPORT_ARTIFACT
         report.mkdir()
         result.write_report(report)
-        return log_item_bank(result.bank, metrics=metrics, params=params, report_dir=report, tables=tables,
+        all_params = {**(getattr(result, "params", None) or {}), **(params or {})}
+        return log_item_bank(result.bank, metrics=metrics, params=all_params, report_dir=report, tables=tables,
                              register=register, run_name=run_name, tags=tags)
 
 

@@ -95,7 +95,7 @@ def _to_numeric(frame: pd.DataFrame, col: str, source: str, *, integer: bool = F
     """Parse a column as numbers; the first bad cell raises with its line (header is line 1)."""
     raw = frame[col].astype(str).str.strip()
     blank = (raw == "").to_numpy()
-    values = pd.to_numeric(raw.where(~blank, None), errors="coerce").to_numpy(dtype=float)
+    values = pd.to_numeric(raw.where(~blank, None), errors="coerce").to_numpy(dtype=float, copy=True)
     bad = np.isnan(values) & ~blank
     if not allow_blank:
         bad |= blank
@@ -406,13 +406,15 @@ def validate_events(frame: pd.DataFrame, source: str = "<events>") -> pd.DataFra
     if "timestamp" in frame.columns:
         raw = frame["timestamp"].str.strip()
         numeric = pd.to_numeric(raw, errors="coerce")
-        ts = numeric.to_numpy(dtype=float)
+        ts = numeric.to_numpy(dtype=float, copy=True)
         need = np.isnan(ts)
         if need.any():
             parsed = pd.to_datetime(raw[need], errors="coerce", utc=True, format="ISO8601")
             secs = np.full(need.sum(), np.nan)
             ok = parsed.notna().to_numpy()
-            secs[ok] = parsed[ok].astype("int64").to_numpy() / 1e9 if ok.any() else secs[ok]
+            if ok.any():  # resolution-agnostic (pandas 3 may parse to s/ms/us)
+                epoch = pd.Timestamp(0, tz="UTC")
+                secs[ok] = (parsed[ok] - epoch).dt.total_seconds().to_numpy()
             ts[need] = secs
         row = _first_bad(np.isnan(ts))
         if row is not None:

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from recommender.data import Catalogue, Learners, RoleProfiles, unknown_content
 
 log = logging.getLogger(__name__)
+_EVENTS = frozenset(("viewed", "enrolled", "completed", "rated"))
 
 
 @dataclass(frozen=True)
@@ -149,25 +150,32 @@ class Interactions:
 
         Returns the unknown content ids (ignored) as the third element.
         """
-        cols, conf, done, unknown = [], [], [], []
+        cols, kinds, values, unknown = [], [], [], []
+        index = self.catalogue.index
         for ev in events or ():
             content_id, event = str(ev[0]), str(ev[1])
             value = float(ev[2]) if len(ev) > 2 and ev[2] is not None else (np.nan if event == "rated" else 1.0)
-            j = self.catalogue.index.get(content_id)
-            if j is None:
-                unknown.append(content_id)
-                continue
-            if event not in ("viewed", "enrolled", "completed", "rated") or np.isnan(value):
+            j = index.get(content_id)
+            if j is None or event not in _EVENTS or value != value:  # unknown id, bad event, NaN rating
                 unknown.append(content_id)
                 continue
             cols.append(j)
-            conf.append(float(self.weights.confidence(np.array([event]), np.array([value]))[0]))
-            done.append(event == "completed")
+            kinds.append(event)
+            values.append(value)
         n = self.n_items
-        row = sp.csr_matrix((np.asarray(conf, dtype=np.float64), (np.zeros(len(cols), int), cols)), shape=(1, n))
-        row.sum_duplicates()
-        row.data = np.maximum(row.data, 0.0)
-        row.eliminate_zeros()
-        dcols = [c for c, d in zip(cols, done, strict=True) if d]
-        completed = sp.csr_matrix((np.ones(len(dcols), bool), (np.zeros(len(dcols), int), dcols)), shape=(1, n))
+        if not cols:
+            empty = np.zeros(1, dtype=np.int32)
+            return (sp.csr_matrix((np.zeros(0, np.float32), np.zeros(0, np.int32), np.r_[empty, empty]), shape=(1, n)),
+                    sp.csr_matrix((np.zeros(0, bool), np.zeros(0, np.int32), np.r_[empty, empty]), shape=(1, n)),
+                    unknown)
+        conf = self.weights.confidence(np.array(kinds, dtype=object), np.array(values))
+        # sum duplicates per item, clip at 0, drop zeros; built directly (scipy constructors are slow)
+        uniq, inv = np.unique(np.asarray(cols), return_inverse=True)
+        total = np.maximum(np.bincount(inv, weights=conf, minlength=uniq.size), 0.0)
+        keep = total > 0
+        idx, val = uniq[keep].astype(np.int32), total[keep].astype(np.float32)
+        row = sp.csr_matrix((val, idx, np.array([0, idx.size], dtype=np.int32)), shape=(1, n))
+        done_idx = np.unique(np.asarray(cols)[np.array(kinds, dtype=object) == "completed"]).astype(np.int32)
+        completed = sp.csr_matrix((np.ones(done_idx.size, dtype=bool), done_idx,
+                                   np.array([0, done_idx.size], dtype=np.int32)), shape=(1, n))
         return row.astype(np.float32), completed, unknown

@@ -24,14 +24,23 @@ import numpy as np
 
 
 def hits_matrix(ranked: np.ndarray, relevant: Sequence[set] | Sequence[np.ndarray]) -> np.ndarray:
-    """(n, k) bool: whether ranked[u, i] is relevant for learner u. -1 entries (short lists) never hit."""
+    """(n, k) bool: whether ranked[u, i] is in relevant[u]. Negative entries (short lists) never hit.
+
+    Integer item indices are matched in one vectorised pass; any other ids fall back to a per-row test.
+    """
     ranked = np.asarray(ranked)
+    if ranked.ndim != 2:
+        raise ValueError("ranked must be a 2-d array (learners x k)")
+    if np.issubdtype(ranked.dtype, np.integer):
+        rel_arrays = [np.fromiter(r, dtype=np.int64) if isinstance(r, set) else np.asarray(r, dtype=np.int64)
+                      for r in relevant]
+        width = int(max(ranked.max(initial=-1), max((a.max(initial=-1) for a in rel_arrays), default=-1))) + 1
+        keys = np.concatenate([u * width + a for u, a in enumerate(rel_arrays)]) if rel_arrays else np.zeros(0)
+        rows = np.arange(ranked.shape[0])[:, None]
+        return np.isin(rows * width + ranked, keys) & (ranked >= 0)
     out = np.zeros(ranked.shape, dtype=bool)
     for u, rel in enumerate(relevant):
-        if len(rel):
-            out[u] = np.isin(ranked[u], np.fromiter(rel, dtype=ranked.dtype) if isinstance(rel, set)
-                             else np.asarray(rel, dtype=ranked.dtype))
-    out &= ranked >= 0 if np.issubdtype(ranked.dtype, np.integer) else True
+        out[u] = np.isin(ranked[u], list(rel))
     return out
 
 

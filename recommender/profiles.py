@@ -81,8 +81,8 @@ class LearnerBatch:
                 log.warning("learner %r: ignored %d live events with unknown content/event (%s)",
                             learner_id, len(unknown), ", ".join(unknown[:3]))
             if live.nnz:
-                history = (history + live).tocsr()
-                completed = (completed + live_done).tocsr()
+                history = (history + live).tocsr() if history.nnz else live
+                completed = (completed + live_done).tocsr() if completed.nnz else live_done
                 fold_in = True
         if role is not None:
             if role in inter.roles.index:

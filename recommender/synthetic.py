@@ -60,7 +60,7 @@ ROLE_SPECS = (  # role id, title, share of learners, {area: raise}
     ("policy-officer", "Policy officer", 0.12, {"1": 2, "2": 2}),
 )
 LANGUAGES = ("en", "lt", "lv")
-BEHAVIOUR = {"fit": 3.0, "appeal": 0.8, "favourite": 1.5, "taste": 1.2, "language": 1.0, "english": 0.3}
+BEHAVIOUR = {"fit": 5.0, "appeal": 0.8, "favourite": 1.5, "taste": 1.2, "language": 1.0, "english": 0.3}
 TASTE_DIM = 6
 EPOCH_2025 = 1735689600  # 2025-01-01T00:00:00Z
 
@@ -200,7 +200,7 @@ def generate_world(n_learners: int = 2000, n_content: int = 1500, mean_items: fl
                            axis=1)
         t = EPOCH_2025 + rng.uniform(0, 300 * 86400, nb)
         for ph in range(3):
-            need = np.clip(required[role[idx]] - lv, 0, None) / 7.0 + 0.15
+            need = np.clip(required[role[idx]] - lv, 0, None) / 4.0 + 0.1
             val = need[:, pair_comp] * np.exp(-0.5 * (pair_level[None, :] - (lv[:, pair_comp] + 1.0)) ** 2)
             fit = np.zeros((nb, n_content))
             fit[:, has_pair] = np.maximum.reduceat(val, starts, axis=1)

@@ -34,7 +34,7 @@ from recommender.splits import make_split
 
 log = logging.getLogger(__name__)
 
-ALS_GRID = {"factors": (32, 64), "regularization": (0.01, 0.1), "alpha": (1.0, 5.0)}
+ALS_GRID = {"factors": (64,), "regularization": (0.01, 0.1), "alpha": (1.0, 5.0)}
 HYBRID_GRID = {"w_gap": (0.0, 0.25, 0.5, 1.0, 2.0), "w_role": (0.0, 0.1, 0.3, 1.0)}
 
 

@@ -306,12 +306,15 @@ def calibrate_bank(
             if same_shape.sum() >= 2:
                 keep = np.flatnonzero(same_shape)
                 method = "stocking-lord" if link_method == "fixed" else link_method
+                cal.compute_standard_errors("observed" if se_method == "none" else se_method)
+                se_b = np.nanmean(cal.se_["b"][np.asarray(idx)[keep]], axis=1)  # mean threshold SE for GRM
                 link_res = linking.link(
                     old_p.subset(keep),
                     new_p.subset(keep),
                     [usable[k].id for k in keep],
                     method=method,
                     drop_unstable=drop_unstable_anchors,
+                    se_b_new=se_b,
                 )
                 stable = [i for i in link_res.anchors.index if i not in link_res.dropped]
                 if link_method == "fixed":
@@ -321,8 +324,6 @@ def calibrate_bank(
                     cal = MMLCalibrator(model=mods, **common).fit(data, fixed=fixed)
                     link_res.method = "fixed-anchor (drift by stocking-lord)"
                 else:
-                    if se_method != "none":
-                        cal.compute_standard_errors(se_method)
                     cal = _transformed(cal, link_res.A, link_res.B)
         if se_method != "none" and not (link_res is not None and link_method != "fixed"):
             cal.compute_standard_errors(se_method)

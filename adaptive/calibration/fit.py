@@ -4,9 +4,12 @@
   expected category counts per summed-score group (expected via the Lord-Wingersky recursion with
   the item left out), score groups 0 and max dropped, adjacent groups merged while an expected cell
   is below ``mincell`` = 1 (mirt's rule), df = cells - groups - free item parameters.
-- For sparse (CAT-log) designs S-X2 is undefined; a Yen Q1-type X2 on 10 EAP groups is reported instead
-  (``fit_test`` column says which).
-- Infit / outfit mean squares from EAP scores (expected 1; review outside [0.7, 1.3]).
+- For sparse (CAT-log) designs S-X2 is undefined; ``loo_x2`` is reported instead (``fit_test`` says
+  which): like S-X2 it conditions on the person's other responses, through the leave-one-out
+  posterior predictive, and compares observed and predicted score sums in 10 groups of predictions.
+  (Yen's Q1 on EAP groups is available as ``q1_x2`` but is liberal on short tests.)
+- Infit / outfit mean squares from leave-one-out posterior predictions (expected 1; review outside
+  [0.7, 1.3]); the EAP plug-in version with ``method="eap"``.
 - Classical statistics: p-value (mean score / max score) and the point-biserial correlation with the
   rest score (mean proportion score on the person's other items, so it also works for sparse data).
 - Dimensionality: eigenvalues of the pairwise-complete Pearson inter-item correlation matrix compared
@@ -20,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import chi2
 
+from adaptive.calibration import kernels
 from adaptive.calibration.em import MMLCalibrator
 
 MIN_COMPLETE_FOR_SX2 = 100
@@ -150,23 +154,95 @@ def q1_x2(cal: MMLCalibrator, n_groups: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Q1_X2", "df_Q1", "p_Q1"], index=cal.item_ids_)
 
 
-def infit_outfit(cal: MMLCalibrator) -> pd.DataFrame:
-    """Infit (information-weighted) and outfit (unweighted) mean squares using EAP scores."""
-    persons, _, items = cal._obs
-    X = _dense_categories(cal)
-    x = X[persons, items].astype(float)
+def loo_predictive(cal: MMLCalibrator, chunk: int = 50000):
+    """Per observed response: expected score and variance under the person's leave-one-out posterior.
+
+    The posterior of theta given the person's *other* responses (their full posterior divided by the
+    item's likelihood term) predicts the response without using it, so residuals are not shrunk the
+    way EAP residuals are and have variance 1 under the model, in complete and sparse designs alike.
+    Returns (x, expected, variance, item index) arrays over observations.
+    """
+    persons, cols, items = cal._obs
+    _, W, _ = cal._estep(cal._groups)
+    Q = len(cal.theta_)
+    C = cal._Y.shape[1]
+    P = np.empty((C, Q))
+    for g in cal._groups:
+        Pg, _ = kernels.probabilities(g.model, g.params, cal.theta_, derivatives=False)
+        P[g.cols.ravel()] = np.clip(Pg, kernels.P_FLOOR, 1.0).reshape(-1, Q)
+    offsets = np.concatenate([[0], np.cumsum(cal.n_categories_)])
+    x = (cols - offsets[items]).astype(float)
+    e = np.empty(len(x))
+    v = np.empty(len(x))
+    kmax = int(cal.n_categories_.max())
+    for s in range(0, len(x), chunk):
+        o = slice(s, s + chunk)
+        w = W[persons[o]] / P[cols[o]]
+        w /= w.sum(axis=1, keepdims=True)
+        m1 = np.zeros(w.shape[0])
+        m2 = np.zeros(w.shape[0])
+        base = offsets[items[o]]
+        K = cal.n_categories_[items[o]]
+        for k in range(1, kmax):
+            has = k < K
+            pk = np.zeros(w.shape[0])
+            pk[has] = np.einsum("oq,oq->o", w[has], P[base[has] + k])
+            m1 += k * pk
+            m2 += k * k * pk
+        e[o] = m1
+        v[o] = np.maximum(m2 - m1**2, 1e-10)
+    return x, e, v, items
+
+
+def loo_x2(cal: MMLCalibrator, n_groups: int = 10, _pred=None) -> pd.DataFrame:
+    """Item fit for any design: persons grouped by their leave-one-out predicted score (deciles);
+    X2 = sum over groups of (observed - expected score sum)^2 / predicted variance sum, df = groups -
+    free item parameters."""
+    x, e, v, items = _pred if _pred is not None else loo_predictive(cal)
+    npar = _free_params_per_item(cal)
     J = len(cal.item_ids_)
-    infit, outfit = np.full(J, np.nan), np.full(J, np.nan)
+    order = np.argsort(items, kind="stable")
+    bounds = np.searchsorted(items[order], np.arange(J + 1))
+    rows = []
     for j in range(J):
-        m = items == j
-        K = int(cal.n_categories_[j])
-        pr = cal.category_probabilities(cal.eap_[persons[m]])[:, j, :K]
-        k = np.arange(K)
-        e = pr @ k
-        v = np.maximum(pr @ k**2 - e**2, 1e-10)
-        r2 = (x[m] - e) ** 2
-        outfit[j] = np.mean(r2 / v)
-        infit[j] = r2.sum() / v.sum()
+        o = order[bounds[j] : bounds[j + 1]]
+        G = int(min(n_groups, max(len(o) // 20, 1)))
+        rank = np.argsort(np.argsort(e[o], kind="stable"), kind="stable")
+        grp = rank * G // len(o)
+        O = np.bincount(grp, weights=x[o], minlength=G)
+        E = np.bincount(grp, weights=e[o], minlength=G)
+        V = np.bincount(grp, weights=v[o], minlength=G)
+        x2 = float(np.sum((O - E) ** 2 / V))
+        df = G - npar[j]
+        rows.append((x2, df, chi2.sf(x2, df) if df > 0 else np.nan))
+    return pd.DataFrame(rows, columns=["LOO_X2", "df_LOO", "p_LOO"], index=cal.item_ids_)
+
+
+def infit_outfit(cal: MMLCalibrator, method: str = "loo", _pred=None) -> pd.DataFrame:
+    """Infit (information-weighted) and outfit (unweighted) mean squares; expected value 1.
+
+    ``method="loo"`` (default) uses leave-one-out posterior predictions (see :func:`loo_predictive`);
+    ``"eap"`` the classical plug-in of the EAP score (shrunk: outfit tends to fall below 1 on short tests).
+    """
+    if method == "loo":
+        x, e, v, items = _pred if _pred is not None else loo_predictive(cal)
+    else:
+        persons, _, items = cal._obs
+        X = _dense_categories(cal)
+        x = X[persons, items].astype(float)
+        e, v = np.empty(len(x)), np.empty(len(x))
+        for j in range(len(cal.item_ids_)):
+            m = items == j
+            K = int(cal.n_categories_[j])
+            pr = cal.category_probabilities(cal.eap_[persons[m]])[:, j, :K]
+            k = np.arange(K)
+            e[m] = pr @ k
+            v[m] = np.maximum(pr @ k**2 - e[m] ** 2, 1e-10)
+    J = len(cal.item_ids_)
+    r2 = (x - e) ** 2
+    n = np.bincount(items, minlength=J)
+    outfit = np.bincount(items, weights=r2 / v, minlength=J) / n
+    infit = np.bincount(items, weights=r2, minlength=J) / np.bincount(items, weights=v, minlength=J)
     return pd.DataFrame({"infit": infit, "outfit": outfit}, index=cal.item_ids_)
 
 
@@ -274,15 +350,17 @@ def item_fit_table(
     min_responses: int = 100,
 ) -> pd.DataFrame:
     """All item statistics plus ``flags`` (semicolon-separated reasons to review)."""
+    pred = loo_predictive(cal)
     fit = s_x2(cal)
-    use_sx2 = fit["S_X2"].notna().any()
-    if use_sx2:
+    if fit["S_X2"].notna().any():
         fit = fit.rename(columns={"S_X2": "fit_X2", "df_S_X2": "fit_df", "p_S_X2": "fit_p"})
         fit["fit_test"] = "S-X2"
     else:
-        fit = q1_x2(cal).rename(columns={"Q1_X2": "fit_X2", "df_Q1": "fit_df", "p_Q1": "fit_p"})
-        fit["fit_test"] = "Q1 (EAP groups)"
-    table = pd.concat([fit, infit_outfit(cal), classical(cal)], axis=1)
+        fit = loo_x2(cal, _pred=pred).rename(
+            columns={"LOO_X2": "fit_X2", "df_LOO": "fit_df", "p_LOO": "fit_p"}
+        )
+        fit["fit_test"] = "LOO-X2"
+    table = pd.concat([fit, infit_outfit(cal, _pred=pred), classical(cal)], axis=1)
     flags = []
     for j, iid in enumerate(cal.item_ids_):
         f = []

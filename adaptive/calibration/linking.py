@@ -4,9 +4,10 @@ Scale transformation ``theta_old = A * theta_new + B``: item parameters map as `
 ``b* = A b + B`` (c unchanged). ``A, B`` by mean-sigma (anchor difficulties) or Stocking-Lord
 (minimising the squared distance between the anchors' test characteristic curves over a N(0, 1)
 weighted grid, started at mean-sigma). Anchor drift: per anchor the difference of the transformed
-new difficulty from the bank value; an anchor is flagged unstable when its robust z (median / IQR
-of the differences) exceeds 2.5 or |delta b| > 0.5. ``link(..., drop_unstable=True)`` re-links
-without the flagged anchors (one pass).
+new difficulty from the bank value; an anchor is flagged unstable when the drift is practically
+relevant (|delta b| > 0.3) and beyond sampling error: |delta b| / SE(b_new) > 2.58 when standard errors
+are given, otherwise a robust z (median / IQR of the differences) above 2.5.
+``link(..., drop_unstable=True)`` re-links without the flagged anchors (one pass).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from adaptive.errors import ValidationError
 from adaptive.irt import ItemParameters
 
 DRIFT_Z = 2.5
-DRIFT_ABS_B = 0.5
+DRIFT_SE_Z = 2.58
+DRIFT_ABS_B = 0.3
 
 
 def transform(params: ItemParameters, A: float, B: float) -> ItemParameters:
@@ -96,30 +98,36 @@ class LinkingResult:
         }
 
 
-def drift_table(ids, old: ItemParameters, new_on_old: ItemParameters) -> pd.DataFrame:
+def drift_table(ids, old: ItemParameters, new_on_old: ItemParameters, se_b_new=None) -> pd.DataFrame:
+    """Per anchor drift; ``se_b_new`` (standard errors of the new difficulties, on the old scale) optional."""
     bo, bn = _first_b(old), _first_b(new_on_old)
     db = bn - bo
     med = np.median(db)
     iqr = np.subtract(*np.percentile(db, [75, 25]))
     scale = 0.74 * iqr if iqr > 1e-9 else max(np.std(db), 1e-9)
     z = (db - med) / scale
+    big = np.abs(db) > DRIFT_ABS_B
+    if se_b_new is not None:
+        se = np.asarray(se_b_new, float)
+        z_se = db / np.where(se > 0, se, np.nan)
+        beyond = np.where(np.isfinite(z_se), np.abs(z_se) > DRIFT_SE_Z, np.abs(z) > DRIFT_Z)
+    else:
+        z_se = np.full(len(db), np.nan)
+        beyond = np.abs(z) > DRIFT_Z
     return pd.DataFrame(
-        {
-            "a_bank": old.a,
-            "b_bank": bo,
-            "a_new": new_on_old.a,
-            "b_new": bn,
-            "delta_a": new_on_old.a - old.a,
-            "delta_b": db,
-            "robust_z": z,
-            "unstable": (np.abs(z) > DRIFT_Z) | (np.abs(db) > DRIFT_ABS_B),
-        },
+        {"a_bank": old.a, "b_bank": bo, "a_new": new_on_old.a, "b_new": bn, "delta_a": new_on_old.a - old.a,
+         "delta_b": db, "robust_z": z, "z_se": z_se, "unstable": big & beyond},
         index=pd.Index(list(ids), name="item_id"),
     )
 
 
 def link(
-    old: ItemParameters, new: ItemParameters, ids, method: str = "stocking-lord", drop_unstable: bool = False
+    old: ItemParameters,
+    new: ItemParameters,
+    ids,
+    method: str = "stocking-lord",
+    drop_unstable: bool = False,
+    se_b_new=None,
 ) -> LinkingResult:
     """Scale constants putting ``new`` (anchors as calibrated now) onto ``old`` (anchors in the bank)."""
     ids = list(ids)
@@ -129,11 +137,12 @@ def link(
     if fn is None:
         raise ValidationError(f"unknown linking method {method!r} (stocking-lord | mean-sigma)")
     A, B = fn(old, new)
-    table = drift_table(ids, old, transform(new, A, B))
+    se = None if se_b_new is None else np.asarray(se_b_new, float)
+    table = drift_table(ids, old, transform(new, A, B), None if se is None else se * A)
     dropped: list[str] = []
     if drop_unstable and table["unstable"].any() and (~table["unstable"]).sum() >= 2:
         keep = np.flatnonzero(~table["unstable"].to_numpy())
         dropped = [ids[k] for k in np.flatnonzero(table["unstable"].to_numpy())]
         A, B = fn(old.subset(keep), new.subset(keep))
-        table = drift_table(ids, old, transform(new, A, B))
+        table = drift_table(ids, old, transform(new, A, B), None if se is None else se * A)
     return LinkingResult(method, A, B, table, dropped)

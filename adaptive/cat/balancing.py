@@ -17,6 +17,8 @@ import numpy as np
 
 from adaptive.cat.tables import BankTables
 
+_NEVER = np.iinfo(np.int64).max      # count of a competence that cannot be chosen
+
 
 class ContentBalancer:
     def __init__(self, tables: BankTables, item_dim: np.ndarray, n_dims: int, max_items: int,
@@ -59,7 +61,7 @@ class ContentBalancer:
         dim = np.maximum(self.competence_dim, 0)
         ok = (available > 0) & (self.competence_dim >= 0) & open_areas[:, dim]
         if self.competence_balancing if spread is None else spread:
-            count = np.where(ok, n_competence, np.iinfo(np.int64).max)
+            count = np.where(ok, n_competence, _NEVER)
             for comps in self.area_competences:
                 if len(comps):
                     c = count[:, comps]

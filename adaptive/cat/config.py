@@ -49,7 +49,8 @@ class CatConfig:
         if not self.se_target > 0:
             raise bad("se_target", f"must be > 0, got {self.se_target}")
         if self.min_items < 0 or self.max_items < 1 or self.min_items > self.max_items:
-            raise bad("max_items", f"need 0 <= min_items <= max_items, got {self.min_items}, {self.max_items}")
+            raise bad("max_items",
+                      f"need 0 <= min_items <= max_items, got {self.min_items}, {self.max_items}")
         if self.min_items_per_area < 0 or self.max_items_per_area < max(1, self.min_items_per_area):
             raise bad("max_items_per_area",
                       f"need 0 <= min_items_per_area <= max_items_per_area, got "

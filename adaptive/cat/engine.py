@@ -12,10 +12,12 @@ import numpy as np
 from adaptive.cat.balancing import ContentBalancer
 from adaptive.cat.exposure import make_exposure
 from adaptive.cat.posterior import BatchPosterior
-from adaptive.cat.selection import InformationTable, make_selector
+from adaptive.cat.selection import InformationTable, RankedCandidates, make_selector
 from adaptive.cat.start import prior, resolve_areas
 from adaptive.cat.stopping import StoppingRule
 from adaptive.cat.tables import tables_for
+
+SPARSE_SELECTION = True     # False forces the dense path (the tests check both give the same items)
 
 
 def pilot_slots(config, n_areas: int, rng: np.random.Generator, n: int = 1) -> np.ndarray:
@@ -53,9 +55,19 @@ class CatEngine:
                      if all(a in cut_scores for a in self.areas) else None)
         self.balancer = ContentBalancer(t, self.item_dim, d, config.max_items, config.min_items_per_area,
                                         config.max_items_per_area, config.competence_balancing)
-        self.info = InformationTable(t, self.item_dim, d)
+        key = tuple(self.areas)           # structures that depend only on the bank and the tested areas
+        if ("info", key) not in t.derived:
+            t.derived[("info", key)] = InformationTable(t, self.item_dim, d)
+        self.info = t.derived[("info", key)]
         self.selector = make_selector(config, self.info, self.balancer)
         self.exposure = make_exposure(config, t)
+        # sparse path (exact, see RankedCandidates) unless the criterion needs every item's score
+        sparse = SPARSE_SELECTION and self.selector.sparse and self.exposure.need <= 16
+        self.ranked = None
+        if sparse:
+            if ("ranked", key) not in t.derived:
+                t.derived[("ranked", key)] = RankedCandidates(self.info, self.balancer.operational)
+            self.ranked = t.derived[("ranked", key)]
         self.stopping = StoppingRule(config, self.cuts)
         self.posterior = BatchPosterior(t, mean, cov, n)
         lens = np.array([len(e) for e in t.enemies])
@@ -63,7 +75,9 @@ class CatEngine:
         self._enemy_idx = np.concatenate(t.enemies + [np.zeros(0, dtype=np.intp)]).astype(np.intp)
 
         self.administered = np.zeros((n, t.n_items), dtype=bool)
-        self.blocked = np.zeros((n, t.n_items), dtype=bool)
+        self.used = np.zeros((n, t.n_items), dtype=bool)       # given or blocked by a given enemy
+        self.available = np.broadcast_to(self.balancer.competence_pool,
+                                         (n, len(t.competence_ids))).astype(np.int64)
         self.n_area = np.zeros((n, d), dtype=np.int64)
         self.n_competence = np.zeros((n, len(t.competence_ids)), dtype=np.int64)
         self.n_items = np.zeros(n, dtype=np.int64)            # operational items answered
@@ -82,7 +96,7 @@ class CatEngine:
         is_pilot = (self.pilot_positions[rows] == self.position[rows, None]).any(axis=1)
         if is_pilot.any():
             pr = np.flatnonzero(is_pilot)
-            ok = self.balancer.pilot_eligible(self.administered[rows[pr]], self.blocked[rows[pr]])
+            ok = self.balancer.pilot_eligible(self.used[rows[pr]])
             count = ok.sum(axis=1)
             # the j-th eligible pilot item, j uniform: cumulative count picks it without a loop
             j = np.minimum((u[pr, 0] * count).astype(np.intp), np.maximum(count - 1, 0))
@@ -98,18 +112,38 @@ class CatEngine:
         b = self.balancer
         open_areas = b.open_areas(self.n_area[rows], self.n_items[rows], self.area_done[rows],
                                   self.config.min_items)
-        use_kz = b.competence_balancing and self.selector.uses_competence_balancing
-        saved, b.competence_balancing = b.competence_balancing, use_kz
-        try:
-            eligible = b.eligible(self.administered[rows], self.blocked[rows], open_areas,
-                                  self.n_competence[rows])
-        finally:
-            b.competence_balancing = saved
-        crit = self.selector.criterion(
-            self.posterior.theta[rows], self.posterior.cov[rows], eligible,
-            administered=self.administered[rows], blocked=self.blocked[rows], n_area=self.n_area[rows],
-            n_competence=self.n_competence[rows], n_items=self.n_items[rows])
-        return self.exposure.choose(crit, u)
+        allowed = b.allowed_competences(self.available[rows], self.n_competence[rows], open_areas,
+                                        spread=b.competence_balancing
+                                        and self.selector.uses_competence_balancing)
+        area_has = np.zeros(open_areas.shape, dtype=bool)
+        for d, comps in enumerate(b.area_competences):
+            area_has[:, d] = allowed[:, comps].any(axis=1)
+        theta, cov = self.posterior.theta[rows], self.posterior.cov[rows]
+        items = np.full(len(rows), -1, dtype=np.intp)
+        dense = np.ones(len(rows), dtype=bool)
+        if self.ranked is not None:
+            scale = self.selector.scale(theta, cov, area_has)
+            crit, ids, dense = self.ranked.candidates(theta, scale, self.used[rows], allowed,
+                                                      self.exposure.need)
+            sparse = ~dense
+            items[sparse] = self.exposure.choose(crit[sparse], u[sparse], ids[sparse])
+        if dense.any():
+            dr = rows[dense]
+            eligible = b.eligible(self.used[dr], allowed[dense])
+            crit = self.selector.criterion(theta[dense], cov[dense], eligible, area_has=area_has[dense],
+                                           used=self.used[dr], n_area=self.n_area[dr],
+                                           n_competence=self.n_competence[dr], n_items=self.n_items[dr])
+            items[dense] = self.exposure.choose(crit, u[dense])
+            rejected = getattr(self.exposure, "rejected", None)
+            if rejected is not None and len(rejected[0]):
+                # Sympson-Hetter: a rejected item is out of this examinee's test
+                self._make_unavailable(dr[rejected[0]], rejected[1])
+        return items
+
+    def _make_unavailable(self, rr: np.ndarray, cols: np.ndarray) -> None:
+        newly = ~self.used[rr, cols] & self.balancer.operational[cols]
+        self.used[rr, cols] = True
+        np.subtract.at(self.available, (rr[newly], self.tables.item_competence[cols[newly]]), 1)
 
     # -- recording -------------------------------------------------------------------------------
     def record(self, rows: np.ndarray, items: np.ndarray, scores: np.ndarray, is_pilot: np.ndarray) -> None:
@@ -120,11 +154,15 @@ class CatEngine:
         is_pilot = np.asarray(is_pilot, dtype=bool)
         t = self.tables
         self.administered[rows, items] = True
+        # the item and its enemies become unavailable; count them out of their competences once
         counts = self._enemy_ptr[items + 1] - self._enemy_ptr[items]
         if counts.any():
-            starts = np.repeat(self._enemy_ptr[items] - np.r_[0, np.cumsum(counts)[:-1]], counts)
-            cols = self._enemy_idx[starts + np.arange(counts.sum())]
-            self.blocked[np.repeat(rows, counts), cols] = True
+            offsets = np.cumsum(counts) - counts
+            starts = np.repeat(self._enemy_ptr[items] - offsets, counts)
+            cols = np.concatenate((items, self._enemy_idx[starts + np.arange(counts.sum())]))
+            self._make_unavailable(np.concatenate((rows, np.repeat(rows, counts))), cols)
+        else:
+            self._make_unavailable(rows, items)
         self.position[rows] += 1
         op = ~is_pilot
         r, i, s = rows[op], items[op], scores[op]

@@ -11,25 +11,29 @@ import numpy as np
 N_UNIFORMS = 64        # uniforms per selection step; Sympson-Hetter looks at most this far down the list
 
 
-def _top_sorted(crit: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (R, k) of each row's k best items, best first (ties: lower index first), and their values."""
+def _top_sorted(crit: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Item ids (R, k) of each row's k best columns, best first (ties: lower item id first), and their
+    values. ``ids`` (R, m) maps columns to item ids (default: column j is item j)."""
     k = min(k, crit.shape[1])
     if k == crit.shape[1]:
-        part = np.broadcast_to(np.arange(k), crit.shape).copy()
+        part = np.broadcast_to(np.arange(k), crit.shape)
     else:
-        part = np.sort(np.argpartition(-crit, k - 1, axis=1)[:, :k], axis=1)
-    vals = np.take_along_axis(crit, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+        part = np.argpartition(-crit, k - 1, axis=1)[:, :k]
+    r = np.arange(len(crit))[:, None]
+    vals = crit[r, part]
+    items = part if ids is None else ids[r, part]
+    order = np.lexsort((items, -vals), axis=1)
+    return items[r, order], vals[r, order]
 
 
 class MaxCriterion:
     """No exposure control: the best item."""
 
-    def choose(self, crit: np.ndarray, u: np.ndarray) -> np.ndarray:
-        best = np.argmax(crit, axis=1)
-        ok = np.isfinite(crit[np.arange(len(crit)), best])
-        return np.where(ok, best, -1)
+    need = 1
+
+    def choose(self, crit: np.ndarray, u: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        items, vals = _top_sorted(crit, 1, ids)
+        return np.where(np.isfinite(vals[:, 0]), items[:, 0], -1)
 
 
 class Randomesque:
@@ -37,9 +41,10 @@ class Randomesque:
 
     def __init__(self, k: int = 5):
         self.k = k
+        self.need = k
 
-    def choose(self, crit: np.ndarray, u: np.ndarray) -> np.ndarray:
-        items, vals = _top_sorted(crit, self.k)
+    def choose(self, crit: np.ndarray, u: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        items, vals = _top_sorted(crit, self.k, ids)
         k_eff = np.isfinite(vals).sum(axis=1)
         pick = np.minimum((u[:, 0] * k_eff).astype(np.intp), np.maximum(k_eff - 1, 0))
         return np.where(k_eff > 0, items[np.arange(len(items)), pick], -1)
@@ -48,18 +53,30 @@ class Randomesque:
 class SympsonHetter:
     """Sympson-Hetter: go down the ranked list, giving item i with probability K_i.
 
-    A rejected item is passed over for this step only; when every ranked item is rejected the best is
-    given. ``K`` comes from :func:`adaptive.cat.simulation.calibrate_sympson_hetter`.
+    A rejected item is out of this examinee's test (``rejected`` lists them so the engine can mark them
+    used), as in the original procedure; when every ranked item is rejected the best is given.
+    ``lotteries`` counts how often each item reached the lottery (the selection rate P(S_i) of the
+    calibration). ``K`` comes from :func:`adaptive.cat.simulation.calibrate_sympson_hetter`.
     """
+
+    need = N_UNIFORMS
 
     def __init__(self, k_values: np.ndarray):
         self.k_values = np.asarray(k_values, dtype=float)
+        self.lotteries = np.zeros(len(self.k_values), dtype=np.int64)
+        self.rejected: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.intp), np.zeros(0, np.intp))
 
-    def choose(self, crit: np.ndarray, u: np.ndarray) -> np.ndarray:
-        items, vals = _top_sorted(crit, N_UNIFORMS)
+    def choose(self, crit: np.ndarray, u: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+        items, vals = _top_sorted(crit, N_UNIFORMS, ids)
         finite = np.isfinite(vals)
         accept = finite & (u[:, : items.shape[1]] < self.k_values[items])
-        first = np.where(accept.any(axis=1), np.argmax(accept, axis=1), 0)
+        some = accept.any(axis=1)
+        first = np.where(some, np.argmax(accept, axis=1), 0)
+        col = np.arange(items.shape[1])[None, :]
+        reached = finite & ((col <= first[:, None]) | ~some[:, None])
+        np.add.at(self.lotteries, items[reached], 1)
+        rejected = reached & (col < first[:, None])
+        self.rejected = (np.nonzero(rejected)[0], items[rejected])
         return np.where(finite[:, 0], items[np.arange(len(items)), first], -1)
 
 

@@ -38,7 +38,7 @@ class BatchPosterior:
     def add(self, rows: np.ndarray, dims: np.ndarray, items: np.ndarray, scores: np.ndarray) -> None:
         """Add one scored item per row (dims: area dimension of each item)."""
         self.sums[rows, dims, 0] += self.tables.score_fn[items, scores]
-        self.sums[rows, dims, 1] += self.tables.info[:, items].T
+        self.sums[rows, dims, 1] += self.tables.info_by_item[items]
 
     def _at(self, rows: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Summed score function and information of ``rows`` at theta (R, D), linearly interpolated."""

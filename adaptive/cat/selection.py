@@ -32,9 +32,11 @@ class InformationTable:
         self.tables = tables
         self.item_dim = item_dim
         self.dim_items = [np.flatnonzero(item_dim == d) for d in range(n_dims)]
-        self.dim_info = [np.ascontiguousarray(tables.info[:, idx], dtype=np.float32) for idx in self.dim_items]
-        self.dim_slices = [slice(int(idx[0]), int(idx[-1]) + 1) if len(idx) and idx[-1] - idx[0] + 1 == len(idx)
-                           else idx for idx in self.dim_items]
+        self.dim_info = [np.ascontiguousarray(tables.info[:, idx], dtype=np.float32)
+                         for idx in self.dim_items]
+        self.dim_slices = [slice(int(idx[0]), int(idx[-1]) + 1)
+                           if len(idx) and idx[-1] - idx[0] + 1 == len(idx) else idx
+                           for idx in self.dim_items]
 
     def at(self, theta: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
         """(R, n) information (times ``scale[:, d]`` of each item's area when given); 0 outside the test."""
@@ -64,13 +66,15 @@ class RankedCandidates:
     the result is then identical to the dense path.
     """
 
-    def __init__(self, info: InformationTable, depth: int = 48):
+    def __init__(self, info: InformationTable, operational: np.ndarray, depth: int = 48):
         self.info = info
         self.ranked_items, self.ranked_info = [], []
         for d, idx in enumerate(info.dim_items):
-            order = np.argsort(-info.dim_info[d], axis=1, kind="stable")        # (G, n_d), ties: lower index
-            self.ranked_items.append(idx[order].astype(np.intp))
-            self.ranked_info.append(np.take_along_axis(info.dim_info[d], order, axis=1))
+            keep = operational[idx]                   # pilot and retired items are never ranked
+            table = info.dim_info[d][:, keep]
+            order = np.argsort(-table, axis=1, kind="stable")                  # (G, n_d), ties: lower index
+            self.ranked_items.append(idx[keep][order].astype(np.intp))
+            self.ranked_info.append(np.take_along_axis(table, order, axis=1))
         self.depth = depth
 
     def candidates(self, theta: np.ndarray, scale: np.ndarray, used: np.ndarray, allowed: np.ndarray,

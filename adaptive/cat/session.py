@@ -93,7 +93,8 @@ class CatSession:
         entry = {"item_id": item_id, "answer": int(answer), "score": score,
                  "area": e.tables.area_ids[e.tables.item_area[i]], "is_pilot": self._pending_pilot,
                  "position": int(e.position[0])}
-        e.record(np.zeros(1, dtype=np.intp), np.array([i]), np.array([score]), np.array([self._pending_pilot]))
+        e.record(np.zeros(1, dtype=np.intp), np.array([i]), np.array([score]),
+                 np.array([self._pending_pilot]))
         self.log.append(entry)
         self._answered.add(item_id)
         self._advance()
@@ -135,8 +136,9 @@ class CatSession:
                 "framework_version": getattr(self.bank, "framework_version", None)}
 
     def to_json(self) -> str:
-        return json.dumps({"format": _FORMAT, "bank": self._bank_fingerprint(), "config": self.config.to_dict(),
-                           "seed": self.seed, "start_theta": self.start_theta, "log": self.log})
+        return json.dumps({"format": _FORMAT, "bank": self._bank_fingerprint(),
+                           "config": self.config.to_dict(), "seed": self.seed,
+                           "start_theta": self.start_theta, "log": self.log})
 
     @classmethod
     def from_json(cls, bank, s: str) -> CatSession:

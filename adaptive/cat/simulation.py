@@ -46,9 +46,11 @@ class SimulationResult:
     se_trace: np.ndarray          # (N, L+1, D)
     cuts: np.ndarray | None       # (D, 7)
     test_information: np.ndarray  # (D, G) information of the bank's test items per area on the grid
+    administered_information: np.ndarray  # (D, G) information of the mean administered test per area
     grid: np.ndarray
     n_pilot_given: np.ndarray     # (N,)
     exposure_target: float = 0.25
+    lotteries: np.ndarray | None = None   # (n,) Sympson-Hetter lotteries per item (None without SH)
 
     @property
     def exposure_rates(self) -> np.ndarray:
@@ -142,6 +144,7 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
                n_pilot_given=np.zeros(n, dtype=np.int64))
     slots = pilot_slots(config, d, rng, n)
     max_steps = L + config.n_pilot
+    lotteries = None
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"simulating {n} CATs", total=n)
         for start in range(0, n, chunk_size):
@@ -173,22 +176,31 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
             res["n_area"][sl] = eng.n_area
             res["administered"][sl] = eng.administered & eng.balancer.operational
             res["n_pilot_given"][sl] = pilot_given
+            if hasattr(eng.exposure, "lotteries"):
+                lotteries = eng.exposure.lotteries + (0 if lotteries is None else lotteries)
             bar.advance(task, m)
-    test_info = np.stack([t.info[:, probe.item_dim == k].sum(axis=1) for k in range(d)])
+    operational = probe.balancer.operational
+    test_info = np.stack([t.info[:, (probe.item_dim == k) & operational].sum(axis=1) for k in range(d)])
+    mean_given = res["administered"].mean(axis=0)
+    given_info = np.stack([t.info[:, probe.item_dim == k] @ mean_given[probe.item_dim == k]
+                           for k in range(d)])
     out = SimulationResult(areas=areas, item_ids=t.item_ids, config=config.to_dict(), true_theta=true_theta,
-                           cuts=probe.cuts, test_information=test_info, grid=t.grid,
-                           exposure_target=exposure_target, **res)
-    out.test_items_mask = probe.balancer.operational
+                           cuts=probe.cuts, test_information=test_info, administered_information=given_info,
+                           grid=t.grid,
+                           exposure_target=exposure_target, lotteries=lotteries,
+                           test_items_mask=operational, **res)
     return out
 
 
 def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int = 1000,
-                             n_iterations: int = 8, seed: int = 0, progress: bool = False,
+                             n_iterations: int = 10, seed: int = 0, progress: bool = False,
                              ) -> tuple[dict[str, float], list[float]]:
-    """Sympson-Hetter exposure parameters K_i by simulation: after each run K_i <- min(1, K_i * target / r_i),
-    r_i the observed exposure rate, so over-exposed items are given less often and under-used ones
-    recover. Returns the parameters (for ``CatConfig.exposure_parameters``) and the maximum exposure
-    rate of each iteration (the last one is the rate under the returned parameters' predecessor).
+    """Sympson-Hetter exposure parameters by iterated simulation (Sympson & Hetter 1985).
+
+    Each iteration simulates ``n_simulees`` with the current K and sets K_i = target / P(S_i) where the
+    selection rate P(S_i) (share of simulees for whom item i reached the lottery) exceeds the target,
+    else 1; then P(A_i) = K_i P(S_i) <= target. Returns the parameters (items with K_i < 1, for
+    ``CatConfig.exposure_parameters``) and the maximum exposure rate observed in each iteration.
     """
     k = np.ones(len(bank.items))
     ids = [it.id for it in bank.items]
@@ -197,8 +209,7 @@ def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int
         cfg = replace(config, exposure="sympson-hetter",
                       exposure_parameters={i: float(v) for i, v in zip(ids, k, strict=True) if v < 1})
         sim = simulate(bank, cfg, n_simulees=n_simulees, seed=seed + it, progress=progress)
-        rates = sim.exposure_rates
-        history.append(float(rates.max()))
-        over = rates > 0
-        k[over] = np.minimum(1.0, k[over] * target / rates[over])
+        history.append(float(sim.exposure_rates.max()))
+        p_select = sim.lotteries / n_simulees
+        k = np.where(p_select > target, target / np.maximum(p_select, 1e-12), 1.0)
     return {i: float(v) for i, v in zip(ids, k, strict=True) if v < 1}, history

@@ -9,7 +9,7 @@ of the score function is far below a simulee's posterior SD.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,7 +33,9 @@ class BankTables:
     max_score: np.ndarray             # (n,) highest score of each item
     grid: np.ndarray                  # (G,)
     info: np.ndarray                  # (G, n) Fisher information on the grid
+    info_by_item: np.ndarray          # (n, G) the same, item-major (one contiguous row per item)
     score_fn: np.ndarray              # (n, K, G) d/dtheta log P(X = k | theta)
+    derived: dict = field(default_factory=dict)   # per-area-set structures sessions share (engine cache)
 
     @property
     def n_items(self) -> int:
@@ -97,7 +99,8 @@ def build_tables(bank) -> BankTables:
         item_ids=item_ids, index=index, area_ids=area_ids, item_area=item_area,
         competence_ids=competence_ids, item_competence=item_competence, competence_area=competence_area,
         status=np.array([it.status for it in items]), enemies=enemies, n_categories=n_categories,
-        max_score=n_categories - 1, grid=grid, info=info, score_fn=score_fn,
+        max_score=n_categories - 1, grid=grid, info=info, info_by_item=np.ascontiguousarray(info.T),
+        score_fn=score_fn,
     )
 
 

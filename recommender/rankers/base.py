@@ -181,8 +181,8 @@ class Ranker:
         if allowed is not None:
             scores[:, ~allowed] = -np.inf
         if exclude is not None and exclude.nnz:
-            ex = exclude.tocoo()
-            scores[ex.row, ex.col] = -np.inf
+            exclude = exclude.tocsr()
+            scores[np.repeat(np.arange(exclude.shape[0]), np.diff(exclude.indptr)), exclude.indices] = -np.inf
         n_items = scores.shape[1]
         k_eff = min(k, n_items)
         part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < n_items else \

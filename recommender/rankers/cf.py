@@ -11,6 +11,7 @@ implicit pitfalls handled here:
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,16 +73,29 @@ class ALSRanker(_FactorRanker):
     def _cache(self) -> None:
         self.user_factors_ = np.asarray(self.model_.user_factors)
         self.item_factors_ = np.asarray(self.model_.item_factors)
+        y = self.item_factors_.astype(np.float64)
+        self._yty = y.T @ y + self.regularization * np.eye(y.shape[1])
 
     def learner_factors(self, batch: LearnerBatch) -> np.ndarray:
         out = np.zeros((len(batch), self.item_factors_.shape[1]), dtype=self.item_factors_.dtype)
         stored = (batch.rows >= 0) & ~batch.fold_in
         out[stored] = self.user_factors_[batch.rows[stored]]
-        need = np.flatnonzero(~stored & (np.diff(batch.history.indptr) > 0))
-        if need.size:
-            with _blas_single():
-                out[need] = self.model_.recalculate_user(np.arange(need.size), batch.history[need])
+        for i in np.flatnonzero(~stored & (np.diff(batch.history.indptr) > 0)):
+            lo, hi = batch.history.indptr[i], batch.history.indptr[i + 1]
+            out[i] = self.fold_in(batch.history.indices[lo:hi], batch.history.data[lo:hi])
         return out
+
+    def fold_in(self, items: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+        """ALS learner factors for one unseen learner (what implicit's ``recalculate_user`` computes).
+
+        Solves (Y'Y + Y_u'(C_u - I)Y_u + lambda I) x = Y_u' C_u 1 with C_u = alpha * confidence. Done in numpy
+        because implicit's OpenMP call plus a threadpoolctl context costs ~10-30 ms per learner on a
+        loaded 2-core machine, against ~0.1 ms here.
+        """
+        y = self.item_factors_[items].astype(np.float64)
+        c = self.alpha * np.asarray(confidence, dtype=np.float64)
+        a = self._yty + (y.T * (c - 1.0)) @ y
+        return np.linalg.solve(a, y.T @ c).astype(self.item_factors_.dtype)
 
     def save_state(self, directory: Path) -> None:
         self.model_.save(str(Path(directory) / f"{self.name}.npz"))
@@ -173,7 +187,9 @@ class ItemKNNRanker(Ranker):
         cls = self._model_class()
         model = (cls(K=self.K, K1=self.K1, B=self.B, num_threads=self.num_threads) if self.weighting == "bm25"
                  else cls(K=self.K, num_threads=self.num_threads))
-        model.fit(interactions.matrix, show_progress=False)
+        with warnings.catch_warnings():  # implicit's own bm25/normalize hand it a COO matrix and then warn
+            warnings.simplefilter("ignore")
+            model.fit(interactions.matrix, show_progress=False)
         self.similarity_ = model.similarity.tocsr()
 
     def score(self, batch: LearnerBatch) -> np.ndarray:

@@ -217,11 +217,15 @@ def test_map_converges_from_a_far_start_on_a_non_concave_three_pl_test():
 # -- multidimensional ---------------------------------------------------------------------------
 
 def _multi_test(rng, n_per_area=6, n_areas=5):
-    a = rng.lognormal(np.log(1.2), 0.25, n_per_area * n_areas)
-    b = rng.normal(0, 1, n_per_area * n_areas)
-    c = np.where(rng.random(a.size) < 0.2, 0.2, 0.0)
-    params = ItemParameters.dichotomous(a=a, b=b, c=c)
-    dims = np.repeat(np.arange(n_areas), n_per_area)
+    """Per area: n_per_area - 1 dichotomous items (~20% 3PL) and one 4-category GRM item."""
+    n_dich = (n_per_area - 1) * n_areas
+    a = rng.lognormal(np.log(1.2), 0.25, n_dich)
+    c = np.where(rng.random(n_dich) < 0.2, 0.2, 0.0)
+    dich = ItemParameters.dichotomous(a=a, b=rng.normal(0, 1, n_dich), c=c)
+    grm = ItemParameters.graded(a=rng.lognormal(np.log(1.2), 0.25, n_areas),
+                                thresholds=np.sort(rng.normal(0, 1, (n_areas, 3)), axis=1) + [-0.5, 0, 0.5])
+    params = ItemParameters.concatenate([dich, grm])
+    dims = np.concatenate([np.repeat(np.arange(n_areas), n_per_area - 1), np.arange(n_areas)])
     return params, dims
 
 

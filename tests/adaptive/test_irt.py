@@ -139,6 +139,16 @@ def test_information_at_one_theta_for_the_whole_bank(irt_mixed_params):
     assert p.information_at(0.7).shape == (len(p),)
 
 
+def test_information_with_one_theta_per_item(irt_mixed_params):
+    p = irt_mixed_params
+    thetas = np.array([-2.0, -0.5, 0.3, 1.0, 2.2, -1.1])
+    expected = np.diagonal(p.information(thetas))  # row t, column j: item j at thetas[t]
+    np.testing.assert_allclose(p.information_per_item(thetas), expected, rtol=1e-14)
+    pattern = ResponsePattern(p, [1, -1, 0, 1, 2, 3])
+    given = pattern.index
+    np.testing.assert_allclose(pattern.information(thetas[given]), expected[given], rtol=1e-14)
+
+
 def test_expected_score_is_sum_of_category_scores(irt_mixed_params):
     p = irt_mixed_params
     theta = np.linspace(-3, 3, 13)

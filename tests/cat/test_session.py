@@ -89,7 +89,8 @@ def test_replay_rejects_a_log_that_diverges(bank):
 
 
 def test_from_json_rejects_another_bank(bank, big_bank):
-    s = run_session(CatSession(bank, CatConfig(), seed=2), bank, THETA, np.random.default_rng(1), stop_after=1)
+    s = run_session(CatSession(bank, CatConfig(), seed=2), bank, THETA, np.random.default_rng(1),
+                    stop_after=1)
     with pytest.raises(ValidationError):
         CatSession.from_json(big_bank, s.to_json())
     with pytest.raises(ValidationError):
@@ -174,7 +175,8 @@ def test_retired_items_never_given(bank):
     b2 = bank.replace(items=items)
     given = set()
     for seed in range(6):
-        s = run_session(CatSession(b2, CatConfig(n_pilot=1), seed=seed), b2, THETA, np.random.default_rng(seed))
+        s = CatSession(b2, CatConfig(n_pilot=1), seed=seed)
+        run_session(s, b2, THETA, np.random.default_rng(seed))
         given |= {e["item_id"] for e in s.log}
     assert len(given) > 40 and not given & retired
 
@@ -195,7 +197,8 @@ def test_profile_shape_and_levels(bank):
 
 
 def test_subset_of_areas(bank):
-    s = run_session(CatSession(bank, CatConfig(areas=["2", "5"]), seed=3), bank, THETA, np.random.default_rng(2))
+    s = CatSession(bank, CatConfig(areas=["2", "5"]), seed=3)
+    run_session(s, bank, THETA, np.random.default_rng(2))
     assert {e["area"] for e in s.log} <= {"2", "5"}
     assert set(s.result().to_dict()["areas"]) == {"2", "5"}
     assert all(c.startswith(("2.", "5.")) for c in s.result().to_dict()["competences"])

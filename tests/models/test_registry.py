@@ -14,7 +14,7 @@ from tests.models.standin import TinyBundle
 
 
 def _register_banks(bank, n):
-    return [runs.log_item_bank(bank, metrics={"log_likelihood": -100.0 - i}, params={"i": i})
+    return [runs.log_item_bank(bank, metrics={"loglik_total": -100.0 - i}, params={"i": i})
             for i in range(n)]
 
 
@@ -73,7 +73,7 @@ def test_missing_model_version_and_unknown_name(home, small_bank):
 
 
 def test_promote_refuses_version_without_metrics(home, small_bank, tmp_path):
-    runs.log_item_bank(small_bank)
+    _register_banks(small_bank, 1)
     registry.promote(ITEM_BANK_MODEL, 1)
     # a version registered outside digipath, with no metrics on its run
     from models import item_bank_model
@@ -87,16 +87,19 @@ def test_promote_refuses_version_without_metrics(home, small_bank, tmp_path):
     with pytest.raises(ValidationError, match="metrics missing") as err:
         registry.promote(ITEM_BANK_MODEL, 2)
     assert err.value.field == "metrics"
+    runs.log_item_bank(small_bank, metrics={"n_persons": 10})  # digipath run, but no fit metric
+    with pytest.raises(ValidationError, match="loglik_total"):
+        registry.promote(ITEM_BANK_MODEL, 3)
     assert registry.alias_version(ITEM_BANK_MODEL) == 1
 
 
 def test_promote_refuses_version_whose_artifacts_do_not_load(home, small_bank, monkeypatch):
-    runs.log_item_bank(small_bank)
+    _register_banks(small_bank, 1)
     registry.promote(ITEM_BANK_MODEL, 1)
     data = small_bank.to_dict()
     data["items"][0]["a"] = -1.0  # a negative slope: the bank JSON does not validate on load
     broken = type(small_bank).from_dict(data, validate=False)
-    runs.log_item_bank(broken)
+    runs.log_item_bank(broken, metrics={"loglik_total": -1.0})
     with pytest.raises(ValidationError, match="artifacts do not load") as err:
         registry.promote(ITEM_BANK_MODEL, 2)
     assert err.value.field == "artifacts"
@@ -133,7 +136,7 @@ def test_rollback_after_alias_moved_outside_digipath(home, small_bank):
 
 def test_list_models_shows_versions_aliases_and_metrics(home, small_bank):
     _register_banks(small_bank, 2)
-    runs.log_recommender(TinyBundle(["c1", "c2", "c3"]), metrics={"ndcg@10": 0.31})
+    runs.log_recommender(TinyBundle(["c1", "c2", "c3"]), metrics={"ndcg@10": 0.31, "test_ndcg@10": 0.3})
     registry.promote(ITEM_BANK_MODEL, 2)
     registry.promote(RECOMMENDER_MODEL, 1)
     rows = {(r.name, r.version): r for r in registry.list_models()}
@@ -141,12 +144,12 @@ def test_list_models_shows_versions_aliases_and_metrics(home, small_bank):
     assert rows[(ITEM_BANK_MODEL, 2)].aliases == (CHAMPION,) and rows[(ITEM_BANK_MODEL, 1)].aliases == ()
     assert rows[(ITEM_BANK_MODEL, 1)].metrics["n_items"] == len(small_bank)
     assert rows[(ITEM_BANK_MODEL, 1)].framework_version == small_bank.framework_version
-    assert rows[(RECOMMENDER_MODEL, 1)].metrics["ndcg_10"] == pytest.approx(0.31)
+    assert rows[(RECOMMENDER_MODEL, 1)].metrics["ndcg_at_10"] == pytest.approx(0.31)
 
 
 def test_recommender_round_trip_and_pyfunc_predict(home):
     bundle = TinyBundle([f"c{i}" for i in range(8)], metrics={"recall@5": 0.5})
-    version = runs.log_recommender(bundle, metrics={"ndcg@10": 0.4}, params={"factors": 16})
+    version = runs.log_recommender(bundle, metrics={"test_ndcg@10": 0.4}, params={"factors": 16})
     registry.promote(RECOMMENDER_MODEL, version)
     loaded, v = registry.load_recommender()
     assert v == version and isinstance(loaded, TinyBundle) and loaded.catalogue == bundle.catalogue
@@ -159,7 +162,7 @@ def test_recommender_round_trip_and_pyfunc_predict(home):
     assert out.loc[out.learner_id == "ann", "content_id"].tolist() == expected
     run = tracking.client().get_run(tracking.client().get_model_version(RECOMMENDER_MODEL, "1").run_id)
     assert run.data.params["factors"] == "16"
-    assert {"n_contents", "ndcg_10", "recall_5"} <= set(run.data.metrics)
+    assert {"n_contents", "test_ndcg_at_10", "recall_at_5"} <= set(run.data.metrics)
 
 
 def test_unreachable_registry_is_a_clear_error(home, monkeypatch):

@@ -63,8 +63,8 @@ def test_register_promote_and_load_through_mlflow_server(home, small_bank, mlflo
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     config = tracking.configure(home)
     assert config.tracking_uri == url and not config.is_embedded
-    version = runs.log_item_bank(small_bank, metrics={"log_likelihood": -3.0})
-    rec_version = runs.log_recommender(TinyBundle(["a", "b", "c"]), metrics={"ndcg@10": 0.2})
+    version = runs.log_item_bank(small_bank, metrics={"loglik_total": -3.0})
+    rec_version = runs.log_recommender(TinyBundle(["a", "b", "c"]), metrics={"test_ndcg@10": 0.2})
     registry.promote(ITEM_BANK_MODEL, version)
     registry.promote(RECOMMENDER_MODEL, rec_version)
     # a second replica: nothing cached, everything comes over HTTP

@@ -25,7 +25,7 @@ def _long(person_ids, item_ids, matrix):
 def test_item_bank_pyfunc_predict_recovers_abilities(home, small_bank):
     """EAP from ~8 items per area: with 300 simulees the correlation of estimate and truth is known to
     be about sqrt(reliability) ~ 0.85-0.9; 0.75 leaves room for sampling error (SE of r ~ 0.015)."""
-    version = runs.log_item_bank(small_bank, metrics={"log_likelihood": -1.0})
+    version = runs.log_item_bank(small_bank, metrics={"loglik_total": -1.0})
     model = mlflow.pyfunc.load_model(f"models:/{ITEM_BANK_MODEL}/{version}")
     rng = np.random.default_rng(11)
     area = "2"
@@ -65,15 +65,15 @@ def test_item_bank_run_records_params_metrics_artifacts(home, small_bank, tmp_pa
     report.mkdir()
     (report / "report.md").write_text("# calibration report\n")
     table = pd.DataFrame({"item_id": ["x"], "a": [1.0]})
-    version = runs.log_item_bank(small_bank, metrics={"log_likelihood": -12.5, "ndcg@5": np.nan},
+    version = runs.log_item_bank(small_bank, metrics={"loglik_total": -12.5, "ndcg@5": np.nan},
                                  params={"model": "2PL"}, report_dir=report, tables={"items": table})
     client = tracking.client()
     mv = client.get_model_version(ITEM_BANK_MODEL, str(version))
     assert mv.tags["framework_version"] == small_bank.framework_version
     run = client.get_run(mv.run_id)
     assert run.data.params["model"] == "2PL" and run.data.params["framework_version"] == "2.2"
-    assert run.data.metrics["n_items"] == len(small_bank) and run.data.metrics["log_likelihood"] == -12.5
-    assert "ndcg_5" not in run.data.metrics  # non-finite metrics are dropped, not logged as NaN
+    assert run.data.metrics["n_items"] == len(small_bank) and run.data.metrics["loglik_total"] == -12.5
+    assert "ndcg_at_5" not in run.data.metrics  # non-finite metrics are dropped, not logged as NaN
     assert "items.csv" in {a.path for a in client.list_artifacts(mv.run_id)}
     model_dir = registry.download(ITEM_BANK_MODEL, version)
     reqs = (Path(model_dir) / "requirements.txt").read_text()
@@ -85,6 +85,6 @@ def test_item_bank_run_records_params_metrics_artifacts(home, small_bank, tmp_pa
 
 
 def test_clean_keys_and_params():
-    assert runs.clean_key("ndcg@10") == "ndcg_10"
+    assert runs.clean_key("ndcg@10") == "ndcg_at_10"
     assert runs.clean_metrics({"a": 1, "b": "x", "c": float("inf"), "d": {"e": 2}}) == {"a": 1.0, "d.e": 2.0}
     assert runs.clean_params({"l": [1, 2], "n": None, "s": "x"}) == {"l": "[1, 2]", "s": "x"}

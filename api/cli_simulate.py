@@ -1,0 +1,123 @@
+"""``digipath simulate BANK.json``: run a CAT simulation study on an item bank, print the report and
+write the plots (convergence, exposure, test information)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from adaptive.errors import DigipathError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def simulate_command(
+    bank_path: Annotated[Path, typer.Argument(help="item bank JSON (ItemBank.save_json)",
+                                              show_default=False)],
+    simulees: Annotated[int, typer.Option("--simulees", "-n", min=2, help="number of simulees")] = 1000,
+    selection: Annotated[str, typer.Option(help="max-info | d-optimal | shadow")] = "d-optimal",
+    se_target: Annotated[float, typer.Option(help="stop an area at this posterior SE")] = 0.35,
+    min_items: Annotated[int, typer.Option(help="minimum test length")] = 10,
+    max_items: Annotated[int, typer.Option(help="maximum test length (scored items)")] = 40,
+    min_items_per_area: Annotated[int, typer.Option()] = 2,
+    max_items_per_area: Annotated[int, typer.Option()] = 12,
+    classification_threshold: Annotated[float | None, typer.Option(
+        help="also stop an area once P(most likely level) reaches this")] = None,
+    exposure: Annotated[str, typer.Option(help="none | randomesque | sympson-hetter (calibrated first)")]
+    = "randomesque",
+    randomesque_k: Annotated[int, typer.Option()] = 5,
+    exposure_target: Annotated[float, typer.Option(help="target maximum exposure rate")] = 0.25,
+    n_pilot: Annotated[int, typer.Option(help="pilot items seeded into each test")] = 0,
+    areas: Annotated[str | None, typer.Option(help="comma-separated area ids (default: all)")] = None,
+    correlation: Annotated[float | None, typer.Option(
+        help="simulee area correlation (default: the bank's)")] = None,
+    independent_areas: Annotated[bool, typer.Option(
+        help="ignore area correlations (separate per-area CATs)")] = False,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    out: Annotated[Path | None, typer.Option(help="directory for report.json and plots")] = None,
+) -> None:
+    """Simulate adaptive tests on BANK and report precision, test length and exposure."""
+    try:
+        _run(**locals())
+    except DigipathError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_items_per_area,
+         max_items_per_area, classification_threshold, exposure, randomesque_k, exposure_target, n_pilot,
+         areas, correlation, independent_areas, seed, out) -> None:
+    from adaptive.cat.config import CatConfig
+    from adaptive.cat.simulation import calibrate_sympson_hetter, simulate
+    from adaptive.errors import DataFileError
+    from adaptive.itembank import ItemBank
+
+    if not bank_path.is_file():
+        raise DataFileError("no such file", file=str(bank_path))
+    bank = ItemBank.load_json(bank_path)
+    config = CatConfig(
+        areas=[a.strip() for a in areas.split(",")] if areas else None, selection=selection,
+        se_target=se_target, min_items=min_items, max_items=max_items, min_items_per_area=min_items_per_area,
+        max_items_per_area=max_items_per_area, classification_threshold=classification_threshold,
+        exposure=None if exposure == "none" else exposure, randomesque_k=randomesque_k, n_pilot=n_pilot,
+        independent_areas=independent_areas)
+    sh_history = None
+    if config.exposure == "sympson-hetter":
+        console.print(f"calibrating Sympson-Hetter parameters to a maximum exposure of "
+                      f"{exposure_target:g} ...")
+        k, sh_history = calibrate_sympson_hetter(bank, config, target=exposure_target,
+                                                 n_simulees=min(simulees, 1000), seed=seed + 1, progress=True)
+        config.exposure_parameters = k
+    sim = simulate(bank, config, n_simulees=simulees, seed=seed, correlation=correlation, progress=True,
+                   exposure_target=exposure_target)
+    report = sim.report()
+    _print_report(bank, config, report)
+    if out is not None:
+        from adaptive.cat.plots import write_plots
+
+        out.mkdir(parents=True, exist_ok=True)
+        doc = {"bank": getattr(bank, "name", ""), "config": config.to_dict(), **report}
+        if sh_history is not None:
+            doc["sympson_hetter_max_exposure_by_iteration"] = sh_history
+        doc["config"]["exposure_parameters"] = None if config.exposure_parameters is None else len(
+            config.exposure_parameters)
+        (out / "report.json").write_text(json.dumps(doc, indent=2))
+        paths = write_plots(sim, out)
+        console.print(f"wrote {out / 'report.json'} and {', '.join(p.name for p in paths)}")
+
+
+def _print_report(bank, config, report: dict) -> None:
+    s = report["summary"]
+    table = Table(title=f"CAT simulation: {s['n_simulees']} simulees, {config.selection}, "
+                        f"SE target {config.se_target:g}, max {config.max_items} items")
+    for col in ("area", "bias", "RMSE", "mean SE", "corr", "mean items", "level acc.", "level +-1"):
+        table.add_column(col, justify="right")
+    for area, r in report["areas"].items():
+        table.add_row(area, f"{r['bias']:+.3f}", f"{r['rmse']:.3f}", f"{r['mean_se']:.3f}",
+                      f"{r['corr']:.3f}", f"{r['mean_items']:.1f}",
+                      f"{r.get('level_accuracy', float('nan')):.1%}",
+                      f"{r.get('level_within_one', float('nan')):.1%}")
+    console.print(table)
+    summary = Table(title="Test length and exposure", show_header=False)
+    summary.add_column("metric")
+    summary.add_column("value", justify="right")
+    summary.add_row("test length mean (sd)", f"{s['mean_length']:.1f} ({s['sd_length']:.1f})")
+    summary.add_row("test length min / median / max",
+                    f"{s['min_length']} / {s['median_length']:g} / {s['max_length']}")
+    summary.add_row("max exposure rate", f"{s['max_exposure']:.3f}")
+    summary.add_row("items over exposure target", f"{s['share_over_target']:.1%}")
+    summary.add_row("items never used", f"{s['share_unused']:.1%}")
+    summary.add_row("test overlap rate", f"{s['overlap_rate']:.3f}")
+    if s["mean_pilot_items"]:
+        summary.add_row("pilot items per test", f"{s['mean_pilot_items']:.1f}")
+    console.print(summary)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate_command)

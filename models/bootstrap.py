@@ -1,0 +1,286 @@
+"""Bootstrap: a complete, coherent demo world and served models on a fresh machine.
+
+1. a synthetic DigComp item bank covering all 21 competences (the generating "true" bank);
+2. a synthetic learning world (catalogue, role profiles, learners, learning events);
+3. diagnostic response data in the sparse CAT-log shape: each learner takes a two-stage adaptive
+   test per area (random routing items, then items picked by information at the provisional EAP,
+   randomesque). Selection depends on observed responses only, so the missing data are ignorable
+   (MAR) and marginal-likelihood calibration stays unbiased;
+4. a calibration of the bank from those responses (the served parameters are estimates);
+5. a trained and evaluated recommender;
+6. both logged as MLflow runs, registered, and promoted to ``champion``.
+
+Everything generated is written under ``DIGIPATH_HOME/demo`` so people can inspect it and re-run
+calibration or evaluation by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+
+from models import registry, tracking
+from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
+
+DEMO_DIR = "demo"
+SESSION_START = np.datetime64("2025-03-01T09:00:00")
+
+
+@dataclass
+class BootstrapResult:
+    """What a bootstrap made (or found) and where."""
+
+    home: Path
+    data_dir: Path
+    versions: dict[str, int]  # champion version per registered model
+    created: bool  # False when champions existed and nothing was rebuilt
+    files: dict[str, Path] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- response simulation
+
+
+def _eap_on_grid(log_lik: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """EAP per row of a (N, G) log-likelihood under a N(0, 1) prior."""
+    log_post = log_lik - 0.5 * grid[None, :] ** 2
+    w = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+    return (w @ grid) / w.sum(axis=1)
+
+
+def simulate_cat_log(bank, theta: np.ndarray, rng: np.random.Generator, n_routing: int = 3,
+                     n_adaptive: int = 5, randomesque_k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse two-stage adaptive responses: per area ``n_routing`` random items, then ``n_adaptive``
+    items chosen one at a time by Fisher information at the running EAP (randomly among the
+    ``randomesque_k`` most informative, which spreads exposure as an operational CAT would).
+
+    ``theta`` is (N, D) over ``bank.area_ids``; only active items are used. Returns the (N, n_items)
+    response matrix with -1 for items not given and the (N, n_items) administration order (0-based,
+    -1 if not given) so that timestamps can follow the order.
+    """
+    from adaptive.synthetic import simulate_responses
+
+    n_persons = theta.shape[0]
+    params = bank.parameters()
+    active = np.zeros(len(bank), dtype=bool)
+    active[bank.select(status=("active",))] = True
+    areas = bank.item_areas()
+    responses = np.full((n_persons, len(bank)), -1, dtype=np.int64)
+    order = np.full((n_persons, len(bank)), -1, dtype=np.int64)
+    grid = np.linspace(-4.0, 4.0, 41)
+    rows = np.arange(n_persons)
+    for d in range(len(bank.area_ids)):
+        idx = np.flatnonzero((areas == d) & active)
+        if idx.size == 0:
+            continue
+        sub = params.subset(idx)
+        full = simulate_responses(sub, theta[:, d], rng)  # every answer drawn up front; reveal the given ones
+        log_p = np.log(np.clip(sub.category_probabilities(grid), 1e-12, 1.0))  # (G, n, K)
+        info = sub.information(grid)  # (G, n)
+        given = np.zeros((n_persons, idx.size), dtype=bool)
+        log_lik = np.zeros((n_persons, grid.size))
+        n_steps = min(n_routing + n_adaptive, idx.size)
+        for step in range(n_steps):
+            if step < n_routing:
+                score = rng.random((n_persons, idx.size))
+            else:  # randomesque: a random draw among the k most informative at the provisional EAP
+                at = np.abs(grid[None, :] - _eap_on_grid(log_lik, grid)[:, None]).argmin(axis=1)
+                top = np.argsort(-np.where(given, -np.inf, info[at]), axis=1)[:, :randomesque_k]
+                k_live = np.minimum(randomesque_k, idx.size - step)
+                pick = top[rows, (rng.random(n_persons) * k_live).astype(int)]
+                score = np.zeros((n_persons, idx.size))
+                score[rows, pick] = 1.0
+            choice = np.where(given, -np.inf, score).argmax(axis=1)
+            given[rows, choice] = True
+            resp = full[rows, choice]
+            log_lik += log_p[:, choice, resp].T
+            responses[rows, idx[choice]] = resp
+            order[rows, idx[choice]] = d * n_steps + step
+    return responses, order
+
+
+def write_responses_csv(path: Path, person_ids, item_ids, responses: np.ndarray, order: np.ndarray) -> Path:
+    """The long response log: ``person_id,item_id,response,session_id,administered_at``."""
+    p, j = np.nonzero(responses >= 0)
+    stamps = SESSION_START + np.timedelta64(1, "h") * p + np.timedelta64(40, "s") * order[p, j]
+    frame = pd.DataFrame({
+        "person_id": np.asarray(person_ids)[p], "item_id": np.asarray(item_ids)[j], "response": responses[p, j],
+        "session_id": np.char.add("S-", np.asarray(person_ids)[p].astype(str)),
+        "administered_at": np.datetime_as_string(stamps, unit="s"),
+    })
+    frame = frame.sort_values(["person_id", "administered_at"], kind="stable")
+    frame.to_csv(path, index=False)
+    return path
+
+
+def learner_thetas(world, area_ids) -> np.ndarray:
+    """(N, D) diagnostic thetas of the world's learners, standardised per area to the N(0, 1) scale
+    the calibration identifies (the world's profiles carry their own, level-derived metric)."""
+    ids = list(world.learners.ids)
+    theta = np.array([[world.profiles[u]["areas"][a]["theta"] for a in area_ids] for u in ids], dtype=float)
+    return (theta - theta.mean(axis=0)) / theta.std(axis=0)
+
+
+# --------------------------------------------------------------------------- the bootstrap
+
+
+def _progress(enabled: bool, console: Console):
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2000, force: bool = False,
+              progress: bool = True, *, items_per_competence: int = 24, n_content: int = 1500,
+              n_routing: int = 3, n_adaptive: int = 5, tune: bool = True,
+              console: Console | None = None) -> BootstrapResult:
+    """Build the demo world and models under ``home`` (default ``DIGIPATH_HOME``) and set champions.
+
+    With champions for both models already registered nothing is rebuilt unless ``force``; with
+    one missing, only the missing one is registered and promoted (the data are regenerated so the
+    world stays coherent). Returns what was made and where.
+    """
+    t0 = time.perf_counter()
+    console = console or Console(quiet=not progress)
+    config = tracking.configure(home)
+    home_path = config.home
+    data_dir = home_path / DEMO_DIR
+    existing = registry.champions()
+    if not force and all(v is not None for v in existing.values()):
+        console.print(f"champions already registered in {config.tracking_uri}: "
+                      + ", ".join(f"{k} v{v}" for k, v in existing.items())
+                      + " (use --force to rebuild)")
+        return BootstrapResult(home_path, data_dir, dict(existing), created=False)
+    todo = {name for name, v in existing.items() if force or v is None}
+
+    from adaptive.calibration import ResponseData, calibrate_bank
+    from adaptive.synthetic import generate_synthetic_bank
+    from recommender.synthetic import generate_world
+    from recommender.training import train_bundle
+
+    from models import runs
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    files: dict[str, Path] = {}
+    metrics: dict[str, float] = {}
+    versions = {k: v for k, v in existing.items() if v is not None}
+    with _progress(progress, console) as bar:
+        def task(text: str, total: float = 1.0):
+            return bar.add_task(text, total=total) if bar is not None else None
+
+        def done(t):
+            if bar is not None:
+                bar.update(t, completed=bar.tasks[t].total)
+
+        t = task("synthetic item bank (21 competences)")
+        true_bank = generate_synthetic_bank(items_per_competence=items_per_competence, seed=seed,
+                                            name="digipath demo bank (generating parameters)")
+        files["bank_true"] = true_bank.save_json(data_dir / "bank_true.json")
+        done(t)
+
+        t = task(f"synthetic learning world ({n_learners} learners, {n_content} contents)")
+        world = generate_world(n_learners=n_learners, n_content=n_content, seed=seed)
+        files.update(world.write(data_dir))
+        done(t)
+
+        if ITEM_BANK_MODEL in todo:
+            t = task("simulated diagnostics (sparse CAT-log responses)")
+            theta = learner_thetas(world, true_bank.area_ids)
+            responses, order = simulate_cat_log(true_bank, theta, rng, n_routing=n_routing,
+                                                n_adaptive=n_adaptive)
+            item_ids = [it.id for it in true_bank.items]
+            files["responses"] = write_responses_csv(data_dir / "responses.csv", world.learners.ids, item_ids,
+                                                     responses, order)
+            np.savetxt(data_dir / "theta_true.csv", theta, delimiter=",", header=",".join(true_bank.area_ids),
+                       comments="")
+            files["theta_true"] = data_dir / "theta_true.csv"
+            done(t)
+
+            t = task("calibrating the bank from the responses (MML-EM)")
+            p, j = np.nonzero(responses >= 0)
+            data = ResponseData.from_arrays(np.asarray(world.learners.ids)[p], np.asarray(item_ids)[j],
+                                            responses[p, j], source=str(files["responses"]))
+            result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed)
+            result.bank.name = "digipath demo bank (calibrated)"
+            files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
+            files["calibration_report"] = Path(result.write_report(data_dir / "calibration_report"))
+            metrics.update({f"calibration.{k}": v for k, v in result.metrics.items()})
+            metrics["calibration.b_rmse"] = _b_rmse(true_bank, result.bank)
+            done(t)
+
+            t = task(f"registering {ITEM_BANK_MODEL}")
+            versions[ITEM_BANK_MODEL] = runs.log_calibration(
+                result, params={"bootstrap.seed": seed, "bootstrap.n_routing": n_routing,
+                                "bootstrap.n_adaptive": n_adaptive},
+                tags={"digipath.source": "bootstrap"}, run_name="bootstrap-calibration")
+            registry.promote(ITEM_BANK_MODEL, versions[ITEM_BANK_MODEL])
+            done(t)
+
+        if RECOMMENDER_MODEL in todo:
+            t = task("training and evaluating the recommender")
+            bundle, rec_metrics = train_bundle(world.catalogue, world.roles, world.events, world.learners,
+                                               seed=seed, progress=False, tune=tune)
+            metrics.update({f"recommender.{k}": v for k, v in rec_metrics.items()})
+            done(t)
+
+            t = task(f"registering {RECOMMENDER_MODEL}")
+            versions[RECOMMENDER_MODEL] = runs.log_recommender(
+                bundle, rec_metrics, params={"bootstrap.seed": seed, "n_learners": n_learners,
+                                             "n_content": n_content, "ranker": bundle.ranker_name},
+                tags={"digipath.source": "bootstrap"}, run_name="bootstrap-training")
+            registry.promote(RECOMMENDER_MODEL, versions[RECOMMENDER_MODEL])
+            done(t)
+
+    (data_dir / "bootstrap.json").write_text(json.dumps(
+        {"seed": seed, "n_learners": n_learners, "n_content": n_content,
+         "items_per_competence": items_per_competence, "versions": versions,
+         "tracking_uri": config.tracking_uri}, indent=2))
+    result = BootstrapResult(home_path, data_dir, versions, created=True, files=files, metrics=metrics,
+                             seconds=time.perf_counter() - t0)
+    _print_summary(console, result, config.tracking_uri)
+    return result
+
+
+def _b_rmse(true_bank, calibrated) -> float:
+    """RMSE of the calibrated dichotomous difficulties against the generating ones (a recovery check)."""
+    diffs = [calibrated.item(it.id).b[0] - it.b[0] for it in true_bank.items
+             if it.model != "GRM" and _has(calibrated, it.id)]
+    return float(np.sqrt(np.mean(np.square(diffs)))) if diffs else float("nan")
+
+
+def _has(bank, item_id: str) -> bool:
+    try:
+        bank.index_of(item_id)
+        return True
+    except KeyError:
+        return False
+
+
+def _print_summary(console: Console, result: BootstrapResult, tracking_uri: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"bootstrap finished in {result.seconds:.0f} s", title_justify="left")
+    table.add_column("what")
+    table.add_column("where / value", overflow="fold")
+    for name, path in result.files.items():
+        table.add_row(name, str(path))
+    table.add_row("MLflow store", tracking_uri)
+    for name, v in result.versions.items():
+        table.add_row(f"{name} champion", f"version {v}")
+    for key in ("calibration.n_persons", "calibration.n_responses", "calibration.n_items_calibrated",
+                "calibration.b_rmse", "recommender.test_ndcg_at_10", "recommender.test_recall_at_10"):
+        if key in result.metrics:
+            table.add_row(key, f"{result.metrics[key]:.4g}")
+    console.print(table)

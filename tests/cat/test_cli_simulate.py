@@ -1,0 +1,48 @@
+"""``digipath simulate``: report, plots and clean errors."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from adaptive.synthetic import generate_synthetic_bank
+from api.cli import app
+
+runner = CliRunner()
+
+
+def test_simulate_prints_report_and_writes_plots(tmp_path):
+    bank_path = tmp_path / "bank.json"
+    generate_synthetic_bank(items_per_competence=10, n_pilot_per_competence=1, languages=("en",),
+                            seed=4).save_json(bank_path)
+    out = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate", str(bank_path), "--simulees", "80", "--max-items", "20",
+                              "--se-target", "0.4", "--n-pilot", "1", "--seed", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "RMSE" in res.output and "max exposure rate" in res.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["summary"]["n_simulees"] == 80 and report["summary"]["max_length"] <= 20
+    assert set(report["areas"]) == {"1", "2", "3", "4", "5"}
+    for name in ("convergence.png", "exposure.png", "test_information.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_with_sympson_hetter_and_area_subset(tmp_path):
+    bank_path = tmp_path / "bank.json"
+    generate_synthetic_bank(items_per_competence=8, languages=("en",), seed=4).save_json(bank_path)
+    res = runner.invoke(app, ["simulate", str(bank_path), "-n", "60", "--areas", "1,3", "--max-items", "8",
+                              "--min-items", "4", "--exposure", "sympson-hetter", "--exposure-target", "0.4"])
+    assert res.exit_code == 0, res.output
+    assert "calibrating Sympson-Hetter" in res.output
+
+
+def test_simulate_errors_are_one_line(tmp_path):
+    res = runner.invoke(app, ["simulate", str(tmp_path / "missing.json")])
+    assert res.exit_code == 1 and "missing.json" in res.output and "Traceback" not in res.output
+    bank_path = tmp_path / "bank.json"
+    generate_synthetic_bank(items_per_competence=8, languages=("en",), seed=4).save_json(bank_path)
+    res = runner.invoke(app, ["simulate", str(bank_path), "--selection", "magic"])
+    assert res.exit_code == 1 and "selection" in res.output
+    res = runner.invoke(app, ["simulate", str(bank_path), "--areas", "7"])
+    assert res.exit_code == 1 and "'7'" in res.output

@@ -1,0 +1,75 @@
+"""Simulation study checks: theta recovery, exposure control, multidimensional efficiency, the report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adaptive.cat import CatConfig
+from adaptive.cat.simulation import calibrate_sympson_hetter, simulate
+from adaptive.synthetic import generate_synthetic_bank
+
+
+def test_theta_recovery_rmse_consistent_with_reported_se(big_bank):
+    n = 600
+    cfg = CatConfig(se_target=0.01, min_items=30, max_items=30, max_items_per_area=6)
+    sim = simulate(big_bank, cfg, n_simulees=n, seed=1)
+    for area, row in sim.area_report().items():
+        # RMSE of n errors has relative sampling SD ~ 1/sqrt(2n) = 3%; allow 15% for the Laplace
+        # approximation and expected-information SEs of 3PL/GRM items
+        assert 0.85 < row["rmse"] / row["rms_se"] < 1.15, (area, row)
+        # bias: mean of n errors has SD rmse/sqrt(n) ~ 0.018; 4 SDs (areas are correlated, so is their bias)
+        assert abs(row["bias"]) < 4 * row["rmse"] / np.sqrt(n), (area, row)
+        assert row["corr"] > 0.85
+    # the estimate is much better than the prior alone (RMSE 1)
+    assert max(r["rmse"] for r in sim.area_report().values()) < 0.55
+
+
+def test_report_contents(bank):
+    sim = simulate(bank, CatConfig(n_pilot=2, se_target=0.4), n_simulees=120, seed=2)
+    rep = sim.report()
+    s = rep["summary"]
+    assert s["n_simulees"] == 120 and s["mean_pilot_items"] == 2.0
+    assert s["min_length"] <= s["median_length"] <= s["max_length"] <= 40
+    assert 0 < s["max_exposure"] <= 1 and 0 <= s["share_over_target"] <= 1 and 0 < s["overlap_rate"] < 1
+    counts = sim.administered.sum(axis=0)
+    expected_overlap = (counts * (counts - 1)).sum() / (120 * 119 * sim.n_items.mean())
+    assert s["overlap_rate"] == expected_overlap
+    assert set(rep["areas"]) == set(bank.area_ids)
+    for row in rep["areas"].values():
+        assert 0 <= row["level_within_one"] <= 1 and row["level_accuracy"] <= row["level_within_one"]
+    # theta trace starts at the prior and ends at the final estimate
+    np.testing.assert_array_equal(sim.theta_trace[:, 0], 0.0)
+    last = sim.theta_trace[np.arange(120), sim.n_items]
+    np.testing.assert_array_equal(last, sim.theta)
+
+
+def test_sympson_hetter_calibration_brings_max_exposure_near_target(bank):
+    cfg = CatConfig(se_target=0.3, max_items=20, min_items=20, max_items_per_area=4)
+    uncontrolled = simulate(bank, CatConfig(**{**cfg.to_dict(), "exposure": None}), n_simulees=400, seed=2)
+    assert uncontrolled.summary()["max_exposure"] > 0.9
+    k, history = calibrate_sympson_hetter(bank, cfg, target=0.3, n_simulees=400, n_iterations=6, seed=3)
+    assert history[0] > 0.9 and len(k) > 10 and all(0 < v < 1 for v in k.values())
+    controlled = simulate(bank, CatConfig(**{**cfg.to_dict(), "exposure": "sympson-hetter",
+                                             "exposure_parameters": k}), n_simulees=400, seed=99)
+    # a rate at 0.3 over 400 simulees has SD 0.023; the max over ~250 items sits ~2.5 SD above: 0.36
+    assert controlled.summary()["max_exposure"] < 0.3 + 0.09
+    assert controlled.summary()["share_over_target"] < 0.25
+    # exposure control costs little precision
+    rmse_u = np.mean([r["rmse"] for r in uncontrolled.area_report().values()])
+    rmse_c = np.mean([r["rmse"] for r in controlled.area_report().values()])
+    assert rmse_c < rmse_u * 1.15
+
+
+def test_d_optimal_needs_fewer_items_than_separate_cats_at_correlation_08():
+    bank = generate_synthetic_bank(items_per_competence=16, languages=("en",), area_correlation=0.8, seed=13)
+    base = dict(se_target=0.4, max_items=75, max_items_per_area=15, min_items_per_area=1, min_items=5,
+                exposure=None)
+    multi = simulate(bank, CatConfig(**base), n_simulees=300, seed=1)
+    separate = simulate(bank, CatConfig(**base, independent_areas=True, selection="max-info"), n_simulees=300,
+                        seed=1)
+    # test lengths have SD ~3.5 items, so means over 300 simulees are known to +-0.2 items
+    assert multi.n_items.mean() < 0.8 * separate.n_items.mean()
+    # and they are as precise: both stop at the same SE target, and the SEs are honest
+    for sim in (multi, separate):
+        for row in sim.area_report().values():
+            assert row["mean_se"] <= 0.41 and row["rmse"] < 0.47

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,6 +87,10 @@ class KeyVerifier:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> Principal | None:
+        hit = self._cache.get(token)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     def verify(self, token: str) -> Principal:
         now = time.monotonic()
         hit = self._cache.get(token)
@@ -130,19 +135,23 @@ def _unauthorized(detail: str) -> ProblemError:
 bearer_scheme = HTTPBearer(auto_error=False, description="an API key from `digipath keys create`")
 
 
-def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or not credentials.credentials.strip():
         raise _unauthorized("missing or malformed Authorization: Bearer <API key> header")
-    return request.app.state.services.keys.verify(credentials.credentials.strip())
+    token = credentials.credentials.strip()
+    keys = request.app.state.services.keys
+    # A cached key is checked on the event loop; only a miss (a DB query) goes to the thread pool.
+    principal = keys.cached(token)
+    return principal if principal is not None else await run_in_threadpool(keys.verify, token)
 
 
 def require(scope: str | None):
     """FastAPI dependency: the caller's principal holding ``scope`` (admin: all; None: any key)."""
 
-    def dependency(
+    async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
     ) -> Principal:
-        principal = authenticate(request, credentials)
+        principal = await authenticate(request, credentials)
         if scope is not None and not principal.has(scope):
             raise ProblemError(403, "forbidden", f"this API key lacks the {scope!r} scope")
         return principal

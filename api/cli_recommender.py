@@ -12,8 +12,9 @@ from rich.table import Table
 
 from adaptive.errors import DigipathError
 
-app = typer.Typer(help="Learning-content recommender: synthetic data, training, offline evaluation.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Learning-content recommender: synthetic data, training, offline evaluation.", no_args_is_help=True
+)
 console = Console()
 
 
@@ -22,8 +23,14 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=1)
 
 
-def _load_inputs(data: Path | None, catalogue: Path | None, roles: Path | None, learners: Path | None,
-                 events: Path | None, rename: dict[str, str] | None = None):
+def _load_inputs(
+    data: Path | None,
+    catalogue: Path | None,
+    roles: Path | None,
+    learners: Path | None,
+    events: Path | None,
+    rename: dict[str, str] | None = None,
+):
     from recommender.data import Catalogue, Learners, RoleProfiles, read_events
 
     def pick(explicit, name):
@@ -35,8 +42,10 @@ def _load_inputs(data: Path | None, catalogue: Path | None, roles: Path | None, 
                     return data / f"{name}{suffix}"
         return None
 
-    paths = {n: pick(p, n) for n, p in (("catalogue", catalogue), ("roles", roles), ("learners", learners),
-                                         ("events", events))}
+    paths = {
+        n: pick(p, n)
+        for n, p in (("catalogue", catalogue), ("roles", roles), ("learners", learners), ("events", events))
+    }
     if paths["events"] is None:
         raise typer.BadParameter("no events file: give --events or --data DIR holding events.csv")
     cat = Catalogue.read(paths["catalogue"]) if paths["catalogue"] else None
@@ -59,11 +68,13 @@ def _rename(options: list[str] | None) -> dict[str, str] | None:
 
 
 @app.command()
-def generate(out: Path = typer.Option(..., "--out", help="directory to write the CSV files to"),
-             learners: int = typer.Option(5000, help="number of learners"),
-             content: int = typer.Option(2000, help="number of catalogue items"),
-             mean_items: float = typer.Option(20.0, help="mean content items per learner"),
-             seed: int = typer.Option(0)):
+def generate(
+    out: Path = typer.Option(..., "--out", help="directory to write the CSV files to"),
+    learners: int = typer.Option(5000, help="number of learners"),
+    content: int = typer.Option(2000, help="number of catalogue items"),
+    mean_items: float = typer.Option(20.0, help="mean content items per learner"),
+    seed: int = typer.Option(0),
+):
     """Write a synthetic world (catalogue, roles, learners, events, profiles) to OUT."""
     from recommender.synthetic import generate_world
 
@@ -73,86 +84,132 @@ def generate(out: Path = typer.Option(..., "--out", help="directory to write the
             paths = world.write(out)
     except DigipathError as exc:
         _fail(exc)
-    console.print(f"{len(world.events):,} events, {learners:,} learners, {content:,} items, "
-                  f"{len(world.roles)} roles")
+    console.print(
+        f"{len(world.events):,} events, {learners:,} learners, {content:,} items, {len(world.roles)} roles"
+    )
     for name, path in paths.items():
         console.print(f"  {name}: {path}")
 
 
 @app.command()
-def train(data: Path = typer.Option(None, "--data", help="directory with catalogue/roles/learners/events"),
-          catalogue: Path = typer.Option(None), roles: Path = typer.Option(None),
-          learners: Path = typer.Option(None), events: Path = typer.Option(None),
-          out: Path = typer.Option(..., "--out", help="directory to save the bundle to"),
-          ranker: str = typer.Option("hybrid", help="hybrid | als | bpr | item-knn | gap | role-popularity"),
-          split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
-          no_tune: bool = typer.Option(False, "--no-tune", help="skip validation tuning"),
-          seed: int = typer.Option(0),
-          column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)")):
+def train(
+    data: Path = typer.Option(None, "--data", help="directory with catalogue/roles/learners/events"),
+    catalogue: Path = typer.Option(None),
+    roles: Path = typer.Option(None),
+    learners: Path = typer.Option(None),
+    events: Path = typer.Option(None),
+    out: Path = typer.Option(..., "--out", help="directory to save the bundle to"),
+    ranker: str = typer.Option("hybrid", help="hybrid | als | bpr | item-knn | gap | role-popularity"),
+    split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
+    no_tune: bool = typer.Option(False, "--no-tune", help="skip validation tuning"),
+    seed: int = typer.Option(0),
+    column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)"),
+):
     """Tune on validation, evaluate on test, refit on everything, save a RecommenderBundle."""
     from recommender.training import train_bundle
 
     try:
         cat, rol, lrn, ev = _load_inputs(data, catalogue, roles, learners, events, _rename(column))
-        bundle, metrics = train_bundle(cat, rol, ev, lrn, ranker=ranker, seed=seed, split=split,
-                                       tune=not no_tune, progress=True)
+        bundle, metrics = train_bundle(
+            cat, rol, ev, lrn, ranker=ranker, seed=seed, split=split, tune=not no_tune, progress=True
+        )
         bundle.save(out)
     except (DigipathError, ValueError) as exc:
         _fail(exc)
     (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    console.print(f"saved {ranker} bundle to {out}; test NDCG@10 = {metrics.get('test_ndcg_at_10', float('nan')):.4f}")
+    console.print(
+        f"saved {ranker} bundle to {out}; test NDCG@10 = {metrics.get('test_ndcg_at_10', float('nan')):.4f}"
+    )
 
 
 @app.command()
-def evaluate(data: Path = typer.Option(None, "--data", help="directory with catalogue/roles/learners/events"),
-             catalogue: Path = typer.Option(None), roles: Path = typer.Option(None),
-             learners: Path = typer.Option(None), events: Path = typer.Option(None),
-             rankers: str = typer.Option("popularity,role-popularity,gap,item-knn,bpr,als,hybrid",
-                                         help="comma-separated rankers to compare"),
-             split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
-             tune: bool = typer.Option(True, help="tune ALS / hybrid on validation carved from training"),
-             k: str = typer.Option("5,10,20", help="cut-offs"),
-             out: Path = typer.Option(Path("recommender-evaluation"), "--out", help="where to write table+plot"),
-             seed: int = typer.Option(0),
-             column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)")):
+def evaluate(
+    data: Path = typer.Option(None, "--data", help="directory with catalogue/roles/learners/events"),
+    catalogue: Path = typer.Option(None),
+    roles: Path = typer.Option(None),
+    learners: Path = typer.Option(None),
+    events: Path = typer.Option(None),
+    rankers: str = typer.Option(
+        "popularity,role-popularity,gap,item-knn,bpr,als,hybrid", help="comma-separated rankers to compare"
+    ),
+    split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
+    tune: bool = typer.Option(True, help="tune ALS / hybrid on validation carved from training"),
+    k: str = typer.Option("5,10,20", help="cut-offs"),
+    out: Path = typer.Option(Path("recommender-evaluation"), "--out", help="where to write table+plot"),
+    seed: int = typer.Option(0),
+    column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)"),
+):
     """Compare rankers on one split: prints a table, writes metrics.json/CSV and a plot."""
     from recommender.experiment import run_comparison
 
     try:
         cat, rol, lrn, ev = _load_inputs(data, catalogue, roles, learners, events, _rename(column))
         ks = tuple(int(x) for x in k.split(","))
-        result = run_comparison(ev, cat, rol, lrn, [r.strip() for r in rankers.split(",") if r.strip()],
-                                split=split, tune=tune, ks=ks, seed=seed, out_dir=out, progress=True)
+        result = run_comparison(
+            ev,
+            cat,
+            rol,
+            lrn,
+            [r.strip() for r in rankers.split(",") if r.strip()],
+            split=split,
+            tune=tune,
+            ks=ks,
+            seed=seed,
+            out_dir=out,
+            progress=True,
+        )
     except (DigipathError, ValueError) as exc:
         _fail(exc)
     kk = 10 if 10 in ks else ks[0]
-    table = Table(title=f"Offline comparison on split {result['split']} "
-                        f"({int(result['n_learners'])} test learners)")
+    table = Table(
+        title=f"Offline comparison on split {result['split']} ({int(result['n_learners'])} test learners)"
+    )
     table.add_column("ranker", no_wrap=True)
-    for col in (f"precision@{kk}", f"recall@{kk}", f"ndcg@{kk} [95% CI]", f"map@{kk}", "mrr", f"coverage@{kk}",
-                f"novelty@{kk}"):
+    for col in (
+        f"precision@{kk}",
+        f"recall@{kk}",
+        f"ndcg@{kk} [95% CI]",
+        f"map@{kk}",
+        "mrr",
+        f"coverage@{kk}",
+        f"novelty@{kk}",
+    ):
         table.add_column(col, justify="right")
     for name, s in result["summary"].items():
         ndcg = f"ndcg@{kk}"
-        table.add_row(name, f"{s[f'precision@{kk}']:.4f}", f"{s[f'recall@{kk}']:.4f}",
-                      f"{s[ndcg]:.4f} [{s[ndcg + '_ci_low']:.4f}, {s[ndcg + '_ci_high']:.4f}]",
-                      f"{s[f'map@{kk}']:.4f}", f"{s['mrr']:.4f}", f"{s[f'coverage@{kk}']:.3f}",
-                      f"{s[f'novelty@{kk}']:.2f}")
+        table.add_row(
+            name,
+            f"{s[f'precision@{kk}']:.4f}",
+            f"{s[f'recall@{kk}']:.4f}",
+            f"{s[ndcg]:.4f} [{s[ndcg + '_ci_low']:.4f}, {s[ndcg + '_ci_high']:.4f}]",
+            f"{s[f'map@{kk}']:.4f}",
+            f"{s['mrr']:.4f}",
+            f"{s[f'coverage@{kk}']:.3f}",
+            f"{s[f'novelty@{kk}']:.2f}",
+        )
     console.print(table)
     console.print(f"wrote {result['paths']['metrics']}, {result['paths']['plot']}")
 
 
 @app.command()
-def recommend(bundle: Path = typer.Option(..., "--bundle", help="a saved bundle directory"),
-              learner: str = typer.Option(None, help="learner id"), role: str = typer.Option(None),
-              k: int = typer.Option(10), language: str = typer.Option(None), format: str = typer.Option(None)):
+def recommend(
+    bundle: Path = typer.Option(..., "--bundle", help="a saved bundle directory"),
+    learner: str = typer.Option(None, help="learner id"),
+    role: str = typer.Option(None),
+    k: int = typer.Option(10),
+    language: str = typer.Option(None),
+    format: str = typer.Option(None),
+):
     """Print a ranking from a saved bundle (for a learner, or for a role when only --role is given)."""
     from recommender.bundle import RecommenderBundle
 
     try:
         b = RecommenderBundle.load(bundle)
-        recs = (b.recommend_for_role(role, k, language, format) if learner is None and role
-                else b.recommend(learner, k, role=role, language=language, format=format))
+        recs = (
+            b.recommend_for_role(role, k, language, format)
+            if learner is None and role
+            else b.recommend(learner, k, role=role, language=language, format=format)
+        )
     except DigipathError as exc:
         _fail(exc)
     for i, r in enumerate(recs, 1):

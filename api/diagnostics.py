@@ -14,9 +14,10 @@ import threading
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -173,10 +174,37 @@ class DiagnosticService:
         return self._reply(row, bank, cat)
 
     # -- answer ---------------------------------------------------------------------------------
+    # The hot path uses Core statements on the session's connection (no ORM identity map/flush).
+    _HOT_COLUMNS = (
+        "id",
+        "org_id",
+        "learner_id",
+        "bank_version",
+        "language",
+        "status",
+        "sequence",
+        "pending_item",
+        "state",
+        "version",
+    )
+
+    def _hot_row(self, db: Session, principal: Principal, session_id: str):  # noqa: ANN202
+        t = _SESSIONS
+        row = None
+        if len(session_id) <= 36:
+            row = (
+                db.connection()
+                .execute(select(*(t.c[name] for name in self._HOT_COLUMNS)).where(t.c.id == session_id))
+                .first()
+            )
+        if row is None or row.org_id != principal.org_id:  # another organisation's session: not found
+            raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
+        return row
+
     def answer(
         self, db: Session, principal: Principal, session_id: str, item_id: str, answer: int, sequence: int
     ) -> StepOutcome:
-        row = self.get_row(db, principal, session_id)
+        row = self._hot_row(db, principal, session_id)
         if sequence <= row.sequence:
             return StepOutcome(self._replay(db, row, item_id, answer, sequence), applied=False)
         if row.status == "finished":
@@ -214,8 +242,7 @@ class DiagnosticService:
         }
         if next_item is None:
             values.update(status="finished", result=jsonable(cat.result().to_dict()), finished_at=now)
-        # Build the reply from the would-be row (detached copy: no flush/refresh of the ORM object).
-        after = DiagnosticSession(
+        after = SimpleNamespace(
             id=row.id,
             bank_version=row.bank_version,
             language=row.language,
@@ -225,17 +252,17 @@ class DiagnosticService:
             result=values.get("result"),
         )
         reply = self._reply(after, bank, cat)
-        db.expunge(row)
+        conn = db.connection()
         try:
-            updated = db.execute(
-                update(DiagnosticSession)
-                .where(DiagnosticSession.id == row.id, DiagnosticSession.version == seen_version)
+            updated = conn.execute(
+                update(_SESSIONS)
+                .where(_SESSIONS.c.id == row.id, _SESSIONS.c.version == seen_version)
                 .values(**values)
             ).rowcount
             if updated != 1:
                 raise _Conflict
-            db.add(
-                ResponseRecord(
+            conn.execute(
+                insert(_RESPONSES).values(
                     org_id=row.org_id,
                     session_id=row.id,
                     learner_id=row.learner_id,
@@ -330,3 +357,7 @@ class DiagnosticService:
 
 class _Conflict(Exception):
     pass
+
+
+_SESSIONS = DiagnosticSession.__table__
+_RESPONSES = ResponseRecord.__table__

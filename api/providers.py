@@ -9,6 +9,7 @@ it started on after a reload, and a reload swaps one reference, so requests in f
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,10 +147,17 @@ class StaticModelProvider(ModelProvider):
 class RegistryModelProvider(ModelProvider):
     """Serves the MLflow registry's ``alias`` versions through ``models.registry`` (the only mlflow user)."""
 
+    LIST_TTL_SECONDS = 10.0  # listing the registry costs tens of ms: cache it briefly
+
     def __init__(self, bank_alias: str = "champion", recommender_alias: str = "champion"):
         super().__init__()
         self.bank_alias = bank_alias
         self.recommender_alias = recommender_alias
+        self._listed: tuple[float, list[dict[str, Any]]] | None = None
+
+    def load(self) -> dict[str, str | None]:
+        self._listed = None
+        return super().load()
 
     def _load_champion_bank(self):
         from models import registry
@@ -172,7 +180,12 @@ class RegistryModelProvider(ModelProvider):
     def list_models(self) -> list[dict[str, Any]]:
         from models import registry
 
-        return [_model_row(row) for row in registry.list_models()]
+        listed = self._listed
+        if listed is not None and time.monotonic() - listed[0] < self.LIST_TTL_SECONDS:
+            return [dict(row) for row in listed[1]]
+        rows = [_model_row(row) for row in registry.list_models()]
+        self._listed = (time.monotonic(), rows)
+        return [dict(row) for row in rows]
 
 
 def _model_row(row: Any) -> dict[str, Any]:

@@ -26,7 +26,8 @@ from adaptive.synthetic import generate_synthetic_bank, simulate_responses
 MAX_PER_AREA = 30
 
 
-def fixed_form(bank, true_theta: np.ndarray, se_target: float, rng, correlated: bool) -> tuple[np.ndarray, ...]:
+def fixed_form(bank, true_theta: np.ndarray, se_target: float, rng,
+               correlated: bool) -> tuple[np.ndarray, ...]:
     """Administer one fixed linear form to everyone; return the position at which every area first has
     SE <= target (the form length when never), final theta and SE at that position."""
     t = tables_for(bank)
@@ -81,18 +82,21 @@ def main() -> None:
         theta = correlated_thetas(args.simulees, equicorrelation(5, r), rng)
         rows = {}
         for name, cfg in (("multidimensional CAT", CatConfig(**base)),
-                          ("5 separate CATs", CatConfig(**base, independent_areas=True, selection="max-info"))):
+                          ("5 separate CATs",
+                           CatConfig(**base, independent_areas=True, selection="max-info"))):
             sim = simulate(bank, cfg, true_theta=theta, seed=1)
             reached = (sim.se <= args.se_target + 1e-9).all(axis=1)
             rmse = np.sqrt(((sim.theta - theta) ** 2).mean(axis=0)).mean()
             rows[name] = (sim.n_items, reached, rmse)
         for name, correlated in (("fixed form", False), ("fixed form, MAP w/ correlations", True)):
-            length, est, _, reached = fixed_form(bank, theta, args.se_target, np.random.default_rng(7), correlated)
+            length, est, _, reached = fixed_form(bank, theta, args.se_target, np.random.default_rng(7),
+                                                 correlated)
             rows[name] = (length, reached, np.sqrt(((est - theta) ** 2).mean(axis=0)).mean())
         sep, fixed = rows["5 separate CATs"][0].mean(), rows["fixed form"][0].mean()
         for name, (length, reached, rmse) in rows.items():
-            table.add_row(f"{r:g}", name, f"{length.mean():.1f}", f"{length.std():.1f}", f"{reached.mean():.1%}",
-                          f"{rmse:.3f}", f"{1 - length.mean() / sep:+.1%}", f"{1 - length.mean() / fixed:+.1%}")
+            table.add_row(f"{r:g}", name, f"{length.mean():.1f}", f"{length.std():.1f}",
+                          f"{reached.mean():.1%}", f"{rmse:.3f}", f"{1 - length.mean() / sep:+.1%}",
+                          f"{1 - length.mean() / fixed:+.1%}")
         console.print(f"correlation {r}: {time.perf_counter() - t0:.1f} s")
     console.print(table)
 

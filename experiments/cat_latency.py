@@ -58,7 +58,8 @@ def main() -> None:
     args = ap.parse_args()
     console = Console(width=140)
     table = Table(title="CatSession step latency (answer + update + next item), ms")
-    for col in ("bank", "selection", "exposure", "steps", "wall p50", "wall p99", "cpu p50", "cpu p99", "max"):
+    for col in ("bank", "selection", "exposure", "steps", "wall p50", "wall p99", "cpu p50", "cpu p99",
+                "wall max"):
         table.add_column(col, justify="right")
     runs = [(48, "d-optimal", "randomesque", args.sessions), (238, "d-optimal", "randomesque", args.sessions),
             (48, "max-info", "randomesque", args.sessions), (48, "shadow", None, args.shadow_sessions),

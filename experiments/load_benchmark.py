@@ -40,8 +40,9 @@ console = Console()
 def _bank(seed: int, items_per_competence: int):
     from adaptive.synthetic import generate_synthetic_bank
 
-    return generate_synthetic_bank(items_per_competence=items_per_competence, languages=("en",), seed=seed,
-                                   name="load benchmark bank")
+    return generate_synthetic_bank(
+        items_per_competence=items_per_competence, languages=("en",), seed=seed, name="load benchmark bank"
+    )
 
 
 def register_models(home: Path, seed: int, items_per_competence: int) -> None:
@@ -54,8 +55,16 @@ def register_models(home: Path, seed: int, items_per_competence: int) -> None:
     version = runs.log_item_bank(_bank(seed, items_per_competence))
     registry.promote(registry.ITEM_BANK_MODEL, version, validate=False)  # synthetic, not calibrated
     world = generate_world(n_learners=200, n_content=150, mean_items=8, seed=seed)
-    bundle, _ = train_bundle(world.catalogue, world.roles, world.events, learners=world.learners,
-                             ranker="hybrid", tune=False, baselines=False, progress=False)
+    bundle, _ = train_bundle(
+        world.catalogue,
+        world.roles,
+        world.events,
+        learners=world.learners,
+        ranker="hybrid",
+        tune=False,
+        baselines=False,
+        progress=False,
+    )
     registry.promote(registry.RECOMMENDER_MODEL, runs.log_recommender(bundle), validate=False)
 
 
@@ -69,21 +78,35 @@ class Taker:
 
     def answer(self, item: dict) -> int:
         it = self.bank.item(item["id"])
-        p = self.bank.parameters([it.id]).category_probabilities(np.array([self.theta]))[0, 0][: it.n_categories]
+        p = self.bank.parameters([it.id]).category_probabilities(np.array([self.theta]))[0, 0][
+            : it.n_categories
+        ]
         score = int(self.rng.choice(len(p), p=p / p.sum()))
         if it.is_polytomous:
             return int(list(it.key).index(score))
         return int(it.key) if score == 1 else int((it.key + 1) % it.n_options)
 
 
-async def client_loop(idx: int, base: str, key: str, bank, stop: dict, latencies: list, errors: list,  # noqa: ANN001
-                      measure_from: list) -> None:
+async def client_loop(
+    idx: int,
+    base: str,
+    key: str,
+    bank,
+    stop: dict,
+    latencies: list,
+    errors: list,  # noqa: ANN001
+    measure_from: list,
+    interval: float,
+) -> None:
     rng = np.random.default_rng(1000 + idx)
+    next_at = time.monotonic() + rng.uniform(0, interval)  # spread the clients' phases
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
         while not stop["now"]:
-            r = await client.post("/v1/diagnostics", json={"learner_id": f"load-{idx}-{int(rng.integers(1e9))}"})
+            r = await client.post(
+                "/v1/diagnostics", json={"learner_id": f"load-{idx}-{int(rng.integers(1e9))}"}
+            )
             if r.status_code != 201:
                 errors.append(r.status_code)
                 await asyncio.sleep(0.05)
@@ -92,6 +115,11 @@ async def client_loop(idx: int, base: str, key: str, bank, stop: dict, latencies
             while step["status"] == "in_progress" and not stop["now"]:
                 item = step["item"]
                 body = {"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]}
+                if interval > 0:  # paced client: a learner answers at a given rate, not back-to-back
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    next_at = max(next_at + interval, time.monotonic() - interval)
                 t0 = time.perf_counter()
                 r = await client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=body)
                 dt = time.perf_counter() - t0
@@ -105,21 +133,61 @@ async def client_loop(idx: int, base: str, key: str, bank, stop: dict, latencies
                 step = r.json()
 
 
-async def drive(base: str, key: str, bank, clients: int, steps: int, warmup_s: float, max_seconds: float):  # noqa: ANN001
+async def drive(
+    base: str,
+    key: str,
+    bank,
+    clients: int,
+    steps: int,
+    warmup_s: float,
+    max_seconds: float,  # noqa: ANN001
+    rate: float,
+    server_pid: int,
+):
     stop = {"now": False, "steps": steps}
     latencies: list[float] = []
     errors: list[int] = []
     measure_from = [time.monotonic() + warmup_s]
-    tasks = [asyncio.create_task(client_loop(i, base, key, bank, stop, latencies, errors, measure_from))
-             for i in range(clients)]
+    interval = clients / rate if rate > 0 else 0.0
+    tasks = [
+        asyncio.create_task(client_loop(i, base, key, bank, stop, latencies, errors, measure_from, interval))
+        for i in range(clients)
+    ]
     await asyncio.sleep(warmup_s)
     t_start = time.monotonic()
+    cpu_start = process_tree_cpu_seconds(server_pid)
     while not stop["now"] and time.monotonic() - t_start < max_seconds:
         await asyncio.sleep(0.1)
     stop["now"] = True
     elapsed = time.monotonic() - t_start
+    cpu = process_tree_cpu_seconds(server_pid) - cpu_start
     await asyncio.gather(*tasks, return_exceptions=True)
-    return np.array(latencies), errors, elapsed
+    return np.array(latencies), errors, elapsed, cpu
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of ``pid`` and its descendants (uvicorn workers), from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(cpu.get(p, 0.0) for p in tree)
 
 
 def _free_port() -> int:
@@ -135,6 +203,12 @@ def main() -> None:
     ap.add_argument("--max-seconds", type=float, default=90.0)
     ap.add_argument("--warmup-seconds", type=float, default=5.0)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--rate",
+        type=float,
+        default=320.0,
+        help="offered answers/s over all clients (paced learners); 0 = back-to-back",
+    )
     ap.add_argument("--database-url", default=None, help="default: SQLite under the fresh DIGIPATH_HOME")
     ap.add_argument("--max-items", type=int, default=30)
     ap.add_argument("--items-per-competence", type=int, default=48)
@@ -149,17 +223,39 @@ def main() -> None:
     home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="digipath-load-"))
     if not (home / "mlflow.db").exists():
         with console.status("registering the benchmark models ..."):
-            subprocess.run([sys.executable, "-m", "experiments.load_benchmark", "--register-only", "--home",
-                            str(home), "--seed", str(args.seed), "--items-per-competence",
-                            str(args.items_per_competence)], cwd=ROOT, check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "experiments.load_benchmark",
+                    "--register-only",
+                    "--home",
+                    str(home),
+                    "--seed",
+                    str(args.seed),
+                    "--items-per-competence",
+                    str(args.items_per_competence),
+                ],
+                cwd=ROOT,
+                check=True,
+            )
     port = _free_port()
-    env = {**os.environ, "DIGIPATH_HOME": str(home), "DIGIPATH_MAX_ITEMS": str(args.max_items),
-           "DIGIPATH_BOOTSTRAP": "false"}
+    env = {
+        **os.environ,
+        "DIGIPATH_HOME": str(home),
+        "DIGIPATH_MAX_ITEMS": str(args.max_items),
+        "DIGIPATH_BOOTSTRAP": "false",
+    }
     if args.database_url:
         env["DIGIPATH_DATABASE_URL"] = args.database_url
     log = open(home / "server.log", "ab")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         with console.status("starting the server ..."):
@@ -173,12 +269,26 @@ def main() -> None:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.3)
-        key = (home / "demo-admin-key.txt").read_text().strip() if (home / "demo-admin-key.txt").exists() \
+        key = (
+            (home / "demo-admin-key.txt").read_text().strip()
+            if (home / "demo-admin-key.txt").exists()
             else _new_key(env)
+        )
         bank = _bank(args.seed, args.items_per_competence)
         with console.status(f"{args.clients} clients driving full diagnostics ..."):
-            lat, errors, elapsed = asyncio.run(drive(base, key, bank, args.clients, args.steps,
-                                                     args.warmup_seconds, args.max_seconds))
+            lat, errors, elapsed, cpu = asyncio.run(
+                drive(
+                    base,
+                    key,
+                    bank,
+                    args.clients,
+                    args.steps,
+                    args.warmup_seconds,
+                    args.max_seconds,
+                    args.rate,
+                    server.pid,
+                )
+            )
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -186,31 +296,49 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-    report(args, lat, errors, elapsed, home)
+    report(args, lat, errors, elapsed, cpu, home)
     if not args.home:
         shutil.rmtree(home, ignore_errors=True)
 
 
 def _new_key(env: dict) -> str:
-    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--org", "load", "--scope",
-                          "diagnostics"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "api.cli", "keys", "create", "--org", "load", "--scope", "diagnostics"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
-def report(args, lat: np.ndarray, errors: list, elapsed: float, home: Path) -> None:  # noqa: ANN001
+def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: float, home: Path) -> None:  # noqa: ANN001
     db = "PostgreSQL" if args.database_url else "SQLite"
     ms = lat * 1000 if lat.size else np.array([np.nan])
     figures = {
-        "clients": args.clients, "workers": args.workers, "database": db, "answers": int(lat.size),
-        "seconds": round(elapsed, 2), "steps_per_second": round(lat.size / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
-        "errors": len(errors), "cpu_count": os.cpu_count(),
+        "clients": args.clients,
+        "workers": args.workers,
+        "database": db,
+        "answers": int(lat.size),
+        "seconds": round(elapsed, 2),
+        "steps_per_second": round(lat.size / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p95_ms": round(float(np.percentile(ms, 95)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 2),
+        "errors": len(errors),
+        "target_rate": args.rate,
+        # server CPU per answered step (all workers): capacity ~ 1000 / this per free core
+        "server_cpu_ms_per_step": round(1000 * cpu / max(lat.size, 1), 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpu_count": os.cpu_count(),
     }
     table = Table(title=f"answer -> next item, {args.clients} clients, {args.workers} worker(s), {db}")
-    for k in figures:
-        table.add_column(k)
-    table.add_row(*(str(v) for v in figures.values()))
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for k, v in figures.items():
+        table.add_row(k, str(v))
     console.print(table)
     ok = figures["p99_ms"] < 50 and figures["steps_per_second"] >= 300
     console.print(f"target (p99 < 50 ms and >= 300 steps/s): {'met' if ok else 'NOT met'}")

@@ -51,8 +51,15 @@ class PathwayStep:
 
 
 class RecommenderBundle:
-    def __init__(self, ranker: Ranker, metrics: dict | None = None, framework_version: str | None = None,
-                 split: str = "", weights: EventWeights | None = None, created_at: float | None = None):
+    def __init__(
+        self,
+        ranker: Ranker,
+        metrics: dict | None = None,
+        framework_version: str | None = None,
+        split: str = "",
+        weights: EventWeights | None = None,
+        created_at: float | None = None,
+    ):
         self.ranker = ranker
         self.interactions: Interactions = ranker.interactions_
         self.catalogue: Catalogue = self.interactions.catalogue
@@ -83,29 +90,40 @@ class RecommenderBundle:
             return self.gap, "gap"
         return self.popularity, "role-popularity" if batch.role[0] >= 0 else "popularity"
 
-    def recommend(self, learner_id: str | None, k: int = 10, profile: dict | None = None, role: str | None = None,
-                  events=None, exclude_completed: bool = True, language: str | None = None,
-                  format: str | None = None) -> RecommendationList:
+    def recommend(
+        self,
+        learner_id: str | None,
+        k: int = 10,
+        profile: dict | None = None,
+        role: str | None = None,
+        events=None,
+        exclude_completed: bool = True,
+        language: str | None = None,
+        format: str | None = None,
+    ) -> RecommendationList:
         if int(k) < 1:
             raise ValidationError(f"k must be >= 1, got {k}", field="k")
         batch = LearnerBatch.single(self.interactions, learner_id, profile, role, events)
         ranker, strategy = self._route(batch)
-        return ranker.recommend_batch_item(batch, int(k), exclude_completed, language, format, strategy=strategy)
+        return ranker.recommend_batch_item(
+            batch, int(k), exclude_completed, language, format, strategy=strategy
+        )
 
-    def recommend_for_role(self, role_id: str, k: int = 10, language: str | None = None,
-                           format: str | None = None) -> RecommendationList:
+    def recommend_for_role(
+        self, role_id: str, k: int = 10, language: str | None = None, format: str | None = None
+    ) -> RecommendationList:
         if int(k) < 1:
             raise ValidationError(f"k must be >= 1, got {k}", field="k")
         return self.ranker.recommend_for_role(role_id, int(k), language, format)
 
     def recommend_batch(self, learner_ids, k: int = 10, batch_size: int = 4096) -> dict[str, list[str]]:
-        """Top-k content ids for many training learners (excluding what they completed); unknown ids skipped."""
+        """Top-k content ids for many training learners (minus what they completed); unknown ids skipped."""
         inter = self.interactions
         rows = np.array([inter.row(x) for x in learner_ids])
         rows = rows[rows >= 0]
         out = {}
         for s in range(0, len(rows), batch_size):
-            part = rows[s:s + batch_size]
+            part = rows[s : s + batch_size]
             batch = LearnerBatch.from_rows(inter, part)
             ids, _ = self.ranker.top_k(batch, k, exclude=batch.completed)
             for r, row_ids in zip(part, ids, strict=True):
@@ -115,8 +133,15 @@ class RecommenderBundle:
     def explain(self, learner_id, content_id, profile=None, role=None, events=None) -> dict:
         return self.ranker.explain(learner_id, content_id, profile, role, events)
 
-    def pathway(self, learner_id: str | None, profile: dict | None = None, role: str | None = None,
-                events=None, language: str | None = None, format: str | None = None) -> list[PathwayStep]:
+    def pathway(
+        self,
+        learner_id: str | None,
+        profile: dict | None = None,
+        role: str | None = None,
+        events=None,
+        language: str | None = None,
+        format: str | None = None,
+    ) -> list[PathwayStep]:
         """For each competence with a gap (largest first), one item per level from the learner's next
         level up to the role requirement, choosing the best-ranked item at each level. Levels within a
         competence never go down. Empty when no level is known."""
@@ -137,7 +162,7 @@ class RecommenderBundle:
         for j in np.argsort(-gaps, kind="stable"):
             if gaps[j] <= 0:
                 break
-            items = comp_items.indices[comp_items.indptr[j]:comp_items.indptr[j + 1]]
+            items = comp_items.indices[comp_items.indptr[j] : comp_items.indptr[j + 1]]
             items = items[allowed[items] & ~done[items]]
             cid = cat.competence_ids[j]
             for level in range(int(np.floor(levels[j])) + 1, int(required[j]) + 1):
@@ -147,8 +172,18 @@ class RecommenderBundle:
                 best = int(at[np.argmax(scores[at])])
                 reason = self.gap.reasons_.reason(best, levels, int(batch.role[0]), "gap")
                 reason = f"step towards {cid} level {level}: " + reason
-                steps.append(PathwayStep(len(steps) + 1, cid, self.competence_names.get(cid, ""), level,
-                                         str(cat.ids[best]), str(cat.titles[best]), reason, float(scores[best])))
+                steps.append(
+                    PathwayStep(
+                        len(steps) + 1,
+                        cid,
+                        self.competence_names.get(cid, ""),
+                        level,
+                        str(cat.ids[best]),
+                        str(cat.titles[best]),
+                        reason,
+                        float(scores[best]),
+                    )
+                )
         return steps
 
     # ------------------------------------------------------------------ persistence
@@ -165,18 +200,39 @@ class RecommenderBundle:
         inter = self.interactions
         self.catalogue.write(d / "catalogue.csv")
         self.roles.write(d / "roles.csv")
-        role_ids = np.array([self.roles.role_ids[r] if r >= 0 else "" for r in inter.learner_role], dtype=object)
-        Learners(inter.learner_ids, role_ids, inter.learner_levels, self.catalogue.competence_ids,
-                 inter.learner_language).write(d / "learners.csv")
+        role_ids = np.array(
+            [self.roles.role_ids[r] if r >= 0 else "" for r in inter.learner_role], dtype=object
+        )
+        Learners(
+            inter.learner_ids,
+            role_ids,
+            inter.learner_levels,
+            self.catalogue.competence_ids,
+            inter.learner_language,
+        ).write(d / "learners.csv")
         m, c = inter.matrix, inter.completed
-        np.savez(d / "interactions.npz", data=m.data, indices=m.indices, indptr=m.indptr,
-                 shape=np.array(m.shape), completed_indices=c.indices, completed_indptr=c.indptr)
+        np.savez(
+            d / "interactions.npz",
+            data=m.data,
+            indices=m.indices,
+            indptr=m.indptr,
+            shape=np.array(m.shape),
+            completed_indices=c.indices,
+            completed_indptr=c.indptr,
+        )
         self.ranker.save_state(d)
-        meta = {"format_version": FORMAT_VERSION, "ranker": self._spec(self.ranker), "metrics": self.metrics,
-                "framework_version": self.framework_version, "competence_ids": list(self.catalogue.competence_ids),
-                "competence_names": self.competence_names, "split": self.split,
-                "weights": self.weights.to_dict(), "created_at": self.created_at,
-                "unknown_content": inter.unknown_content}
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "ranker": self._spec(self.ranker),
+            "metrics": self.metrics,
+            "framework_version": self.framework_version,
+            "competence_ids": list(self.catalogue.competence_ids),
+            "competence_names": self.competence_names,
+            "split": self.split,
+            "weights": self.weights.to_dict(),
+            "created_at": self.created_at,
+            "unknown_content": inter.unknown_content,
+        }
         (d / "bundle.json").write_text(json.dumps(meta, indent=2, default=float))
         return d
 
@@ -191,15 +247,37 @@ class RecommenderBundle:
         with np.load(d / "interactions.npz") as z:
             shape = tuple(int(x) for x in z["shape"])
             matrix = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
-            completed = sp.csr_matrix((np.ones(z["completed_indices"].size, dtype=bool), z["completed_indices"],
-                                       z["completed_indptr"]), shape=shape)
+            completed = sp.csr_matrix(
+                (
+                    np.ones(z["completed_indices"].size, dtype=bool),
+                    z["completed_indices"],
+                    z["completed_indptr"],
+                ),
+                shape=shape,
+            )
         role_pos = np.array([roles.index.get(r, -1) for r in learners.role_ids], dtype=np.int64)
         weights = EventWeights(**meta["weights"])
-        inter = Interactions(matrix, completed, learners.ids, catalogue, roles, role_pos, learners.levels,
-                             weights, meta.get("unknown_content"), learners.language)
+        inter = Interactions(
+            matrix,
+            completed,
+            learners.ids,
+            catalogue,
+            roles,
+            role_pos,
+            learners.levels,
+            weights,
+            meta.get("unknown_content"),
+            learners.language,
+        )
         ranker = _build(meta["ranker"]).restore(inter, d, meta["competence_names"])
-        return cls(ranker, meta["metrics"], meta["framework_version"], meta.get("split", ""), weights,
-                   meta.get("created_at"))
+        return cls(
+            ranker,
+            meta["metrics"],
+            meta["framework_version"],
+            meta.get("split", ""),
+            weights,
+            meta.get("created_at"),
+        )
 
 
 def _build(spec: dict) -> Ranker:

@@ -81,8 +81,9 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
 def _require_columns(frame: pd.DataFrame, columns: Iterable[str], source: str) -> None:
     for col in columns:
         if col not in frame.columns:
-            raise DataFileError(f"missing column {col!r} (has {list(frame.columns)})", file=source, line=1,
-                                column=col)
+            raise DataFileError(
+                f"missing column {col!r} (has {list(frame.columns)})", file=source, line=1, column=col
+            )
 
 
 def _first_bad(mask: np.ndarray) -> int | None:
@@ -90,8 +91,17 @@ def _first_bad(mask: np.ndarray) -> int | None:
     return int(idx[0]) if idx.size else None
 
 
-def _to_numeric(frame: pd.DataFrame, col: str, source: str, *, integer: bool = False, lo=None, hi=None,
-                allow_blank: bool = False, default=np.nan) -> np.ndarray:
+def _to_numeric(
+    frame: pd.DataFrame,
+    col: str,
+    source: str,
+    *,
+    integer: bool = False,
+    lo=None,
+    hi=None,
+    allow_blank: bool = False,
+    default=np.nan,
+) -> np.ndarray:
     """Parse a column as numbers; the first bad cell raises with its line (header is line 1)."""
     raw = frame[col].astype(str).str.strip()
     blank = (raw == "").to_numpy()
@@ -109,8 +119,9 @@ def _to_numeric(frame: pd.DataFrame, col: str, source: str, *, integer: bool = F
     if row is not None:
         rng = f" in [{lo}, {hi}]" if lo is not None or hi is not None else ""
         kind = "an integer" if integer else "a number"
-        raise DataFileError(f"{col} must be {kind}{rng}, got {raw.iloc[row]!r}", file=source, line=row + 2,
-                            column=col)
+        raise DataFileError(
+            f"{col} must be {kind}{rng}, got {raw.iloc[row]!r}", file=source, line=row + 2, column=col
+        )
     values[blank] = default
     return values
 
@@ -156,7 +167,8 @@ class Catalogue:
                 cols.append(comp_index[c])
         self.competence_matrix = sp.csr_matrix(
             (np.ones(len(rows), dtype=np.float32), (rows, cols)),
-            shape=(len(self.ids), len(self.competence_ids)))
+            shape=(len(self.ids), len(self.competence_ids)),
+        )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -177,13 +189,20 @@ class Catalogue:
         return keep
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, competence_ids: Sequence[str] | None = None,
-                   source: str = "<catalogue>") -> Catalogue:
+    def from_frame(
+        cls, frame: pd.DataFrame, competence_ids: Sequence[str] | None = None, source: str = "<catalogue>"
+    ) -> Catalogue:
         frame = frame.copy()
         frame.columns = [str(c).strip() for c in frame.columns]
         _require_columns(frame, ("content_id",), source)
-        for col, default in (("title", ""), ("language", ""), ("format", ""), ("duration_minutes", ""),
-                             ("competences", ""), ("level", "")):
+        for col, default in (
+            ("title", ""),
+            ("language", ""),
+            ("format", ""),
+            ("duration_minutes", ""),
+            ("competences", ""),
+            ("level", ""),
+        ):
             if col not in frame.columns:
                 frame[col] = default
         frame = frame.astype({c: str for c in CATALOGUE_COLUMNS})
@@ -193,31 +212,54 @@ class Catalogue:
         for i, cell in enumerate(frame["competences"].to_numpy()):
             for c in (x.strip() for x in str(cell).split(";") if x.strip()):
                 if c not in known:
-                    raise DataFileError(f"unknown DigComp competence {c!r} for content {ids[i]!r}",
-                                        file=source, line=i + 2, column="competences")
+                    raise DataFileError(
+                        f"unknown DigComp competence {c!r} for content {ids[i]!r}",
+                        file=source,
+                        line=i + 2,
+                        column="competences",
+                    )
         fmt = frame["format"].str.strip().to_numpy()
         bad = ~np.isin(fmt, (*FORMATS, ""))
         row = _first_bad(bad)
         if row is not None:
-            raise DataFileError(f"format must be one of {FORMATS}, got {fmt[row]!r}", file=source,
-                                line=row + 2, column="format")
+            raise DataFileError(
+                f"format must be one of {FORMATS}, got {fmt[row]!r}",
+                file=source,
+                line=row + 2,
+                column="format",
+            )
         level = _to_numeric(frame, "level", source, integer=True, lo=1, hi=8, allow_blank=True, default=0)
         duration = _to_numeric(frame, "duration_minutes", source, lo=0, allow_blank=True)
-        items = pd.DataFrame({
-            "content_id": ids, "title": frame["title"].str.strip().to_numpy(),
-            "language": frame["language"].str.strip().to_numpy(), "format": fmt,
-            "duration_minutes": duration,
-            "competences": [";".join(x.strip() for x in str(s).split(";") if x.strip())
-                            for s in frame["competences"]],
-            "level": level.astype(np.int64)})
+        items = pd.DataFrame(
+            {
+                "content_id": ids,
+                "title": frame["title"].str.strip().to_numpy(),
+                "language": frame["language"].str.strip().to_numpy(),
+                "format": fmt,
+                "duration_minutes": duration,
+                "competences": [
+                    ";".join(x.strip() for x in str(s).split(";") if x.strip()) for s in frame["competences"]
+                ],
+                "level": level.astype(np.int64),
+            }
+        )
         return cls(items, competence_ids)
 
     @classmethod
     def from_ids(cls, content_ids: Iterable[str], competence_ids: Sequence[str] = ()) -> Catalogue:
         """A metadata-free catalogue for an event log that comes without one (public data sets)."""
         ids = pd.unique(pd.Series([str(x) for x in content_ids]))
-        frame = pd.DataFrame({"content_id": ids, "title": ids, "language": "", "format": "",
-                              "duration_minutes": np.nan, "competences": "", "level": 0})
+        frame = pd.DataFrame(
+            {
+                "content_id": ids,
+                "title": ids,
+                "language": "",
+                "format": "",
+                "duration_minutes": np.nan,
+                "competences": "",
+                "level": 0,
+            }
+        )
         return cls(frame, competence_ids)
 
     @classmethod
@@ -235,10 +277,15 @@ class Catalogue:
 
 # ----------------------------------------------------------------------------------------------- roles
 class RoleProfiles:
-    """Role profiles: required DigComp level per competence (0 = not required) as a (n_roles, n_comp) array."""
+    """Role profiles: required DigComp level per competence (0 = not required), (n_roles, n_comp)."""
 
-    def __init__(self, role_ids: Sequence[str], titles: Sequence[str], required: np.ndarray,
-                 competence_ids: Sequence[str]):
+    def __init__(
+        self,
+        role_ids: Sequence[str],
+        titles: Sequence[str],
+        required: np.ndarray,
+        competence_ids: Sequence[str],
+    ):
         self.role_ids = tuple(str(r) for r in role_ids)
         self.titles = tuple(titles)
         self.required = np.asarray(required, dtype=np.int64)
@@ -266,8 +313,9 @@ class RoleProfiles:
         return cls((), (), np.zeros((0, len(competence_ids)), dtype=np.int64), competence_ids)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, competence_ids: Sequence[str] | None = None,
-                   source: str = "<roles>") -> RoleProfiles:
+    def from_frame(
+        cls, frame: pd.DataFrame, competence_ids: Sequence[str] | None = None, source: str = "<roles>"
+    ) -> RoleProfiles:
         frame = frame.astype(str)
         frame.columns = [str(c).strip() for c in frame.columns]
         _require_columns(frame, ROLE_COLUMNS, source)
@@ -277,19 +325,22 @@ class RoleProfiles:
         comps = frame["competence"].str.strip().to_numpy()
         for i, c in enumerate(comps):
             if c not in comp_index:
-                raise DataFileError(f"unknown DigComp competence {c!r}", file=source, line=i + 2,
-                                    column="competence")
+                raise DataFileError(
+                    f"unknown DigComp competence {c!r}", file=source, line=i + 2, column="competence"
+                )
         levels = _to_numeric(frame, "required_level", source, integer=True, lo=1, hi=8).astype(np.int64)
         order = list(pd.unique(pd.Series(role_ids)))
         rindex = {r: i for i, r in enumerate(order)}
         titles = [""] * len(order)
         required = np.zeros((len(order), len(competence_ids)), dtype=np.int64)
         seen: set[tuple[str, str]] = set()
-        for i, (r, c, lv, t) in enumerate(zip(role_ids, comps, levels, frame["title"].str.strip(),
-                                              strict=True)):
+        for i, (r, c, lv, t) in enumerate(
+            zip(role_ids, comps, levels, frame["title"].str.strip(), strict=True)
+        ):
             if (r, c) in seen:
-                raise DataFileError(f"role {r!r} lists competence {c!r} twice", file=source, line=i + 2,
-                                    column="competence")
+                raise DataFileError(
+                    f"role {r!r} lists competence {c!r} twice", file=source, line=i + 2, column="competence"
+                )
             seen.add((r, c))
             required[rindex[r], comp_index[c]] = lv
             titles[rindex[r]] = titles[rindex[r]] or t
@@ -300,8 +351,12 @@ class RoleProfiles:
         return cls.from_frame(read_table(path, "roles"), competence_ids, source=str(path))
 
     def to_frame(self) -> pd.DataFrame:
-        rows = [(r, t, c, int(lv)) for r, t, req in zip(self.role_ids, self.titles, self.required, strict=True)
-                for c, lv in zip(self.competence_ids, req, strict=True) if lv > 0]
+        rows = [
+            (r, t, c, int(lv))
+            for r, t, req in zip(self.role_ids, self.titles, self.required, strict=True)
+            for c, lv in zip(self.competence_ids, req, strict=True)
+            if lv > 0
+        ]
         return pd.DataFrame(rows, columns=list(ROLE_COLUMNS))
 
     def write(self, path: str | Path) -> Path:
@@ -314,8 +369,8 @@ class Learners:
     """Known learners: role and (optionally) measured level per competence (NaN: unknown)."""
 
     ids: np.ndarray
-    role_ids: np.ndarray            # '' for no role
-    levels: np.ndarray              # (n, n_comp) float, NaN = unknown
+    role_ids: np.ndarray  # '' for no role
+    levels: np.ndarray  # (n, n_comp) float, NaN = unknown
     competence_ids: tuple[str, ...]
     language: np.ndarray = field(default=None)
 
@@ -331,14 +386,20 @@ class Learners:
         return len(self.ids)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame, competence_ids: Sequence[str] | None = None,
-                   roles: RoleProfiles | None = None, source: str = "<learners>") -> Learners:
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        competence_ids: Sequence[str] | None = None,
+        roles: RoleProfiles | None = None,
+        source: str = "<learners>",
+    ) -> Learners:
         frame = frame.astype(str)
         _require_columns(frame, ("learner_id",), source)
         competence_ids = tuple(competence_ids) if competence_ids is not None else default_competence_ids()
         ids = _check_ids(frame, "learner_id", source, unique=True)
-        role_ids = (frame["role_id"].str.strip().to_numpy() if "role_id" in frame.columns
-                    else np.full(len(ids), ""))
+        role_ids = (
+            frame["role_id"].str.strip().to_numpy() if "role_id" in frame.columns else np.full(len(ids), "")
+        )
         if roles is not None:
             for i, r in enumerate(role_ids):
                 if r and r not in roles.index:
@@ -347,18 +408,21 @@ class Learners:
         known = set(competence_ids)
         for col in frame.columns:
             if col.startswith(LEVEL_PREFIX):
-                comp = col[len(LEVEL_PREFIX):]
+                comp = col[len(LEVEL_PREFIX) :]
                 if comp not in known:
-                    raise DataFileError(f"unknown DigComp competence {comp!r} in column name", file=source,
-                                        line=1, column=col)
-                levels[:, competence_ids.index(comp)] = _to_numeric(frame, col, source, lo=1, hi=8,
-                                                                    allow_blank=True)
+                    raise DataFileError(
+                        f"unknown DigComp competence {comp!r} in column name", file=source, line=1, column=col
+                    )
+                levels[:, competence_ids.index(comp)] = _to_numeric(
+                    frame, col, source, lo=1, hi=8, allow_blank=True
+                )
         language = frame["language"].str.strip().to_numpy() if "language" in frame.columns else None
         return cls(ids, role_ids, levels, competence_ids, language)
 
     @classmethod
-    def read(cls, path: str | Path, competence_ids: Sequence[str] | None = None,
-             roles: RoleProfiles | None = None) -> Learners:
+    def read(
+        cls, path: str | Path, competence_ids: Sequence[str] | None = None, roles: RoleProfiles | None = None
+    ) -> Learners:
         return cls.from_frame(read_table(path, "learners"), competence_ids, roles, source=str(path))
 
     def to_frame(self) -> pd.DataFrame:
@@ -388,21 +452,34 @@ def validate_events(frame: pd.DataFrame, source: str = "<events>") -> pd.DataFra
         event = frame["event"].str.strip().str.lower().to_numpy()
         row = _first_bad(~np.isin(event, EVENT_TYPES))
         if row is not None:
-            raise DataFileError(f"event must be one of {EVENT_TYPES}, got {frame['event'].iloc[row]!r}",
-                                file=source, line=row + 2, column="event")
+            raise DataFileError(
+                f"event must be one of {EVENT_TYPES}, got {frame['event'].iloc[row]!r}",
+                file=source,
+                line=row + 2,
+                column="event",
+            )
     else:
         event = np.full(n, "viewed", dtype=object)
-    value = (_to_numeric(frame, "value", source, allow_blank=True, default=np.nan)
-             if "value" in frame.columns else np.full(n, np.nan))
+    value = (
+        _to_numeric(frame, "value", source, allow_blank=True, default=np.nan)
+        if "value" in frame.columns
+        else np.full(n, np.nan)
+    )
     rated = event == "rated"
     row = _first_bad(rated & np.isnan(value))
     if row is not None:
-        raise DataFileError("a 'rated' event needs a numeric value", file=source, line=row + 2, column="value")
+        raise DataFileError(
+            "a 'rated' event needs a numeric value", file=source, line=row + 2, column="value"
+        )
     value = np.where(np.isnan(value), 1.0, value)
     row = _first_bad(~rated & (value < 0))
     if row is not None:
-        raise DataFileError("value (a count) must be >= 0 for viewed/enrolled/completed", file=source,
-                            line=row + 2, column="value")
+        raise DataFileError(
+            "value (a count) must be >= 0 for viewed/enrolled/completed",
+            file=source,
+            line=row + 2,
+            column="value",
+        )
     if "timestamp" in frame.columns:
         raw = frame["timestamp"].str.strip()
         numeric = pd.to_numeric(raw, errors="coerce")
@@ -418,16 +495,28 @@ def validate_events(frame: pd.DataFrame, source: str = "<events>") -> pd.DataFra
             ts[need] = secs
         row = _first_bad(np.isnan(ts))
         if row is not None:
-            raise DataFileError(f"timestamp must be ISO 8601 or seconds since the epoch, got {raw.iloc[row]!r}",
-                                file=source, line=row + 2, column="timestamp")
+            raise DataFileError(
+                f"timestamp must be ISO 8601 or seconds since the epoch, got {raw.iloc[row]!r}",
+                file=source,
+                line=row + 2,
+                column="timestamp",
+            )
     else:
         ts = np.arange(n, dtype=float)
     if "event_id" in frame.columns:
         event_id = _check_ids(frame, "event_id", source, unique=True)
     else:
         event_id = np.array([f"e{i}" for i in range(n)], dtype=object)
-    out = pd.DataFrame({"learner_id": learners, "content_id": content, "event": event, "value": value,
-                        "timestamp": ts, "event_id": event_id})
+    out = pd.DataFrame(
+        {
+            "learner_id": learners,
+            "content_id": content,
+            "event": event,
+            "value": value,
+            "timestamp": ts,
+            "event_id": event_id,
+        }
+    )
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 

@@ -36,8 +36,9 @@ class EvaluationResult:
 
 def relevant_sets(train: Interactions, test_events: pd.DataFrame) -> tuple[np.ndarray, list[np.ndarray], int]:
     """(training rows, relevant item indices per row, number of cold test learners)."""
-    test = Interactions.from_events(test_events, train.catalogue, train.roles, weights=train.weights,
-                                    learner_ids=train.learner_ids)
+    test = Interactions.from_events(
+        test_events, train.catalogue, train.roles, weights=train.weights, learner_ids=train.learner_ids
+    )
     positive = test.matrix.copy()
     positive.data = (positive.data > 0).astype(np.float32)
     seen = train.matrix.copy()
@@ -45,20 +46,21 @@ def relevant_sets(train: Interactions, test_events: pd.DataFrame) -> tuple[np.nd
     positive = (positive - positive.multiply(seen)).tocsr()
     positive.eliminate_zeros()
     rows = np.flatnonzero(np.diff(positive.indptr) > 0)
-    rel = [positive.indices[positive.indptr[r]:positive.indptr[r + 1]] for r in rows]
+    rel = [positive.indices[positive.indptr[r] : positive.indptr[r + 1]] for r in rows]
     cold = len(set(test_events["learner_id"].astype(str)) - set(train.learner_ids))
     return rows, rel, cold
 
 
-def rank_rows(ranker: Ranker, train: Interactions, rows: np.ndarray, k: int, batch_size: int = 2048,
-              progress=None) -> np.ndarray:
+def rank_rows(
+    ranker: Ranker, train: Interactions, rows: np.ndarray, k: int, batch_size: int = 2048, progress=None
+) -> np.ndarray:
     """Top-k item indices (n, k) for training rows, excluding their training items."""
     out = np.full((len(rows), k), -1, dtype=np.int64)
     for s in range(0, len(rows), batch_size):
-        part = rows[s:s + batch_size]
+        part = rows[s : s + batch_size]
         batch = LearnerBatch.from_rows(train, part)
         ids, _ = ranker.top_k(batch, k, exclude=batch.history)
-        out[s:s + len(part)] = ids
+        out[s : s + len(part)] = ids
         if progress is not None:
             progress(len(part))
     return out
@@ -78,9 +80,17 @@ def per_learner_metrics(ranked: np.ndarray, relevant: list[np.ndarray], ks=(5, 1
     return pd.DataFrame(cols)
 
 
-def evaluate(ranker: Ranker, train: Interactions, test_events: pd.DataFrame, ks=(5, 10, 20),
-             n_boot: int = 500, seed=0, fitted: bool = False, progress: bool = False,
-             max_learners: int | None = None) -> EvaluationResult:
+def evaluate(
+    ranker: Ranker,
+    train: Interactions,
+    test_events: pd.DataFrame,
+    ks=(5, 10, 20),
+    n_boot: int = 500,
+    seed=0,
+    fitted: bool = False,
+    progress: bool = False,
+    max_learners: int | None = None,
+) -> EvaluationResult:
     """Fit (unless ``fitted``) and evaluate one ranker; see the module docstring for the protocol."""
     if not fitted:
         ranker.fit(train)
@@ -119,8 +129,15 @@ def evaluate(ranker: Ranker, train: Interactions, test_events: pd.DataFrame, ks=
     return EvaluationResult(ranker.name, summary, per_role.reset_index(), table, ranker.get_params())
 
 
-def compare(rankers: dict[str, Ranker], train: Interactions, test_events: pd.DataFrame, ks=(5, 10, 20),
-            n_boot: int = 500, seed=0, progress: bool = False) -> tuple[pd.DataFrame, dict[str, EvaluationResult]]:
+def compare(
+    rankers: dict[str, Ranker],
+    train: Interactions,
+    test_events: pd.DataFrame,
+    ks=(5, 10, 20),
+    n_boot: int = 500,
+    seed=0,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, dict[str, EvaluationResult]]:
     """Evaluate several rankers on one split; returns a table (one row per ranker) and the results."""
     results = {}
     for name, ranker in rankers.items():

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recommender.data import Catalogue
 from recommender.evaluation import evaluate
 from recommender.interactions import EventWeights, Interactions
 from recommender.rankers import ALSRanker, HybridRanker, make_ranker
@@ -34,42 +35,74 @@ def build_rankers(names, als_params: dict | None = None, hybrid_params: dict | N
     return out
 
 
-def run_comparison(events: pd.DataFrame, catalogue=None, roles=None, learners=None, rankers=("popularity", "als"),
-                   split: str = "last-n", tune: bool = True, ks=(5, 10, 20), seed=0, out_dir=None,
-                   progress: bool = False, weights: EventWeights | None = None, n_boot: int = 500,
-                   split_kwargs: dict | None = None) -> dict:
+def run_comparison(
+    events: pd.DataFrame,
+    catalogue=None,
+    roles=None,
+    learners=None,
+    rankers=("popularity", "als"),
+    split: str = "last-n",
+    tune: bool = True,
+    ks=(5, 10, 20),
+    seed=0,
+    out_dir=None,
+    progress: bool = False,
+    weights: EventWeights | None = None,
+    n_boot: int = 500,
+    split_kwargs: dict | None = None,
+    als_grid: dict | None = None,
+) -> dict:
     weights = weights or EventWeights()
     kw = dict(split_kwargs or {})
     if split == "random":
         kw.setdefault("seed", seed)
+    if catalogue is None:  # a bare event log: every content id seen anywhere is catalogue
+        catalogue = Catalogue.from_ids(np.sort(events["content_id"].astype(str).unique()),
+                                       roles.competence_ids if roles is not None else ())
     outer = make_split(events, split, **kw)
     train = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
     als_params, hybrid_params, tuning = {}, {}, {}
     if tune and ({"als", "hybrid"} & set(rankers)):
         inner = make_split(outer.train, split, **kw)
         fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
-        als_params, als_table = tune_als(fit, inner.test, seed=seed)
+        als_params, als_table = tune_als(fit, inner.test, grid=als_grid, seed=seed)
         tuning["als"] = als_table.to_dict(orient="records")
         if "hybrid" in rankers:
             hybrid_params, hyb_table = tune_hybrid(fit, inner.test, als_params, seed=seed)
             tuning["hybrid"] = hyb_table.head(10).to_dict(orient="records")
     results = {}
     for name, ranker in build_rankers(rankers, als_params, hybrid_params, seed).items():
-        results[name] = evaluate(ranker, train, outer.test, ks=ks, seed=seed, n_boot=n_boot, progress=progress)
+        results[name] = evaluate(
+            ranker, train, outer.test, ks=ks, seed=seed, n_boot=n_boot, progress=progress
+        )
     summary = {name: r.summary for name, r in results.items()}
     per_role = pd.concat([r.per_role.assign(ranker=name) for name, r in results.items()], ignore_index=True)
-    result = {"split": outer.name, "n_learners": next(iter(summary.values()))["n_learners"] if summary else 0,
-              "summary": summary, "per_role": per_role, "params": {n: r.params for n, r in results.items()},
-              "tuning": tuning, "results": results, "paths": {}}
+    result = {
+        "split": outer.name,
+        "n_learners": next(iter(summary.values()))["n_learners"] if summary else 0,
+        "summary": summary,
+        "per_role": per_role,
+        "params": {n: r.params for n, r in results.items()},
+        "tuning": tuning,
+        "results": results,
+        "paths": {},
+    }
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.json").write_text(json.dumps(
-            {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning},
-            indent=2, default=float))
+        (out / "metrics.json").write_text(
+            json.dumps(
+                {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning},
+                indent=2,
+                default=float,
+            )
+        )
         pd.DataFrame(summary).T.to_csv(out / "summary.csv")
         per_role.to_csv(out / "per_role.csv", index=False)
-        result["paths"] = {"metrics": out / "metrics.json", "plot": plot_comparison(summary, ks, out / "comparison.png")}
+        result["paths"] = {
+            "metrics": out / "metrics.json",
+            "plot": plot_comparison(summary, ks, out / "comparison.png"),
+        }
     return result
 
 

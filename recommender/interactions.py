@@ -35,8 +35,11 @@ class EventWeights:
     def confidence(self, event: np.ndarray, value: np.ndarray) -> np.ndarray:
         event = np.asarray(event).astype(str)
         value = np.asarray(value, dtype=float)
-        weight = np.select([event == "viewed", event == "enrolled", event == "completed", event == "rated"],
-                           [self.viewed, self.enrolled, self.completed, self.rated], 0.0)
+        weight = np.select(
+            [event == "viewed", event == "enrolled", event == "completed", event == "rated"],
+            [self.viewed, self.enrolled, self.completed, self.rated],
+            0.0,
+        )
         return np.where(event == "rated", weight * (value - self.rating_midpoint), weight * value)
 
     def to_dict(self) -> dict:
@@ -53,10 +56,19 @@ class Interactions:
     left out of the matrix and counted here; never silently).
     """
 
-    def __init__(self, matrix: sp.csr_matrix, completed: sp.csr_matrix, learner_ids: np.ndarray,
-                 catalogue: Catalogue, roles: RoleProfiles, learner_role: np.ndarray,
-                 learner_levels: np.ndarray, weights: EventWeights | None = None,
-                 unknown_content: dict[str, int] | None = None, learner_language: np.ndarray | None = None):
+    def __init__(
+        self,
+        matrix: sp.csr_matrix,
+        completed: sp.csr_matrix,
+        learner_ids: np.ndarray,
+        catalogue: Catalogue,
+        roles: RoleProfiles,
+        learner_role: np.ndarray,
+        learner_levels: np.ndarray,
+        weights: EventWeights | None = None,
+        unknown_content: dict[str, int] | None = None,
+        learner_language: np.ndarray | None = None,
+    ):
         self.matrix = matrix.tocsr().astype(np.float32)
         self.completed = completed.tocsr().astype(bool)
         self.learner_ids = np.asarray(learner_ids).astype(str)
@@ -65,8 +77,11 @@ class Interactions:
         self.roles = roles
         self.learner_role = np.asarray(learner_role, dtype=np.int64)
         self.learner_levels = np.asarray(learner_levels, dtype=float)
-        self.learner_language = (np.asarray(learner_language, dtype=object) if learner_language is not None
-                                 else np.full(len(self.learner_ids), "", dtype=object))
+        self.learner_language = (
+            np.asarray(learner_language, dtype=object)
+            if learner_language is not None
+            else np.full(len(self.learner_ids), "", dtype=object)
+        )
         self.weights = weights or EventWeights()
         self.unknown_content = unknown_content or {}
 
@@ -83,9 +98,15 @@ class Interactions:
         return self.learner_index.get(str(learner_id), -1)
 
     @classmethod
-    def from_events(cls, events: pd.DataFrame, catalogue: Catalogue | None = None,
-                    roles: RoleProfiles | None = None, learners: Learners | None = None,
-                    weights: EventWeights | None = None, learner_ids=None) -> Interactions:
+    def from_events(
+        cls,
+        events: pd.DataFrame,
+        catalogue: Catalogue | None = None,
+        roles: RoleProfiles | None = None,
+        learners: Learners | None = None,
+        weights: EventWeights | None = None,
+        learner_ids=None,
+    ) -> Interactions:
         """Build the matrix. Without a catalogue one is made from the event content ids (public logs).
 
         ``learner_ids`` fixes the row order (e.g. the training rows when building a test matrix); events
@@ -93,13 +114,19 @@ class Interactions:
         """
         weights = weights or EventWeights()
         if catalogue is None:
-            catalogue = Catalogue.from_ids(np.sort(events["content_id"].astype(str).unique()),
-                                           roles.competence_ids if roles is not None else ())
+            catalogue = Catalogue.from_ids(
+                np.sort(events["content_id"].astype(str).unique()),
+                roles.competence_ids if roles is not None else (),
+            )
         roles = roles if roles is not None else RoleProfiles.empty(catalogue.competence_ids)
         missing = unknown_content(events, catalogue)
         if missing:
-            log.warning("%d events reference %d content ids not in the catalogue (e.g. %s); left out",
-                        sum(missing.values()), len(missing), next(iter(missing)))
+            log.warning(
+                "%d events reference %d content ids not in the catalogue (e.g. %s); left out",
+                sum(missing.values()),
+                len(missing),
+                next(iter(missing)),
+            )
         lid = events["learner_id"].to_numpy(dtype=str)
         cid = events["content_id"].to_numpy(dtype=str)
         if learner_ids is None:
@@ -137,9 +164,18 @@ class Interactions:
 
     def subset_rows(self, rows: np.ndarray) -> Interactions:
         rows = np.asarray(rows)
-        return Interactions(self.matrix[rows], self.completed[rows], self.learner_ids[rows], self.catalogue,
-                            self.roles, self.learner_role[rows], self.learner_levels[rows], self.weights,
-                            self.unknown_content, self.learner_language[rows])
+        return Interactions(
+            self.matrix[rows],
+            self.completed[rows],
+            self.learner_ids[rows],
+            self.catalogue,
+            self.roles,
+            self.learner_role[rows],
+            self.learner_levels[rows],
+            self.weights,
+            self.unknown_content,
+            self.learner_language[rows],
+        )
 
     def item_popularity(self) -> np.ndarray:
         """Number of learners who interacted with each item."""
@@ -154,7 +190,9 @@ class Interactions:
         index = self.catalogue.index
         for ev in events or ():
             content_id, event = str(ev[0]), str(ev[1])
-            value = float(ev[2]) if len(ev) > 2 and ev[2] is not None else (np.nan if event == "rated" else 1.0)
+            value = (
+                float(ev[2]) if len(ev) > 2 and ev[2] is not None else (np.nan if event == "rated" else 1.0)
+            )
             j = index.get(content_id)
             if j is None or event not in _EVENTS or value != value:  # unknown id, bad event, NaN rating
                 unknown.append(content_id)
@@ -165,9 +203,13 @@ class Interactions:
         n = self.n_items
         if not cols:
             empty = np.zeros(1, dtype=np.int32)
-            return (sp.csr_matrix((np.zeros(0, np.float32), np.zeros(0, np.int32), np.r_[empty, empty]), shape=(1, n)),
-                    sp.csr_matrix((np.zeros(0, bool), np.zeros(0, np.int32), np.r_[empty, empty]), shape=(1, n)),
-                    unknown)
+            return (
+                sp.csr_matrix(
+                    (np.zeros(0, np.float32), np.zeros(0, np.int32), np.r_[empty, empty]), shape=(1, n)
+                ),
+                sp.csr_matrix((np.zeros(0, bool), np.zeros(0, np.int32), np.r_[empty, empty]), shape=(1, n)),
+                unknown,
+            )
         conf = self.weights.confidence(np.array(kinds, dtype=object), np.array(values))
         # sum duplicates per item, clip at 0, drop zeros; built directly (scipy constructors are slow)
         uniq, inv = np.unique(np.asarray(cols), return_inverse=True)
@@ -176,6 +218,8 @@ class Interactions:
         idx, val = uniq[keep].astype(np.int32), total[keep].astype(np.float32)
         row = sp.csr_matrix((val, idx, np.array([0, idx.size], dtype=np.int32)), shape=(1, n))
         done_idx = np.unique(np.asarray(cols)[np.array(kinds, dtype=object) == "completed"]).astype(np.int32)
-        completed = sp.csr_matrix((np.ones(done_idx.size, dtype=bool), done_idx,
-                                   np.array([0, done_idx.size], dtype=np.int32)), shape=(1, n))
+        completed = sp.csr_matrix(
+            (np.ones(done_idx.size, dtype=bool), done_idx, np.array([0, done_idx.size], dtype=np.int32)),
+            shape=(1, n),
+        )
         return row.astype(np.float32), completed, unknown

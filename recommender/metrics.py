@@ -32,10 +32,14 @@ def hits_matrix(ranked: np.ndarray, relevant: Sequence[set] | Sequence[np.ndarra
     if ranked.ndim != 2:
         raise ValueError("ranked must be a 2-d array (learners x k)")
     if np.issubdtype(ranked.dtype, np.integer):
-        rel_arrays = [np.fromiter(r, dtype=np.int64) if isinstance(r, set) else np.asarray(r, dtype=np.int64)
-                      for r in relevant]
+        rel_arrays = [
+            np.fromiter(r, dtype=np.int64) if isinstance(r, set) else np.asarray(r, dtype=np.int64)
+            for r in relevant
+        ]
         width = int(max(ranked.max(initial=-1), max((a.max(initial=-1) for a in rel_arrays), default=-1))) + 1
-        keys = np.concatenate([u * width + a for u, a in enumerate(rel_arrays)]) if rel_arrays else np.zeros(0)
+        keys = (
+            np.concatenate([u * width + a for u, a in enumerate(rel_arrays)]) if rel_arrays else np.zeros(0)
+        )
         rows = np.arange(ranked.shape[0])[:, None]
         return np.isin(rows * width + ranked, keys) & (ranked >= 0)
     out = np.zeros(ranked.shape, dtype=bool)
@@ -144,7 +148,11 @@ def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95, se
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     chunk = max(1, 2_000_000 // values.size)  # bound memory for large learner counts
-    means = np.concatenate([values[rng.integers(0, values.size, size=(min(chunk, n_boot - s), values.size))]
-                            .mean(axis=1) for s in range(0, n_boot, chunk)])
+    means = np.concatenate(
+        [
+            values[rng.integers(0, values.size, size=(min(chunk, n_boot - s), values.size))].mean(axis=1)
+            for s in range(0, n_boot, chunk)
+        ]
+    )
     alpha = (1 - level) / 2
     return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))

@@ -57,12 +57,24 @@ class LearnerBatch:
     @classmethod
     def from_rows(cls, inter: Interactions, rows: np.ndarray) -> LearnerBatch:
         rows = np.asarray(rows, dtype=np.int64)
-        return cls(rows, inter.matrix[rows], inter.learner_role[rows], inter.learner_levels[rows],
-                   inter.completed[rows], np.zeros(len(rows), dtype=bool))
+        return cls(
+            rows,
+            inter.matrix[rows],
+            inter.learner_role[rows],
+            inter.learner_levels[rows],
+            inter.completed[rows],
+            np.zeros(len(rows), dtype=bool),
+        )
 
     @classmethod
-    def single(cls, inter: Interactions, learner_id: str | None = None, profile: dict | None = None,
-               role: str | None = None, events=None) -> LearnerBatch:
+    def single(
+        cls,
+        inter: Interactions,
+        learner_id: str | None = None,
+        profile: dict | None = None,
+        role: str | None = None,
+        events=None,
+    ) -> LearnerBatch:
         """One learner from their id (known or not), optional profile dict, role id and live events."""
         row = inter.row(learner_id) if learner_id is not None else -1
         n_comp = len(inter.catalogue.competence_ids)
@@ -78,8 +90,12 @@ class LearnerBatch:
         if events:
             live, live_done, unknown = inter.live_row(events)
             if unknown:
-                log.warning("learner %r: ignored %d live events with unknown content/event (%s)",
-                            learner_id, len(unknown), ", ".join(unknown[:3]))
+                log.warning(
+                    "learner %r: ignored %d live events with unknown content/event (%s)",
+                    learner_id,
+                    len(unknown),
+                    ", ".join(unknown[:3]),
+                )
             if live.nnz:
                 history = (history + live).tocsr() if history.nnz else live
                 completed = (completed + live_done).tocsr() if completed.nnz else live_done
@@ -93,8 +109,15 @@ class LearnerBatch:
         if profile:
             given = profile_levels(profile, inter.catalogue.competence_ids)
             levels = np.where(np.isnan(given), levels, given)
-        return cls(np.array([row]), history.astype(np.float32), np.array([role_idx]), levels[None, :],
-                   completed.astype(bool), np.array([fold_in]), unknown)
+        return cls(
+            np.array([row]),
+            history.astype(np.float32),
+            np.array([role_idx]),
+            levels[None, :],
+            completed.astype(bool),
+            np.array([fold_in]),
+            unknown,
+        )
 
     @classmethod
     def for_role(cls, inter: Interactions, role_idx: int) -> LearnerBatch:
@@ -106,5 +129,11 @@ class LearnerBatch:
             known = ~np.isnan(lv)
             cnt = known.sum(axis=0)
             levels = np.where(cnt > 0, np.where(known, lv, 0).sum(axis=0) / np.maximum(cnt, 1), np.nan)
-        return cls(np.array([-1]), sp.csr_matrix((1, inter.n_items), dtype=np.float32), np.array([role_idx]),
-                   levels[None, :], sp.csr_matrix((1, inter.n_items), dtype=bool), np.array([False]))
+        return cls(
+            np.array([-1]),
+            sp.csr_matrix((1, inter.n_items), dtype=np.float32),
+            np.array([role_idx]),
+            levels[None, :],
+            sp.csr_matrix((1, inter.n_items), dtype=bool),
+            np.array([False]),
+        )

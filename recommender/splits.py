@@ -46,8 +46,9 @@ def temporal_global_split(events: pd.DataFrame, test_fraction: float = 0.2) -> S
     tkey = test["learner_id"].astype(str) + "\x1f" + test["content_id"].astype(str)
     old = tkey.isin(seen).to_numpy()
     train = pd.concat([train, test[old]]).sort_values("timestamp", kind="stable")
-    return Split(f"temporal-global({test_fraction})", train.reset_index(drop=True),
-                 test[~old].reset_index(drop=True))
+    return Split(
+        f"temporal-global({test_fraction})", train.reset_index(drop=True), test[~old].reset_index(drop=True)
+    )
 
 
 def temporal_last_n_split(events: pd.DataFrame, n: int = 2, min_train: int = 2) -> Split:
@@ -71,8 +72,12 @@ def random_split(events: pd.DataFrame, test_fraction: float = 0.2, seed=0) -> Sp
     return _split_pairs(events, test_pairs, f"random({test_fraction})")
 
 
-SPLITS = {"temporal": temporal_global_split, "last-n": temporal_last_n_split, "random": random_split,
-          "leave-one-out": leave_one_out_split}
+SPLITS = {
+    "temporal": temporal_global_split,
+    "last-n": temporal_last_n_split,
+    "random": random_split,
+    "leave-one-out": leave_one_out_split,
+}
 
 
 def make_split(events: pd.DataFrame, kind: str = "last-n", **kwargs) -> Split:

@@ -81,10 +81,12 @@ class SyntheticWorld:
         """Write catalogue/roles/learners/events CSVs and profiles.json; returns the paths."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {"catalogue": self.catalogue.write(out / "catalogue.csv"),
-                 "roles": self.roles.write(out / "roles.csv"),
-                 "learners": self.learners.write(out / "learners.csv"),
-                 "events": write_events(self.events, out / "events.csv")}
+        paths = {
+            "catalogue": self.catalogue.write(out / "catalogue.csv"),
+            "roles": self.roles.write(out / "roles.csv"),
+            "learners": self.learners.write(out / "learners.csv"),
+            "events": write_events(self.events, out / "events.csv"),
+        }
         paths["profiles"] = out / "profiles.json"
         paths["profiles"].write_text(json.dumps(self.profiles))
         (out / "world.json").write_text(json.dumps(self.params, indent=2))
@@ -95,7 +97,12 @@ def _pairs(catalogue: Catalogue):
     cm = catalogue.competence_matrix.tocsr()
     cm.sort_indices()
     counts = np.diff(cm.indptr)
-    return cm.indices.copy(), np.repeat(np.arange(cm.shape[0]), counts), cm.indptr[:-1][counts > 0], counts > 0
+    return (
+        cm.indices.copy(),
+        np.repeat(np.arange(cm.shape[0]), counts),
+        cm.indptr[:-1][counts > 0],
+        counts > 0,
+    )
 
 
 def _level_probabilities(mean_level: np.ndarray, sd: float) -> np.ndarray:
@@ -104,8 +111,14 @@ def _level_probabilities(mean_level: np.ndarray, sd: float) -> np.ndarray:
     return np.diff(cdf, axis=1)
 
 
-def generate_world(n_learners: int = 2000, n_content: int = 1500, mean_items: float = 20.0, seed=0,
-                   framework=None, batch_size: int = 1000) -> SyntheticWorld:
+def generate_world(
+    n_learners: int = 2000,
+    n_content: int = 1500,
+    mean_items: float = 20.0,
+    seed=0,
+    framework=None,
+    batch_size: int = 1000,
+) -> SyntheticWorld:
     """Generate a world (see the module docstring for the model). Runs in seconds for 5,000 x 2,000."""
     from adaptive.framework import load_framework
 
@@ -145,14 +158,24 @@ def generate_world(n_learners: int = 2000, n_content: int = 1500, mean_items: fl
     probs_all = [_level_probabilities(area_cont[:, a], 0.5) for a in range(n_area)]
     for u in range(n_learners):
         profiles[learner_ids[u]] = {
-            "areas": {area_ids[a]: {"theta": float((area_cont[u, a] - 4.5) / 1.5), "se": 0.35,
-                                    "level": int(area_level[u, a]),
-                                    "level_probabilities": [round(float(p), 4) for p in probs_all[a][u]]}
-                      for a in range(n_area)},
+            "areas": {
+                area_ids[a]: {
+                    "theta": float((area_cont[u, a] - 4.5) / 1.5),
+                    "se": 0.35,
+                    "level": int(area_level[u, a]),
+                    "level_probabilities": [round(float(p), 4) for p in probs_all[a][u]],
+                }
+                for a in range(n_area)
+            },
             "competence_levels": {c: int(measured[u, j]) for j, c in enumerate(comp_ids)},
         }
-    learners = Learners(learner_ids, np.array([ROLE_SPECS[r][0] for r in role]), measured, comp_ids,
-                        np.array([LANGUAGES[x] for x in lang], dtype=object))
+    learners = Learners(
+        learner_ids,
+        np.array([ROLE_SPECS[r][0] for r in role]),
+        measured,
+        comp_ids,
+        np.array([LANGUAGES[x] for x in lang], dtype=object),
+    )
 
     # catalogue
     primary = rng.integers(0, n_comp, size=n_content)
@@ -161,17 +184,29 @@ def generate_world(n_learners: int = 2000, n_content: int = 1500, mean_items: fl
         same = np.flatnonzero((area_of == area_of[p]) & (np.arange(n_comp) != p))
         second = [int(rng.choice(same))] if same.size and rng.random() < 0.3 else []
         comps.append(";".join(comp_ids[j] for j in [int(p), *second]))
-    level = rng.choice(np.arange(1, 9), size=n_content, p=[.08, .15, .18, .18, .15, .12, .08, .06])
+    level = rng.choice(np.arange(1, 9), size=n_content, p=[0.08, 0.15, 0.18, 0.18, 0.15, 0.12, 0.08, 0.06])
     c_lang = rng.choice(len(LANGUAGES), size=n_content, p=[0.5, 0.25, 0.25])
     fmt = rng.choice(len(FORMATS), size=n_content, p=[0.3, 0.25, 0.2, 0.1, 0.15])
     duration = np.rint(np.array([90, 12, 8, 60, 25])[fmt] * rng.lognormal(0, 0.4, n_content))
     content_ids = np.array([f"C{i:05d}" for i in range(n_content)])
-    titles = [f"{FORMATS[f].capitalize()} (level {lv}): {names[comp_ids[p]]} #{i}"
-              for i, (f, lv, p) in enumerate(zip(fmt, level, primary, strict=True))]
-    catalogue = Catalogue(pd.DataFrame({
-        "content_id": content_ids, "title": titles, "language": [LANGUAGES[x] for x in c_lang],
-        "format": [FORMATS[x] for x in fmt], "duration_minutes": duration, "competences": comps,
-        "level": level.astype(np.int64)}), comp_ids)
+    titles = [
+        f"{FORMATS[f].capitalize()} (level {lv}): {names[comp_ids[p]]} #{i}"
+        for i, (f, lv, p) in enumerate(zip(fmt, level, primary, strict=True))
+    ]
+    catalogue = Catalogue(
+        pd.DataFrame(
+            {
+                "content_id": content_ids,
+                "title": titles,
+                "language": [LANGUAGES[x] for x in c_lang],
+                "format": [FORMATS[x] for x in fmt],
+                "duration_minutes": duration,
+                "competences": comps,
+                "level": level.astype(np.int64),
+            }
+        ),
+        comp_ids,
+    )
     appeal = 0.8 * rng.standard_normal(n_content)
     item_taste = rng.standard_normal((n_content, TASTE_DIM)) / np.sqrt(TASTE_DIM)
     favourite = np.zeros((len(ROLE_SPECS), n_content), dtype=bool)
@@ -191,13 +226,18 @@ def generate_world(n_learners: int = 2000, n_content: int = 1500, mean_items: fl
     for s in range(0, n_learners, batch_size):
         idx = np.arange(s, min(s + batch_size, n_learners))
         nb = idx.size
-        static = (base_static[None, :] + b["favourite"] * favourite[role[idx]] + b["taste"] * taste[idx] @ item_taste.T
-                  + b["language"] * (c_lang[None, :] == lang[idx, None])
-                  + b["english"] * ((c_lang[None, :] == 0) & (lang[idx, None] != 0)))
+        static = (
+            base_static[None, :]
+            + b["favourite"] * favourite[role[idx]]
+            + b["taste"] * taste[idx] @ item_taste.T
+            + b["language"] * (c_lang[None, :] == lang[idx, None])
+            + b["english"] * ((c_lang[None, :] == 0) & (lang[idx, None] != 0))
+        )
         lv = true[idx].copy()
         taken = np.zeros((nb, n_content), dtype=bool)
-        phase_n = np.stack([n_items[idx] // 3 + (np.arange(3)[:, None] < n_items[idx] % 3)[k] for k in range(3)],
-                           axis=1)
+        phase_n = np.stack(
+            [n_items[idx] // 3 + (np.arange(3)[:, None] < n_items[idx] % 3)[k] for k in range(3)], axis=1
+        )
         t = EPOCH_2025 + rng.uniform(0, 300 * 86400, nb)
         for ph in range(3):
             need = np.clip(required[role[idx]] - lv, 0, None) / 4.0 + 0.1
@@ -231,29 +271,58 @@ def generate_world(n_learners: int = 2000, n_content: int = 1500, mean_items: fl
             tv = (taste[idx[u_loc]] * item_taste[items]).sum(axis=1)
             stars = np.clip(np.rint(3 + 1.5 * f + 0.5 * tv + 0.7 * rng.standard_normal(u_loc.size)), 1, 5)
             lu = idx[u_loc]
-            for kind, mask, offset, value in (("viewed", np.ones(u_loc.size, bool), 0, 1.0),
-                                              ("enrolled", enrolled, 600, 1.0),
-                                              ("completed", completed, 3600 * 24, 1.0),
-                                              ("rated", rated, 3600 * 25, stars)):
+            for kind, mask, offset, value in (
+                ("viewed", np.ones(u_loc.size, bool), 0, 1.0),
+                ("enrolled", enrolled, 600, 1.0),
+                ("completed", completed, 3600 * 24, 1.0),
+                ("rated", rated, 3600 * 25, stars),
+            ):
                 v = np.broadcast_to(value, u_loc.size)[mask]
-                rows.append(np.rec.fromarrays(
-                    [lu[mask], items[mask], np.full(mask.sum(), kind, dtype=object), v.astype(float),
-                     np.floor(clock[mask] + offset)], names="u,j,event,value,ts"))
+                rows.append(
+                    np.rec.fromarrays(
+                        [
+                            lu[mask],
+                            items[mask],
+                            np.full(mask.sum(), kind, dtype=object),
+                            v.astype(float),
+                            np.floor(clock[mask] + offset),
+                        ],
+                        names="u,j,event,value,ts",
+                    )
+                )
             # learning: completing the next level up in a competence raises the true level
             done_u, done_j = u_loc[completed], items[completed]
             cm = catalogue.competence_matrix
             counts = np.diff(cm.indptr)[done_j]
-            pidx = np.repeat(cm.indptr[done_j], counts) + (np.arange(counts.sum())
-                                                           - np.repeat(np.cumsum(counts) - counts, counts))
+            pidx = np.repeat(cm.indptr[done_j], counts) + (
+                np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+            )
             pu, pj, pc = np.repeat(done_u, counts), np.repeat(done_j, counts), cm.indices[pidx]
             up = level[pj] == lv[pu, pc] + 1
             lv[pu[up], pc[up]] = np.minimum(8, lv[pu[up], pc[up]] + 1)
         true[idx] = lv
-    rec = np.concatenate(rows).view(np.recarray) if rows else np.rec.fromarrays([[], [], [], [], []], names="u,j,event,value,ts")
-    events = pd.DataFrame({"learner_id": learner_ids[rec.u], "content_id": content_ids[rec.j], "event": rec.event,
-                           "value": rec.value, "timestamp": rec.ts.astype(float)})
+    rec = (
+        np.concatenate(rows).view(np.recarray)
+        if rows
+        else np.rec.fromarrays([[], [], [], [], []], names="u,j,event,value,ts")
+    )
+    events = pd.DataFrame(
+        {
+            "learner_id": learner_ids[rec.u],
+            "content_id": content_ids[rec.j],
+            "event": rec.event,
+            "value": rec.value,
+            "timestamp": rec.ts.astype(float),
+        }
+    )
     events = events.sort_values(["timestamp", "learner_id"], kind="stable").reset_index(drop=True)
     events["event_id"] = [f"E{i:08d}" for i in range(len(events))]
-    params = {"n_learners": n_learners, "n_content": n_content, "mean_items": mean_items, "seed": seed,
-              "behaviour": BEHAVIOUR, "framework_version": fw.version}
+    params = {
+        "n_learners": n_learners,
+        "n_content": n_content,
+        "mean_items": mean_items,
+        "seed": seed,
+        "behaviour": BEHAVIOUR,
+        "framework_version": fw.version,
+    }
     return SyntheticWorld(catalogue, roles, learners, profiles, true, events, params)

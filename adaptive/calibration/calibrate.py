@@ -2,9 +2,11 @@
 
 Per area (between-item structure) the items are calibrated on their own unidimensional N(0, 1) scale
 with :class:`MMLCalibrator`. Model choice (``model="auto"``): the dichotomous items are fitted as 1PL,
-2PL and 3PL (polytomous items always GRM) and the model with the smallest BIC is chosen; the
-likelihood-ratio tests 1PL-vs-2PL and 2PL-vs-3PL are reported beside it (the 3PL's Beta prior on c makes
-that LR test approximate). The area correlation matrix is the correlation of the persons' per-area EAP
+2PL and 3PL (polytomous items always GRM); the 2PL replaces the 1PL when the likelihood-ratio test
+rejects the common slope (p < 0.05), and the 3PL replaces the 2PL only when it also lowers the BIC (its
+Beta prior on c makes that LR test approximate, and guessing parameters are costly to estimate well).
+AIC, BIC and both LR tests are reported in ``model_comparison`` with the reason for the choice.
+The area correlation matrix is the correlation of the persons' per-area EAP
 scores corrected for attenuation by the areas' empirical EAP reliabilities (rho = r / sqrt(rel1 rel2)),
 projected to the nearest positive-definite correlation matrix.
 
@@ -207,9 +209,9 @@ def calibrate_bank(
 ) -> CalibrationResult:
     """Calibrate every area of ``responses`` and build a new item bank (see module docstring).
 
-    ``model``: "auto" (per area 1PL/2PL/3PL by BIC), "1PL", "2PL", "3PL", or "template" (each item's model
-    from the metadata ``model`` column or the template bank). ``seed`` is recorded for provenance (the
-    fit itself is deterministic).
+    ``model``: "auto" (per area: 2PL over 1PL by LR test, 3PL over 2PL by BIC; polytomous items GRM), "1PL",
+    "2PL", "3PL", or "template" (each item's model from the metadata ``model`` column or the template bank).
+    ``seed`` drives the simulated parallel analysis of the dimensionality check (the fits are deterministic).
     """
     t0 = time.perf_counter()
     model = model if model in ("auto", "template") else model.upper()
@@ -250,14 +252,16 @@ def calibrate_bank(
         ref_b = (max(-4.0, float(bb.min()) - 0.5), min(4.0, float(bb.max()) + 0.5))
     b_range = ref_b or (-4.0, 4.0)
 
+    # only active bank items anchor the scale; pilot items in the bank carry provisional parameters
+    active_anchor_ids = (
+        {it.id for it in anchors.items if it.status == "active"} if anchors is not None else set()
+    )
     fits: dict[str, AreaFit] = {}
     comparisons = []
     common = dict(c_prior=c_prior, se_method="none", progress=progress)  # SEs only for the final fit
     for area in sorted(by_area):
         data = responses.subset_items(by_area[area])
-        anchor_ids = [
-            i for i in data.item_ids if anchors is not None and i in {it.id for it in anchors.items}
-        ]
+        anchor_ids = [i for i in data.item_ids if i in active_anchor_ids]
         per_item_template = None
         if model == "template":
             per_item_template = {}
@@ -327,7 +331,8 @@ def calibrate_bank(
                     cal = _transformed(cal, link_res.A, link_res.B)
         if se_method != "none" and not (link_res is not None and link_method != "fixed"):
             cal.compute_standard_errors(se_method)
-        dim = itemfit.dimensionality(cal)
+        n_rep = 10 if data.n_responses < 2_000_000 else 3  # parallel analysis replications
+        dim = itemfit.dimensionality(cal, n_replications=n_rep, seed=seed)
         table = itemfit.item_fit_table(cal, b_range=b_range)
         fits[area] = AreaFit(area, chosen, cal, comp, dim, table, link_res)
         comparisons.append(comp)
@@ -423,15 +428,17 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
             if m == "GRM" and K == 2:
                 m = "2PL"
             src = known.get(iid)
-            if src is not None and src.model == "GRM" and src.n_categories != K and m == "GRM":
-                excluded.append((str(iid), f"{K} categories observed, the bank item has {src.n_categories}"))
+            if src is not None and src.n_categories != K:
+                excluded.append(
+                    (str(iid), f"{K} score categories observed, the bank item has {src.n_categories}")
+                )
                 continue
             c = float(cal.c_[j]) if m == "3PL" else 0.0
-            if src is not None:
+            if cal.fixed_[j] and anchors is not None:
+                item = anchors.item(str(iid))  # held fixed: exactly the bank's item
+            elif src is not None:
                 item = Item.from_dict(src.to_dict())
                 item.model, item.a, item.b, item.c, item.d = m, a, b, c, 1.0
-                if src.is_polytomous != (m == "GRM"):  # model family changed: content no longer fits
-                    item.key = list(range(K)) if m == "GRM" else 1
             else:
                 md = meta.loc[iid] if meta is not None and iid in meta.index else {}
                 comp = str(md.get("competence") or f"{area}.1")

@@ -79,7 +79,7 @@ class MMLCalibrator:
         model: str | Sequence[str] | Mapping[str, str] = "2PL",
         n_quadrature: int = 61,
         theta_bound: float = 6.0,
-        max_iter: int = 2000,
+        max_iter: int = 500,
         tol: float = 1e-5,
         c_prior: tuple[float, float] | None = (5.0, 17.0),
         se_method: str = "observed",
@@ -214,6 +214,7 @@ class MMLCalibrator:
                     params[free, 0] = 1.0
                 groups.append(_Group(model, int(K), items, cols, free, params))
         self._groups = groups
+        self._data, self._fixed = data, fixed
         self._latent = bool(fixed) if self.estimate_latent is None else bool(self.estimate_latent)
         if self._latent and not fixed:
             raise ValidationError("the latent mean and SD are identified only with fixed (anchor) items")
@@ -490,8 +491,9 @@ class MMLCalibrator:
                     rr.append(persons[o[ok]])
                     cc.append(cols[ok])
                     vv.append(sc[ok, k])
-            G = sp.csr_matrix((np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))),
-                              shape=(self._Y.shape[0], p))
+            G = sp.csr_matrix(
+                (np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))), shape=(self._Y.shape[0], p)
+            )
             return (G.T @ G).toarray(), method
         # Louis' formula, item-diagonal blocks: sum_{q,k} r (-d2P / P) + sum_persons g g'
         info = np.zeros((p, p))
@@ -600,6 +602,44 @@ class MMLCalibrator:
                 if g.model == "3PL":
                     c = expit(g.params[r, 2])
                     se["c"][j] = c * (1 - c) * np.sqrt(C[2, 2])
+
+    def bootstrap_standard_errors(self, n_boot: int = 100, seed: int | np.random.Generator = 0) -> dict:
+        """Nonparametric bootstrap over persons (an option; slow: ``n_boot`` refits). Sets ``se_`` to
+        the bootstrap SDs of a, d, b, c and ``se_method_ = "bootstrap"``; returns it."""
+        from rich.progress import track
+
+        rng = np.random.default_rng(seed)
+        data = self._data
+        order = np.argsort(data.rows, kind="stable")
+        starts = np.searchsorted(data.rows[order], np.arange(data.n_persons + 1))
+        draws = {"a": [], "d": [], "b": [], "c": []}
+        for _ in track(range(n_boot), description="bootstrap", disable=not self.progress, transient=True):
+            pick = rng.integers(0, data.n_persons, data.n_persons)
+            n_i = starts[pick + 1] - starts[pick]
+            new_rows = np.repeat(np.arange(len(pick)), n_i)
+            first = np.repeat(starts[pick], n_i)
+            within = np.arange(n_i.sum()) - np.repeat(np.cumsum(n_i) - n_i, n_i)
+            obs = order[first + within]
+            boot = ResponseData(np.arange(len(pick)).astype(str), data.item_ids, new_rows, data.cols[obs],
+                                data.scores[obs], source=f"bootstrap of {data.source}")
+            est = MMLCalibrator(model=dict(zip(self.item_ids_, self.models_, strict=True)),
+                                n_quadrature=self.n_quadrature, theta_bound=self.theta_bound,
+                                max_iter=self.max_iter, tol=self.tol, c_prior=self.c_prior, se_method="none",
+                                estimate_latent=self.estimate_latent)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                try:
+                    est.fit(boot, fixed=self._fixed)
+                except ValidationError:  # an item without variance in this resample: skip the draw
+                    continue
+            for k in draws:
+                draws[k].append(getattr(est, f"{k}_"))
+        self.se_ = {k: np.nanstd(np.array(v), axis=0, ddof=1) for k, v in draws.items()}
+        self.se_["c"] = np.where(self.models_ == "3PL", self.se_["c"], np.nan)
+        self.se_["a"] = np.where(self.fixed_, np.nan, self.se_["a"])
+        self.se_method_ = "bootstrap"
+        self.n_bootstrap_ = len(draws["a"])
+        return self.se_
 
     # ------------------------------------------------------------------ conveniences
     def item_parameters_table(self):

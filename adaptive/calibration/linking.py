@@ -115,8 +115,17 @@ def drift_table(ids, old: ItemParameters, new_on_old: ItemParameters, se_b_new=N
         z_se = np.full(len(db), np.nan)
         beyond = np.abs(z) > DRIFT_Z
     return pd.DataFrame(
-        {"a_bank": old.a, "b_bank": bo, "a_new": new_on_old.a, "b_new": bn, "delta_a": new_on_old.a - old.a,
-         "delta_b": db, "robust_z": z, "z_se": z_se, "unstable": big & beyond},
+        {
+            "a_bank": old.a,
+            "b_bank": bo,
+            "a_new": new_on_old.a,
+            "b_new": bn,
+            "delta_a": new_on_old.a - old.a,
+            "delta_b": db,
+            "robust_z": z,
+            "z_se": z_se,
+            "unstable": big & beyond,
+        },
         index=pd.Index(list(ids), name="item_id"),
     )
 

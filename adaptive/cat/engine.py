@@ -70,9 +70,7 @@ class CatEngine:
             self.ranked = t.derived[("ranked", key)]
         self.stopping = StoppingRule(config, self.cuts)
         self.posterior = BatchPosterior(t, mean, cov, n)
-        lens = np.array([len(e) for e in t.enemies])
-        self._enemy_ptr = np.r_[0, np.cumsum(lens)]
-        self._enemy_idx = np.concatenate(t.enemies + [np.zeros(0, dtype=np.intp)]).astype(np.intp)
+        self._enemy_ptr, self._enemy_idx = t.enemy_ptr, t.enemy_idx
 
         self.administered = np.zeros((n, t.n_items), dtype=bool)
         self.used = np.zeros((n, t.n_items), dtype=bool)       # given or blocked by a given enemy

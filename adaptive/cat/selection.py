@@ -188,8 +188,9 @@ class ShadowTestSelector:
         m = len(pool)
         pdim = dim[pool]
         n_dims = len(n_area)
-        remaining = self.max_items - n_items
-        rows, lb, ub = [np.ones((1, m))], [min(remaining, m)], [min(remaining, m)]
+        # the shadow test fills the remaining test, as far as the areas' maximums and the pool allow
+        length = min(self.max_items - n_items, m, int(np.maximum(b.max_per_area - n_area, 0).sum()))
+        rows, lb, ub = [np.ones((1, m))], [length], [length]
         area_rows = (pdim[None, :] == np.arange(n_dims)[:, None]).astype(float)
         rows.append(area_rows)
         lb.extend(np.maximum(b.min_per_area - n_area, 0))

@@ -162,6 +162,9 @@ class CatSession:
         """Rebuild a session from its response log; the log must be the one this session would give."""
         session = cls(bank, config, seed, start_theta)
         for k, entry in enumerate(log):
+            if not isinstance(entry, dict) or "answer" not in entry:
+                raise ValidationError("each log entry needs 'item_id' and 'answer'", where="session log",
+                                      row=k, field="answer")
             if session.finished or entry.get("item_id") != session.next_item():
                 raise ValidationError(f"log entry {k} gives item {entry.get('item_id')!r} but the session "
                                       f"asks {session.next_item()!r}", where="session log", row=k,

@@ -51,6 +51,8 @@ class SimulationResult:
     n_pilot_given: np.ndarray     # (N,)
     exposure_target: float = 0.25
     lotteries: np.ndarray | None = None   # (n,) Sympson-Hetter lotteries per item (None without SH)
+    responses: np.ndarray | None = None   # (N, n) every simulee's drawn score on every test item (int8)
+    test_items_mask: np.ndarray | None = None   # (n,) operational items of the tested areas
 
     @property
     def exposure_rates(self) -> np.ndarray:
@@ -104,8 +106,6 @@ class SimulationResult:
             "overlap_rate": self.overlap_rate(),
             "mean_pilot_items": float(self.n_pilot_given.mean()),
         }
-
-    test_items_mask: np.ndarray = None   # (n,) operational items in the tested areas; set by simulate()
 
     def report(self) -> dict:
         return {"summary": self.summary(), "areas": self.area_report()}
@@ -188,7 +188,7 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
                            cuts=probe.cuts, test_information=test_info, administered_information=given_info,
                            grid=t.grid,
                            exposure_target=exposure_target, lotteries=lotteries,
-                           test_items_mask=operational, **res)
+                           test_items_mask=operational, responses=responses, **res)
     return out
 
 

@@ -29,6 +29,8 @@ class BankTables:
     competence_area: np.ndarray       # (C,) area index of each competence
     status: np.ndarray                # (n,) str
     enemies: list[np.ndarray]         # per item: indices of its enemies (symmetric)
+    enemy_ptr: np.ndarray             # (n+1,) CSR form of ``enemies``: enemy_idx[ptr[i]:ptr[i+1]]
+    enemy_idx: np.ndarray
     n_categories: np.ndarray          # (n,)
     max_score: np.ndarray             # (n,) highest score of each item
     grid: np.ndarray                  # (G,)
@@ -84,6 +86,8 @@ def build_tables(bank) -> BankTables:
                 enemy_sets[i].add(j)
                 enemy_sets[j].add(i)
     enemies = [np.array(sorted(s), dtype=np.intp) for s in enemy_sets]
+    enemy_ptr = np.concatenate(([0], np.cumsum([len(e) for e in enemies]))).astype(np.intp)
+    enemy_idx = np.concatenate(enemies + [np.zeros(0, dtype=np.intp)]).astype(np.intp)
 
     grid = np.round(np.arange(GRID_LO, GRID_HI + GRID_STEP / 2, GRID_STEP), 10)
     info = np.ascontiguousarray(np.asarray(params.information(grid), dtype=float))
@@ -94,11 +98,13 @@ def build_tables(bank) -> BankTables:
     # categories an item does not have: zero score so a bad lookup cannot move theta
     k_idx = np.arange(score_fn.shape[2])
     score_fn[:, k_idx[None, :] >= n_categories[:, None]] = 0.0
-    score_fn = np.ascontiguousarray(np.transpose(score_fn, (1, 2, 0)))         # (n, K, G)
+    # float32 halves the largest table; the running sums it feeds stay float64
+    score_fn = np.ascontiguousarray(np.transpose(score_fn, (1, 2, 0)), dtype=np.float32)   # (n, K, G)
     return BankTables(
         item_ids=item_ids, index=index, area_ids=area_ids, item_area=item_area,
         competence_ids=competence_ids, item_competence=item_competence, competence_area=competence_area,
-        status=np.array([it.status for it in items]), enemies=enemies, n_categories=n_categories,
+        status=np.array([it.status for it in items]), enemies=enemies, enemy_ptr=enemy_ptr,
+        enemy_idx=enemy_idx, n_categories=n_categories,
         max_score=n_categories - 1, grid=grid, info=info, info_by_item=np.ascontiguousarray(info.T),
         score_fn=score_fn,
     )

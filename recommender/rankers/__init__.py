@@ -24,8 +24,22 @@ def make_ranker(name: str, **params) -> Ranker:
     try:
         return RANKERS[name](**params)
     except KeyError:
-        raise ValueError(f"unknown ranker {name!r}; choose one of {sorted(RANKERS) + ['item-cosine']}") from None
+        raise ValueError(
+            f"unknown ranker {name!r}; choose one of {sorted(RANKERS) + ['item-cosine']}"
+        ) from None
 
 
-__all__ = ["RANKERS", "make_ranker", "Ranker", "Recommendation", "RecommendationList", "ALSRanker", "BPRRanker",
-           "ItemKNNRanker", "CompetenceGapRanker", "HybridRanker", "PopularityRanker", "RolePopularityRanker"]
+__all__ = [
+    "RANKERS",
+    "make_ranker",
+    "Ranker",
+    "Recommendation",
+    "RecommendationList",
+    "ALSRanker",
+    "BPRRanker",
+    "ItemKNNRanker",
+    "CompetenceGapRanker",
+    "HybridRanker",
+    "PopularityRanker",
+    "RolePopularityRanker",
+]

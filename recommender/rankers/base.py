@@ -51,8 +51,10 @@ class PopularityStats:
         self.role_counts = np.zeros((n_roles, inter.n_items))
         if n_roles:
             has = inter.learner_role >= 0
-            member = sp.csr_matrix((np.ones(has.sum()), (inter.learner_role[has], np.flatnonzero(has))),
-                                   shape=(n_roles, inter.n_learners))
+            member = sp.csr_matrix(
+                (np.ones(has.sum()), (inter.learner_role[has], np.flatnonzero(has))),
+                shape=(n_roles, inter.n_learners),
+            )
             self.role_counts = np.asarray((member @ binary).todense())
         self.global_score = self.global_counts / max(self.global_counts.max(initial=0.0), 1.0)
         self.role_score = self.role_counts / np.maximum(self.role_counts.max(axis=1, keepdims=True), 1.0)
@@ -88,8 +90,9 @@ class ReasonBuilder:
     def reason(self, item: int, levels: np.ndarray, role: int, source: str, for_role: bool = False) -> str:
         text = self._reason(item, levels, role, source)
         if for_role:  # a role ranking speaks of the role's typical member, not "you"
-            text = text.replace("your level", "typical level in the role").replace("your role needs",
-                                                                                   "the role needs")
+            text = text.replace("your level", "typical level in the role").replace(
+                "your role needs", "the role needs"
+            )
             text = text.replace("popular with learners in your role", "popular with learners in the role")
         return text
 
@@ -172,8 +175,14 @@ class Ranker:
             scores[flat] = self.popularity_.for_roles(batch.role[flat])
         return scores
 
-    def top_k(self, batch: LearnerBatch, k: int = 10, exclude: sp.csr_matrix | None = None,
-              allowed: np.ndarray | None = None, scores: np.ndarray | None = None):
+    def top_k(
+        self,
+        batch: LearnerBatch,
+        k: int = 10,
+        exclude: sp.csr_matrix | None = None,
+        allowed: np.ndarray | None = None,
+        scores: np.ndarray | None = None,
+    ):
         """(ids (n, k) with -1 padding, scores (n, k)): best items per learner after masking."""
         if scores is None:
             scores = self._with_fallback(batch, self.score(batch))
@@ -185,8 +194,11 @@ class Ranker:
             scores[np.repeat(np.arange(exclude.shape[0]), np.diff(exclude.indptr)), exclude.indices] = -np.inf
         n_items = scores.shape[1]
         k_eff = min(k, n_items)
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < n_items else \
-            np.tile(np.arange(n_items), (len(scores), 1))
+        part = (
+            np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+            if k_eff < n_items
+            else np.tile(np.arange(n_items), (len(scores), 1))
+        )
         part_scores = np.take_along_axis(scores, part, axis=1)
         order = np.argsort(-part_scores, axis=1, kind="stable")
         ids = np.take_along_axis(part, order, axis=1)
@@ -195,42 +207,71 @@ class Ranker:
         return ids, top
 
     # ------------------------------------------------------------------ public API
-    def recommend(self, learner_id: str | None, k: int = 10, profile: dict | None = None, role: str | None = None,
-                  exclude_completed: bool = True, language: str | None = None, format: str | None = None,
-                  events=None) -> RecommendationList:
+    def recommend(
+        self,
+        learner_id: str | None,
+        k: int = 10,
+        profile: dict | None = None,
+        role: str | None = None,
+        exclude_completed: bool = True,
+        language: str | None = None,
+        format: str | None = None,
+        events=None,
+    ) -> RecommendationList:
         batch = LearnerBatch.single(self.interactions_, learner_id, profile, role, events)
         return self.recommend_batch_item(batch, k, exclude_completed, language, format)
 
-    def recommend_batch_item(self, batch: LearnerBatch, k: int = 10, exclude_completed: bool = True,
-                             language: str | None = None, format: str | None = None,
-                             strategy: str | None = None) -> RecommendationList:
+    def recommend_batch_item(
+        self,
+        batch: LearnerBatch,
+        k: int = 10,
+        exclude_completed: bool = True,
+        language: str | None = None,
+        format: str | None = None,
+        strategy: str | None = None,
+    ) -> RecommendationList:
         allowed = self.interactions_.catalogue.mask(language, format)
         exclude = batch.completed if exclude_completed else None
         ids, scores = self.top_k(batch, k, exclude=exclude, allowed=allowed)
-        return RecommendationList(self._to_recommendations(batch, 0, ids[0], scores[0]),
-                                  strategy or self.name, batch.unknown_content)
+        return RecommendationList(
+            self._to_recommendations(batch, 0, ids[0], scores[0]),
+            strategy or self.name,
+            batch.unknown_content,
+        )
 
-    def recommend_for_role(self, role_id: str, k: int = 10, language: str | None = None,
-                           format: str | None = None) -> RecommendationList:
+    def recommend_for_role(
+        self, role_id: str, k: int = 10, language: str | None = None, format: str | None = None
+    ) -> RecommendationList:
         inter = self.interactions_
         role_idx = inter.roles.position(role_id)
         batch = LearnerBatch.for_role(inter, role_idx)
         scores = self.score_role(role_idx)[None, :]
         ids, top = self.top_k(batch, k, allowed=inter.catalogue.mask(language, format), scores=scores)
-        return RecommendationList(self._to_recommendations(batch, 0, ids[0], top[0], role_source=True),
-                                  f"{self.name}:role")
+        return RecommendationList(
+            self._to_recommendations(batch, 0, ids[0], top[0], role_source=True), f"{self.name}:role"
+        )
 
-    def explain(self, learner_id: str | None, content_id: str, profile: dict | None = None,
-                role: str | None = None, events=None) -> dict:
+    def explain(
+        self,
+        learner_id: str | None,
+        content_id: str,
+        profile: dict | None = None,
+        role: str | None = None,
+        events=None,
+    ) -> dict:
         """Score, rank and reason of one content item for one learner."""
         inter = self.interactions_
         item = inter.catalogue.position(content_id)
         batch = LearnerBatch.single(inter, learner_id, profile, role, events)
         scores = self._with_fallback(batch, self.score(batch))[0]
-        return {"content_id": content_id, "score": float(scores[item]),
-                "rank": int((scores > scores[item]).sum()) + 1,
-                "reason": self.reasons_.reason(item, batch.levels[0], int(batch.role[0]),
-                                               self.source(batch, 0, item))}
+        return {
+            "content_id": content_id,
+            "score": float(scores[item]),
+            "rank": int((scores > scores[item]).sum()) + 1,
+            "reason": self.reasons_.reason(
+                item, batch.levels[0], int(batch.role[0]), self.source(batch, 0, item)
+            ),
+        }
 
     def _to_recommendations(self, batch, i, ids, scores, role_source=False) -> list[Recommendation]:
         cat = self.interactions_.catalogue
@@ -238,11 +279,18 @@ class Ranker:
         valid = ids[ids >= 0]
         srcs = ["role"] * len(valid) if role_source else self.sources(batch, i, valid)
         for item, s, src in zip(valid, scores[: len(valid)], srcs, strict=True):
-            out.append(Recommendation(
-                content_id=str(cat.ids[item]), score=float(s),
-                reason=self.reasons_.reason(int(item), batch.levels[i], int(batch.role[i]), src, role_source),
-                title=str(cat.titles[item]), competences=list(cat.competences[item]),
-                level=int(cat.level[item]) or None))
+            out.append(
+                Recommendation(
+                    content_id=str(cat.ids[item]),
+                    score=float(s),
+                    reason=self.reasons_.reason(
+                        int(item), batch.levels[i], int(batch.role[i]), src, role_source
+                    ),
+                    title=str(cat.titles[item]),
+                    competences=list(cat.competences[item]),
+                    level=int(cat.level[item]) or None,
+                )
+            )
         return out
 
     # ------------------------------------------------------------------ persistence
@@ -252,13 +300,15 @@ class Ranker:
     def load_state(self, directory: Path) -> None:
         self._fit_from_state = True
 
-    def restore(self, interactions: Interactions, directory: Path,
-                competence_names: dict[str, str] | None = None) -> Ranker:
+    def restore(
+        self, interactions: Interactions, directory: Path, competence_names: dict[str, str] | None = None
+    ) -> Ranker:
         """Rebuild a saved ranker around its training interactions without refitting the model."""
         self.interactions_ = interactions
         self.popularity_ = PopularityStats(interactions)
-        self.reasons_ = ReasonBuilder(interactions, competence_names
-                                      or _framework_names(interactions.catalogue.competence_ids))
+        self.reasons_ = ReasonBuilder(
+            interactions, competence_names or _framework_names(interactions.catalogue.competence_ids)
+        )
         self.load_state(Path(directory))
         return self
 

@@ -47,8 +47,15 @@ class ALSRanker(_FactorRanker):
 
     name = "als"
 
-    def __init__(self, factors: int = 64, regularization: float = 0.05, alpha: float = 2.0,
-                 iterations: int = 15, seed: int = 0, num_threads: int = 0):
+    def __init__(
+        self,
+        factors: int = 64,
+        regularization: float = 0.05,
+        alpha: float = 2.0,
+        iterations: int = 15,
+        seed: int = 0,
+        num_threads: int = 0,
+    ):
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -57,16 +64,26 @@ class ALSRanker(_FactorRanker):
         self.num_threads = num_threads
 
     def get_params(self) -> dict:
-        return {"factors": self.factors, "regularization": self.regularization, "alpha": self.alpha,
-                "iterations": self.iterations, "seed": self.seed}
+        return {
+            "factors": self.factors,
+            "regularization": self.regularization,
+            "alpha": self.alpha,
+            "iterations": self.iterations,
+            "seed": self.seed,
+        }
 
     def _fit(self, interactions: Interactions) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
         with _blas_single():
             self.model_ = AlternatingLeastSquares(
-                factors=self.factors, regularization=self.regularization, alpha=self.alpha,
-                iterations=self.iterations, random_state=self.seed, num_threads=self.num_threads)
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=self.num_threads,
+            )
             self.model_.fit(interactions.matrix, show_progress=False)
         self._cache()
 
@@ -114,8 +131,15 @@ class BPRRanker(_FactorRanker):
 
     name = "bpr"
 
-    def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.01,
-                 iterations: int = 100, seed: int = 0, num_threads: int = 0):
+    def __init__(
+        self,
+        factors: int = 64,
+        learning_rate: float = 0.05,
+        regularization: float = 0.01,
+        iterations: int = 100,
+        seed: int = 0,
+        num_threads: int = 0,
+    ):
         self.factors = factors
         self.learning_rate = learning_rate
         self.regularization = regularization
@@ -124,16 +148,26 @@ class BPRRanker(_FactorRanker):
         self.num_threads = num_threads
 
     def get_params(self) -> dict:
-        return {"factors": self.factors, "learning_rate": self.learning_rate,
-                "regularization": self.regularization, "iterations": self.iterations, "seed": self.seed}
+        return {
+            "factors": self.factors,
+            "learning_rate": self.learning_rate,
+            "regularization": self.regularization,
+            "iterations": self.iterations,
+            "seed": self.seed,
+        }
 
     def _fit(self, interactions: Interactions) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         with _blas_single():
             model = BayesianPersonalizedRanking(
-                factors=self.factors, learning_rate=self.learning_rate, regularization=self.regularization,
-                iterations=self.iterations, random_state=self.seed, num_threads=self.num_threads)
+                factors=self.factors,
+                learning_rate=self.learning_rate,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.seed,
+                num_threads=self.num_threads,
+            )
             model.fit(interactions.matrix, show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors)
         self.item_factors_ = np.asarray(model.item_factors)
@@ -151,8 +185,11 @@ class BPRRanker(_FactorRanker):
         return out
 
     def save_state(self, directory: Path) -> None:
-        np.savez(Path(directory) / f"{self.name}.npz", user_factors=self.user_factors_,
-                 item_factors=self.item_factors_)
+        np.savez(
+            Path(directory) / f"{self.name}.npz",
+            user_factors=self.user_factors_,
+            item_factors=self.item_factors_,
+        )
 
     def load_state(self, directory: Path) -> None:
         with np.load(Path(directory) / f"{self.name}.npz") as data:
@@ -165,8 +202,9 @@ class ItemKNNRanker(Ranker):
 
     name = "item-knn"
 
-    def __init__(self, K: int = 100, weighting: str = "bm25", K1: float = 1.2, B: float = 0.75,
-                 num_threads: int = 0):
+    def __init__(
+        self, K: int = 100, weighting: str = "bm25", K1: float = 1.2, B: float = 0.75, num_threads: int = 0
+    ):
         if weighting not in ("bm25", "cosine"):
             raise ValueError("weighting must be 'bm25' or 'cosine'")
         self.K = K
@@ -185,8 +223,11 @@ class ItemKNNRanker(Ranker):
 
     def _fit(self, interactions: Interactions) -> None:
         cls = self._model_class()
-        model = (cls(K=self.K, K1=self.K1, B=self.B, num_threads=self.num_threads) if self.weighting == "bm25"
-                 else cls(K=self.K, num_threads=self.num_threads))
+        model = (
+            cls(K=self.K, K1=self.K1, B=self.B, num_threads=self.num_threads)
+            if self.weighting == "bm25"
+            else cls(K=self.K, num_threads=self.num_threads)
+        )
         with warnings.catch_warnings():  # implicit's own bm25/normalize hand it a COO matrix and then warn
             warnings.simplefilter("ignore")
             model.fit(interactions.matrix, show_progress=False)
@@ -205,8 +246,13 @@ class ItemKNNRanker(Ranker):
 
     def save_state(self, directory: Path) -> None:
         s = self.similarity_
-        np.savez(Path(directory) / f"{self.name}.npz", data=s.data, indices=s.indices, indptr=s.indptr,
-                 shape=np.array(s.shape))
+        np.savez(
+            Path(directory) / f"{self.name}.npz",
+            data=s.data,
+            indices=s.indices,
+            indptr=s.indptr,
+            shape=np.array(s.shape),
+        )
 
     def load_state(self, directory: Path) -> None:
         import scipy.sparse as sp

@@ -23,16 +23,21 @@ from recommender.rankers.base import Ranker
 class CompetenceGapRanker(Ranker):
     name = "gap"
 
-    def __init__(self, sigma: float = 0.8, below: float = 0.2, default_target: int = 5,
-                 popularity_weight: float = 0.02):
+    def __init__(
+        self, sigma: float = 0.8, below: float = 0.2, default_target: int = 5, popularity_weight: float = 0.02
+    ):
         self.sigma = sigma
         self.below = below
         self.default_target = default_target
         self.popularity_weight = popularity_weight  # a small role-popularity tie-breaker
 
     def get_params(self) -> dict:
-        return {"sigma": self.sigma, "below": self.below, "default_target": self.default_target,
-                "popularity_weight": self.popularity_weight}
+        return {
+            "sigma": self.sigma,
+            "below": self.below,
+            "default_target": self.default_target,
+            "popularity_weight": self.popularity_weight,
+        }
 
     def _fit(self, interactions: Interactions) -> None:
         self._prepare(interactions)
@@ -67,7 +72,7 @@ class CompetenceGapRanker(Ranker):
         levels = batch.levels
         weight = np.clip(self.requirements(batch.role) - levels, 0, None) / 7.0
         weight = np.nan_to_num(weight, nan=0.0)
-        lv = levels[:, self.pair_comp_]                          # (n, P)
+        lv = levels[:, self.pair_comp_]  # (n, P)
         delta = self.pair_level_[None, :] - (lv + 1.0)
         suit = np.exp(-0.5 * (delta / self.sigma) ** 2)
         suit = np.where(self.pair_level_[None, :] <= lv, suit * self.below, suit)

@@ -24,8 +24,14 @@ from recommender.rankers.gap import CompetenceGapRanker
 class HybridRanker(Ranker):
     name = "hybrid"
 
-    def __init__(self, cf: Ranker | None = None, gap: CompetenceGapRanker | None = None, w_cf: float = 1.0,
-                 w_gap: float = 0.5, w_role: float = 0.2):
+    def __init__(
+        self,
+        cf: Ranker | None = None,
+        gap: CompetenceGapRanker | None = None,
+        w_cf: float = 1.0,
+        w_gap: float = 0.5,
+        w_role: float = 0.2,
+    ):
         self.cf = cf if cf is not None else ALSRanker()
         self.gap = gap if gap is not None else CompetenceGapRanker(popularity_weight=0.0)
         self.w_cf = w_cf
@@ -65,13 +71,22 @@ class HybridRanker(Ranker):
         return self.w_cf * cf + self.w_gap * gap + self.w_role * role
 
     def sources(self, batch: LearnerBatch, i: int, items) -> list[str]:
-        one = LearnerBatch(batch.rows[i:i + 1], batch.history[i:i + 1], batch.role[i:i + 1],
-                           batch.levels[i:i + 1], batch.completed[i:i + 1], batch.fold_in[i:i + 1])
+        one = LearnerBatch(
+            batch.rows[i : i + 1],
+            batch.history[i : i + 1],
+            batch.role[i : i + 1],
+            batch.levels[i : i + 1],
+            batch.completed[i : i + 1],
+            batch.fold_in[i : i + 1],
+        )
         comps = self.components(one)
         out = []
         for item in items:
-            parts = {"cf": self.w_cf * comps["cf"][0, item], "gap": self.w_gap * comps["gap"][0, item],
-                     "role": self.w_role * comps["role"][0, item]}
+            parts = {
+                "cf": self.w_cf * comps["cf"][0, item],
+                "gap": self.w_gap * comps["gap"][0, item],
+                "role": self.w_role * comps["role"][0, item],
+            }
             best = max(parts, key=parts.get)
             out.append("popular" if best == "role" and batch.role[i] < 0 else best)
         return out

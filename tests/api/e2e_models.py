@@ -14,8 +14,13 @@ import sys
 def small_bank(seed: int):
     from adaptive.synthetic import generate_synthetic_bank
 
-    return generate_synthetic_bank(items_per_competence=6, languages=("en", "lt"), n_pilot_per_competence=1,
-                                   seed=seed, name=f"e2e bank {seed}")
+    return generate_synthetic_bank(
+        items_per_competence=6,
+        languages=("en", "lt"),
+        n_pilot_per_competence=1,
+        seed=seed,
+        name=f"e2e bank {seed}",
+    )
 
 
 def small_bundle():
@@ -23,8 +28,16 @@ def small_bundle():
     from recommender.training import train_bundle
 
     world = generate_world(n_learners=150, n_content=120, mean_items=8, seed=3)
-    bundle, _ = train_bundle(world.catalogue, world.roles, world.events, learners=world.learners,
-                             ranker="hybrid", tune=False, baselines=False, progress=False)
+    bundle, _ = train_bundle(
+        world.catalogue,
+        world.roles,
+        world.events,
+        learners=world.learners,
+        ranker="hybrid",
+        tune=False,
+        baselines=False,
+        progress=False,
+    )
     return bundle
 
 

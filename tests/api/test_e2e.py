@@ -33,8 +33,13 @@ def _free_port() -> int:
 
 
 def _register(home: Path, *args: str) -> str:
-    out = subprocess.run([sys.executable, "-m", "tests.api.e2e_models", str(home), *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.api.e2e_models", str(home), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout.strip().splitlines()[-1]
 
@@ -52,13 +57,22 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "DIGIPATH_HOME": str(self.home), "DIGIPATH_MAX_ITEMS": "12",
-               "DIGIPATH_BOOTSTRAP": "false"}
+        env = {
+            **os.environ,
+            "DIGIPATH_HOME": str(self.home),
+            "DIGIPATH_MAX_ITEMS": "12",
+            "DIGIPATH_BOOTSTRAP": "false",
+        }
         env.pop("DIGIPATH_DATABASE_URL", None)
         env.pop("MLFLOW_TRACKING_URI", None)
         self.log = open(self.home / f"serve-{self.port}.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, (self.home / f"serve-{self.port}.log").read_text()[-3000:]
@@ -115,8 +129,10 @@ def _answer_until(client, bank, step: dict, taker: SimulatedTaker, stop_after: i
     while step["status"] == "in_progress" and (stop_after is None or n < stop_after):
         item = step["item"]
         assert bank.item(item["id"]).content["en"].stem == item["stem"]  # served from this bank version
-        r = client.post(f"/v1/diagnostics/{step['session_id']}/responses",
-                        json={"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]})
+        r = client.post(
+            f"/v1/diagnostics/{step['session_id']}/responses",
+            json={"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]},
+        )
         assert r.status_code == 200, r.text
         step = r.json()
         n += 1
@@ -127,8 +143,9 @@ def test_full_journey_diagnostic_result_recommendations_events_export(server):
     bank = small_bank(11)
     with _client(server) as client:
         assert client.get("/docs").status_code == 200
-        r = client.post("/v1/diagnostics", json={"learner_id": "emp-1", "role": "policy-officer",
-                                                  "language": "en"})
+        r = client.post(
+            "/v1/diagnostics", json={"learner_id": "emp-1", "role": "policy-officer", "language": "en"}
+        )
         assert r.status_code == 201, r.text
         final = _answer_until(client, bank, r.json(), SimulatedTaker(bank, 0.8, seed=1))
         sid = final["session_id"]
@@ -136,8 +153,17 @@ def test_full_journey_diagnostic_result_recommendations_events_export(server):
         assert result["bank_version"] == "1" and set(result["profile"]["areas"]) == set(bank.area_ids)
         recs = client.get("/v1/learners/emp-1/recommendations", params={"k": 5}).json()
         assert len(recs["items"]) == 5 and recs["based_on_session"] == sid
-        events = [{"event_id": f"ev{i}", "learner_id": "emp-1", "content_id": recs["items"][i]["content_id"],
-                   "event": "completed", "value": 1, "timestamp": "2026-03-01T12:00:00Z"} for i in range(2)]
+        events = [
+            {
+                "event_id": f"ev{i}",
+                "learner_id": "emp-1",
+                "content_id": recs["items"][i]["content_id"],
+                "event": "completed",
+                "value": 1,
+                "timestamp": "2026-03-01T12:00:00Z",
+            }
+            for i in range(2)
+        ]
         assert client.post("/v1/learning-events", json={"events": events}).json()["accepted"] == 2
         assert client.post("/v1/learning-events", json={"events": events}).json()["duplicates"] == 2
         after = client.get("/v1/learners/emp-1/recommendations", params={"k": 5}).json()

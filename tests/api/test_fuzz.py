@@ -22,8 +22,10 @@ def fuzz_api(tmp_path_factory, bank_v1, bundle, sqlite_template):
 
     home = tmp_path_factory.mktemp("fuzz")
     shutil.copy(sqlite_template, home / "digipath.db")
-    api = make_api(Settings(home=home, key_cache_seconds=60.0),
-                   StaticModelProvider({"1": bank_v1}, "1", recommender=bundle))
+    api = make_api(
+        Settings(home=home, key_cache_seconds=60.0),
+        StaticModelProvider({"1": bank_v1}, "1", recommender=bundle),
+    )
     # one real session so that some generated requests can hit existing state
     api.client.post("/v1/diagnostics", json={"learner_id": "fuzz-learner"}, headers=api.a)
     yield api
@@ -41,13 +43,23 @@ def test_api_conforms_to_its_schema(fuzz_api):
         operation = result.ok()
         n_operations += 1
 
-        @given(case=st.one_of(operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-                              operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)))
-        @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @given(
+            case=st.one_of(
+                operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+                operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
+            )
+        )
+        @settings(
+            max_examples=30,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def check(case):
-            response = case.call_and_validate(headers=fuzz_api.a,
-                                              checks=[not_a_server_error, response_schema_conformance])
+            response = case.call_and_validate(
+                headers=fuzz_api.a, checks=[not_a_server_error, response_schema_conformance]
+            )
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
 
         try:
@@ -58,5 +70,7 @@ def test_api_conforms_to_its_schema(fuzz_api):
     # the fuzzing really exercised the API: both accepted and rejected requests
     assert sum(statuses.values()) >= 10 * n_operations, statuses
     assert statuses.get(200, 0) > 0 and statuses.get(422, 0) > 0, statuses
-    print(f"schemathesis: {sum(statuses.values())} requests over {n_operations} operations, statuses {statuses}")
+    print(
+        f"schemathesis: {sum(statuses.values())} requests over {n_operations} operations, statuses {statuses}"
+    )
     assert not failures, "\n\n".join(failures)

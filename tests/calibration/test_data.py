@@ -16,7 +16,8 @@ def write(tmp_path, name, text):
 
 
 def test_long_csv_sparse_and_blank_is_missing(tmp_path):
-    p = write(tmp_path, "log.csv", "person_id,item_id,response,session_id\np1,i1,1,s\np1,i2,0,s\np2,i2,,s\np2,i3,2,s\n")
+    text = "person_id,item_id,response,session_id\np1,i1,1,s\np1,i2,0,s\np2,i2,,s\np2,i3,2,s\n"
+    p = write(tmp_path, "log.csv", text)
     d = ResponseData.from_long_csv(p)
     assert list(d.person_ids) == ["p1", "p2"]
     assert list(d.item_ids) == ["i1", "i2", "i3"]
@@ -32,8 +33,12 @@ def test_long_csv_collects_all_bad_rows_with_line_and_column(tmp_path):
         ResponseData.from_long_csv(p)
     e = ei.value
     assert e.file == str(p) and e.line == 3 and e.column == "response"
-    assert [(ln, col) for ln, col, _ in e.bad_rows] == [(3, "response"), (4, "item_id"), (5, "response"),
-                                                         (6, "response")]
+    assert [(ln, col) for ln, col, _ in e.bad_rows] == [
+        (3, "response"),
+        (4, "item_id"),
+        (5, "response"),
+        (6, "response"),
+    ]
     assert "4 bad row(s)" in str(e) and "line 3" in str(e) and str(p) in str(e)
 
 
@@ -61,7 +66,8 @@ def test_wide_csv_with_person_column_and_bad_cell(tmp_path):
 
 
 def test_metadata_validation(tmp_path):
-    p = write(tmp_path, "meta.csv", "item_id,area,competence,level,model\ni1,1,1.1,3,2pl\ni2,2,2.1,9,2PL\ni3,2,2.1,2,XYZ\n")
+    text = "item_id,area,competence,level,model\ni1,1,1.1,3,2pl\ni2,2,2.1,9,2PL\ni3,2,2.1,2,XYZ\n"
+    p = write(tmp_path, "meta.csv", text)
     with pytest.raises(DataFileError) as ei:
         read_item_metadata(p)
     assert [(ln, col) for ln, col, _ in ei.value.bad_rows] == [(3, "level"), (4, "model")]
@@ -75,7 +81,8 @@ def test_screen_items_reports_and_keeps_going():
     X[:, 0] = np.tile([0, 1], 25)
     X[:, 1] = 1  # no variance
     X[:5, 2] = [0, 1, 0, 1, 1]  # too few responses
-    kept, excluded = screen_items(ResponseData.from_matrix(X, item_ids=["ok", "flat", "rare"]), min_responses=30)
+    data = ResponseData.from_matrix(X, item_ids=["ok", "flat", "rare"])
+    kept, excluded = screen_items(data, min_responses=30)
     assert kept == ["ok"]
     reasons = dict(excluded)
     assert "no variance" in reasons["flat"] and "too few responses (5 < 30)" in reasons["rare"]

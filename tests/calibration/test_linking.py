@@ -31,8 +31,12 @@ def test_mean_sigma_and_stocking_lord_recover_constants(anchors):
 
 
 def test_stocking_lord_with_grm_and_3pl_items():
-    old = ItemParameters(model=np.array(["3PL", "GRM", "2PL"]), a=np.array([1.2, 0.9, 1.5]),
-                         b=np.array([[0.3, np.nan], [-1.0, 0.8], [-0.5, np.nan]]), c=np.array([0.2, 0, 0]))
+    old = ItemParameters(
+        model=np.array(["3PL", "GRM", "2PL"]),
+        a=np.array([1.2, 0.9, 1.5]),
+        b=np.array([[0.3, np.nan], [-1.0, 0.8], [-0.5, np.nan]]),
+        c=np.array([0.2, 0, 0]),
+    )
     A, B = 0.8, 0.5
     new = ItemParameters(model=old.model, a=old.a * A, b=(old.b - B) / A, c=old.c)
     assert stocking_lord(old, new) == pytest.approx((A, B), abs=1e-4)

@@ -149,3 +149,15 @@ def test_large_bank_se_fallbacks_close_to_full_observed_information():
     block = TwoPLCalibrator(se_method="louis-block").fit(X)
     assert np.all(block.se_["b"][:, 0] <= full.se_["b"][:, 0] * 1.01)
     assert np.mean(block.se_["b"][:, 0] / full.se_["b"][:, 0]) > 0.85
+
+
+def test_bootstrap_ses_agree_with_observed_information(truth_2pl):
+    a, b = truth_2pl
+    X, _ = simulate_2pl(2000, a[:10], b[:10], seed=12)
+    m = TwoPLCalibrator().fit(X)
+    observed = m.se_["b"][:, 0].copy(), m.se_["a"].copy()
+    m.bootstrap_standard_errors(n_boot=30, seed=0)
+    assert m.se_method_ == "bootstrap" and m.n_bootstrap_ == 30
+    # 30 draws estimate an SD to ~13 %: the average ratio must be near 1
+    assert 0.8 < np.mean(m.se_["b"][:, 0] / observed[0]) < 1.25
+    assert 0.8 < np.mean(m.se_["a"] / observed[1]) < 1.25

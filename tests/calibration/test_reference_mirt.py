@@ -90,7 +90,21 @@ def test_science_grm_matches_mirt(science):
 def test_girth_twopl_agrees_on_lsat7(lsat7, lsat7_2pl):
     """Cross-check with girth (different quadrature): same estimates to ~0.05."""
     import girth
+
     X, _ = lsat7
     est = girth.twopl_mml(X.T.astype(int))
     np.testing.assert_allclose(lsat7_2pl.a_, est["Discrimination"], atol=0.05)
     np.testing.assert_allclose(lsat7_2pl.b_[:, 0], est["Difficulty"], atol=0.05)
+
+
+def test_lsat7_item5_3pl_reaches_mirt_likelihood(lsat7):
+    """mirt: items 1-4 2PL, item 5 3PL (no prior) logLik -2658.794. The 3PL likelihood is flat along
+    c, so we require reaching at least mirt's maximum (within 0.01) and staying close to it."""
+    from adaptive.calibration.em import MMLCalibrator
+
+    X, ref = lsat7
+    m = MMLCalibrator(model=["2PL"] * 4 + ["3PL"], c_prior=None).fit(X)
+    target = ref["2PL_item5_3PL"]["logLik"]
+    assert target - 0.01 <= m.loglik_ <= target + 0.05
+    assert m.models_[4] == "3PL" and 0 < m.c_[4] < 0.6
+    assert m.n_parameters_ == 11

@@ -185,3 +185,12 @@ def test_shadow_test_meets_every_constraint():
         for d, cs in enumerate(comps):           # |n_c - n_d / #competences| <= 1
             assert np.all(np.abs(n_comp[cs] - n_area[d] / len(cs)) <= 1 + 1e-9)
         assert s._engine.selector.n_fallback == 0
+
+
+def test_shadow_test_when_area_limits_cap_the_length():
+    bank = generate_synthetic_bank(items_per_competence=6, languages=("en",), seed=8)
+    cfg = CatConfig(selection="shadow", max_items=40, max_items_per_area=2, min_items_per_area=1,
+                    se_target=0.01, exposure=None)
+    s = run_session(CatSession(bank, cfg, seed=0), bank, THETA, np.random.default_rng(0))
+    assert s.finished and s.n_answered == 10 and (s._engine.n_area == 2).all()
+    assert s._engine.selector.n_fallback == 0          # the MIP stayed feasible throughout

@@ -70,11 +70,27 @@ def test_json_round_trip_mid_session(bank):
     assert live.result().to_dict() == restored.result().to_dict()
 
 
-def test_replay_from_log_equals_live_state(bank):
-    cfg = CatConfig(n_pilot=1, exposure="randomesque")
-    live = run_session(CatSession(bank, cfg, seed=21), bank, THETA, np.random.default_rng(8), stop_after=15)
+@pytest.mark.parametrize("selection,exposure", [("d-optimal", "randomesque"), ("max-info", None),
+                                                ("shadow", "randomesque"), ("d-optimal", "sympson-hetter")])
+def test_replay_from_log_equals_live_state(bank, selection, exposure):
+    k = {it.id: 0.3 for it in bank.items[::2]} if exposure == "sympson-hetter" else None
+    cfg = CatConfig(n_pilot=1, selection=selection, exposure=exposure, exposure_parameters=k)
+    live = run_session(CatSession(bank, cfg, seed=21), bank, THETA, np.random.default_rng(8), stop_after=12)
     replayed = CatSession.replay(bank, cfg, 21, [dict(e) for e in live.log])
     _assert_same(_state(live), _state(replayed))
+    np.testing.assert_array_equal(live._engine.used, replayed._engine.used)
+    restored = CatSession.from_json(bank, live.to_json())
+    _assert_same(_state(live), _state(restored))
+
+
+def test_sympson_hetter_parameters_steer_the_session(bank):
+    free = CatSession(bank, CatConfig(exposure=None), seed=3)
+    best = free.next_item()
+    cfg = CatConfig(exposure="sympson-hetter", exposure_parameters={best: 0.0})
+    for seed in range(5):             # K = 0: the best item is never given (it is passed over)
+        assert CatSession(bank, cfg, seed=seed).next_item() != best
+    always = CatConfig(exposure="sympson-hetter", exposure_parameters={})
+    assert CatSession(bank, always, seed=0).next_item() == best      # K = 1 everywhere: plain max
 
 
 def test_replay_rejects_a_log_that_diverges(bank):
@@ -202,3 +218,28 @@ def test_subset_of_areas(bank):
     assert {e["area"] for e in s.log} <= {"2", "5"}
     assert set(s.result().to_dict()["areas"]) == {"2", "5"}
     assert all(c.startswith(("2.", "5.")) for c in s.result().to_dict()["competences"])
+
+
+def test_start_theta_sets_the_prior_mean(bank):
+    s = CatSession(bank, CatConfig(areas=["1", "2"]), seed=0, start_theta={"1": 1.5, "4": -1.0})
+    prog = s.progress()["areas"]
+    assert prog["1"]["theta"] == 1.5 and prog["2"]["theta"] == 0.0       # area 4 is not tested: ignored
+    # the first item is the most informative one at the starting theta
+    for start in (-1.5, 1.5):
+        s1 = CatSession(bank, CatConfig(areas=["1"], exposure=None, competence_balancing=False), seed=0,
+                        start_theta={"1": start})
+        ids = [it.id for it in bank.items if it.area == "1" and it.status == "active"]
+        info = bank.parameters(ids).information(np.array([start]))[0]
+        assert s1.next_item() == ids[int(np.argmax(info))]
+    with pytest.raises(UnknownIdError):
+        CatSession(bank, CatConfig(), seed=0, start_theta={"9": 0.0})
+
+
+def test_replay_rejects_malformed_entries(bank):
+    s = run_session(CatSession(bank, CatConfig(), seed=2), bank, THETA, np.random.default_rng(1),
+                    stop_after=3)
+    log = [dict(e) for e in s.log]
+    del log[1]["answer"]
+    with pytest.raises(ValidationError) as exc:
+        CatSession.replay(bank, CatConfig(), 2, log)
+    assert exc.value.row == 1 and exc.value.field == "answer"

@@ -12,20 +12,32 @@ from recommender.training import train_bundle
 
 @pytest.fixture(scope="module")
 def trained(world):
+    # a 2-point regularization grid keeps the suite fast; the full coordinate search runs in the bootstrap
     return train_bundle(world.catalogue, world.roles, world.events, world.learners, ranker="hybrid", seed=0,
-                        progress=False)
+                        progress=False, als_grid={"regularization": (0.1, 1.0)})
 
 
 def test_train_bundle_reports_test_metrics_and_params(trained):
     bundle, metrics = trained
     assert bundle.ranker_name == "hybrid"
-    for key in ("test_ndcg_at_10", "test_recall_at_10", "test_map_at_10", "test_mrr", "test_coverage_at_10",
-                "test_ndcg_at_10_ci_low", "param.w_gap", "param.regularization", "popularity.ndcg_at_10"):
+    for key in (
+        "test_ndcg_at_10",
+        "test_recall_at_10",
+        "test_map_at_10",
+        "test_mrr",
+        "test_coverage_at_10",
+        "test_ndcg_at_10_ci_low",
+        "param.w_gap",
+        "param.regularization",
+        "popularity.ndcg_at_10",
+    ):
         assert key in metrics and np.isfinite(metrics[key]), key
     assert all("@" not in k for k in metrics)  # MLflow-safe names
     # the tuned hybrid (chosen on validation only) beats global popularity on the test split
     assert metrics["test_ndcg_at_10"] > metrics["popularity.ndcg_at_10"]
-    assert metrics["test_ndcg_at_10_ci_low"] <= metrics["test_ndcg_at_10"] <= metrics["test_ndcg_at_10_ci_high"]
+    assert (
+        metrics["test_ndcg_at_10_ci_low"] <= metrics["test_ndcg_at_10"] <= metrics["test_ndcg_at_10_ci_high"]
+    )
     assert bundle.metrics == metrics and bundle.framework_version == "2.2"
 
 
@@ -33,7 +45,9 @@ def test_routing(world, trained):
     bundle, _ = trained
     known = world.learners.ids[0]
     assert bundle.recommend(known, k=5).strategy == "personal"
-    assert bundle.recommend("new", k=5, events=[(world.catalogue.ids[0], "completed", 1)]).strategy == "personal"
+    assert (
+        bundle.recommend("new", k=5, events=[(world.catalogue.ids[0], "completed", 1)]).strategy == "personal"
+    )
     assert bundle.recommend("new", k=5, profile=world.profiles[known], role="clerk").strategy == "gap"
     assert bundle.recommend("new", k=5, role="clerk").strategy == "role-popularity"
     plain = bundle.recommend("new", k=5)
@@ -58,7 +72,9 @@ def test_pathway_climbs_level_by_level(world, trained):
     assert steps
     req = bundle.roles.required_levels(role)
     by_comp: dict[str, list[int]] = {}
-    done = {bundle.catalogue.ids[j] for j in bundle.interactions.completed[bundle.interactions.row(lid)].indices}
+    done = {
+        bundle.catalogue.ids[j] for j in bundle.interactions.completed[bundle.interactions.row(lid)].indices
+    }
     for s in steps:
         by_comp.setdefault(s.competence, []).append(s.level)
         item = bundle.catalogue.index[s.content_id]
@@ -87,16 +103,27 @@ def test_save_load_round_trip_identical_rankings(world, trained, tmp_path):
     fold_a = bundle.recommend("fresh", k=10, events=live, language="lt")
     fold_b = again.recommend("fresh", k=10, events=live, language="lt")
     assert [r.content_id for r in fold_a] == [r.content_id for r in fold_b]
-    assert [r.content_id for r in bundle.recommend_for_role("manager", 10)] == \
-        [r.content_id for r in again.recommend_for_role("manager", 10)]
+    assert [r.content_id for r in bundle.recommend_for_role("manager", 10)] == [
+        r.content_id for r in again.recommend_for_role("manager", 10)
+    ]
     assert bundle.recommend_batch(lids, k=10) == again.recommend_batch(lids, k=10)
 
 
 @pytest.mark.parametrize("kind", ["als", "bpr", "item-knn", "role-popularity"])
 def test_other_rankers_round_trip(world, tmp_path, kind):
-    bundle, _ = train_bundle(world.catalogue, world.roles, world.events, world.learners, ranker=kind, tune=False,
-                             progress=False, baselines=False)
+    bundle, _ = train_bundle(
+        world.catalogue,
+        world.roles,
+        world.events,
+        world.learners,
+        ranker=kind,
+        tune=False,
+        progress=False,
+        baselines=False,
+    )
     bundle.save(tmp_path / kind)
     again = RecommenderBundle.load(tmp_path / kind)
     for lid in world.learners.ids[:5]:
-        assert [r.content_id for r in bundle.recommend(lid, 10)] == [r.content_id for r in again.recommend(lid, 10)]
+        assert [r.content_id for r in bundle.recommend(lid, 10)] == [
+            r.content_id for r in again.recommend(lid, 10)
+        ]

@@ -45,12 +45,15 @@ def test_catalogue_roles_load(tmp_path):
     assert roles.title("analyst") == "Analyst"
 
 
-@pytest.mark.parametrize("row,field,bad,message", [
-    (2, "level", "9", "level must be an integer in [1, 8]"),
-    (3, "competences", "1.3;7.7", "unknown DigComp competence '7.7'"),
-    (4, "format", "podcast", "format must be one of"),
-    (3, "content_id", "C1", "duplicate content_id"),
-])
+@pytest.mark.parametrize(
+    "row,field,bad,message",
+    [
+        (2, "level", "9", "level must be an integer in [1, 8]"),
+        (3, "competences", "1.3;7.7", "unknown DigComp competence '7.7'"),
+        (4, "format", "podcast", "format must be one of"),
+        (3, "content_id", "C1", "duplicate content_id"),
+    ],
+)
 def test_catalogue_errors_name_file_row_field(tmp_path, row, field, bad, message):
     frame = pd.read_csv(pd.io.common.StringIO(CATALOGUE), dtype=str, keep_default_na=False)
     frame.loc[row - 2, field] = bad
@@ -69,13 +72,16 @@ def test_missing_column_and_file(tmp_path):
         read_events(tmp_path / "nope.csv")
 
 
-@pytest.mark.parametrize("line,field,bad,message", [
-    (3, "event", "liked", "event must be one of"),
-    (4, "value", "", "'rated' event needs a numeric value"),
-    (2, "timestamp", "yesterday", "timestamp must be ISO 8601"),
-    (5, "event_id", "e1", "duplicate event_id"),
-    (6, "learner_id", "", "learner_id is empty"),
-])
+@pytest.mark.parametrize(
+    "line,field,bad,message",
+    [
+        (3, "event", "liked", "event must be one of"),
+        (4, "value", "", "'rated' event needs a numeric value"),
+        (2, "timestamp", "yesterday", "timestamp must be ISO 8601"),
+        (5, "event_id", "e1", "duplicate event_id"),
+        (6, "learner_id", "", "learner_id is empty"),
+    ],
+)
 def test_event_errors_name_row_and_field(tmp_path, line, field, bad, message):
     frame = pd.read_csv(pd.io.common.StringIO(EVENTS), dtype=str, keep_default_na=False)
     frame.loc[line - 2, field] = bad
@@ -109,13 +115,21 @@ def test_confidence_weights_and_unknown_content_reported(tmp_path, caplog):
     assert "not in the catalogue" in caplog.text
     m = inter.matrix
     u1, u2 = inter.row("u1"), inter.row("u2")
-    assert m[u1, cat.position("C1")] == pytest.approx(1 + 8)          # viewed + completed
-    assert m[u1, cat.position("C2")] == pytest.approx(1.5 * (5 - 3))   # a 5-star rating
+    assert m[u1, cat.position("C1")] == pytest.approx(1 + 8)  # viewed + completed
+    assert m[u1, cat.position("C2")] == pytest.approx(1.5 * (5 - 3))  # a 5-star rating
     assert m[u2, cat.position("C3")] == pytest.approx(3)
     assert inter.completed[u1, cat.position("C1")] and not inter.completed[u2, cat.position("C3")]
     # a bad rating alone gives no positive
-    low = pd.DataFrame({"learner_id": ["u"], "content_id": ["C1"], "event": ["rated"], "value": [1.0],
-                        "timestamp": [0.0], "event_id": ["x"]})
+    low = pd.DataFrame(
+        {
+            "learner_id": ["u"],
+            "content_id": ["C1"],
+            "event": ["rated"],
+            "value": [1.0],
+            "timestamp": [0.0],
+            "event_id": ["x"],
+        }
+    )
     assert Interactions.from_events(low, cat, weights=w).matrix.nnz == 0
     # stable id maps: rows are sorted learner ids whatever the event order
     shuffled = events.sample(frac=1, random_state=3)
@@ -131,7 +145,12 @@ def test_learners_and_world_round_trip(tmp_path, world):
     assert cat.ids.tolist() == world.catalogue.ids.tolist()
     assert np.array_equal(roles.required, world.roles.required)
     assert np.array_equal(learners.levels, world.learners.levels)
-    assert len(events) == len(world.events) and set(events["event"]) <= {"viewed", "enrolled", "completed", "rated"}
+    assert len(events) == len(world.events) and set(events["event"]) <= {
+        "viewed",
+        "enrolled",
+        "completed",
+        "rated",
+    }
     assert np.all(np.diff(events["timestamp"].to_numpy()) >= 0)
     bad = learners.to_frame()
     bad.loc[4, "role_id"] = "astronaut"

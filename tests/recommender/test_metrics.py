@@ -27,7 +27,7 @@ def test_precision_recall_by_hand():
 def test_ndcg_by_hand():
     # DCG = 1/log2(3) + 1/log2(5) = 0.63093 + 0.43068; IDCG (3 hits) = 1 + 0.63093 + 0.5
     assert M.ndcg_at_k(RANKED, RELEVANT, 5) == pytest.approx(1.06161 / 2.13093, abs=1e-5)
-    assert M.ndcg_at_k(["x", "y", "z"], {"z"}, 3) == pytest.approx(0.5)   # 1/log2(4) over IDCG 1
+    assert M.ndcg_at_k(["x", "y", "z"], {"z"}, 3) == pytest.approx(0.5)  # 1/log2(4) over IDCG 1
     assert M.ndcg_at_k(["z", "y"], {"z"}, 2) == pytest.approx(1.0)
 
 
@@ -38,12 +38,14 @@ def test_average_precision_and_rr_by_hand():
     assert M.average_precision_at_k(["z", "q", "y"], {"z", "y"}, 3) == pytest.approx((1 + 2 / 3) / 2)
     assert M.reciprocal_rank(RANKED, RELEVANT) == pytest.approx(0.5)
     assert M.reciprocal_rank(["x", "y"], {"q"}) == 0.0
-    assert M.mean_reciprocal_rank([RANKED, ["x", "y", "z"]], [RELEVANT, {"z"}]) == pytest.approx((1 / 2 + 1 / 3) / 2)
+    assert M.mean_reciprocal_rank([RANKED, ["x", "y", "z"]], [RELEVANT, {"z"}]) == pytest.approx(
+        (1 / 2 + 1 / 3) / 2
+    )
 
 
 def test_coverage_and_novelty_by_hand():
     assert M.catalogue_coverage(np.array([[0, 1], [1, 2]]), 10) == pytest.approx(0.3)
-    assert M.catalogue_coverage(np.array([[0, -1]]), 4) == pytest.approx(0.25)   # padding ignored
+    assert M.catalogue_coverage(np.array([[0, -1]]), 4) == pytest.approx(0.25)  # padding ignored
     # 9 learners; item 0 seen by all: p = 10/10 -> 0 bits; item 1 by 1: p = 2/10 -> log2(5) bits
     assert M.novelty(np.array([[0, 1]]), np.array([9, 1, 0]), 9) == pytest.approx(math.log2(5) / 2)
 
@@ -83,7 +85,7 @@ def test_metrics_are_bounded(ranked, relevant, k):
 @settings(max_examples=100, deadline=None)
 @given(relevants, st.integers(0, 5), st.integers(1, 15))
 def test_perfect_ranking_scores_one(relevant, n_extra, k):
-    ranked = sorted(relevant) + [100 + i for i in range(n_extra)]   # every relevant item first
+    ranked = sorted(relevant) + [100 + i for i in range(n_extra)]  # every relevant item first
     assert M.ndcg_at_k(ranked, relevant, k) == pytest.approx(1.0)
     assert M.average_precision_at_k(ranked, relevant, k) == pytest.approx(1.0)
     assert M.reciprocal_rank(ranked, relevant) == 1.0

@@ -21,8 +21,9 @@ from recommender.rankers import (
 def test_als_beats_popularity_on_ndcg(train, split):
     from recommender.rankers import ALSRanker
 
-    als = evaluate(ALSRanker(factors=32, regularization=0.05, alpha=2.0, seed=0), train, split.test,
-                   ks=(10,), n_boot=10)
+    als = evaluate(
+        ALSRanker(factors=32, regularization=0.05, alpha=2.0, seed=0), train, split.test, ks=(10,), n_boot=10
+    )
     pop = evaluate(PopularityRanker(), train, split.test, ks=(10,), n_boot=10)
     a, p = als.per_learner["ndcg@10"].to_numpy(), pop.per_learner["ndcg@10"].to_numpy()
     assert len(a) > 1000  # ~1,500 test learners with 2 held-out items each
@@ -36,15 +37,23 @@ def test_als_beats_popularity_on_ndcg(train, split):
 def test_hybrid_is_at_least_as_good_as_its_parts(train, split):
     from recommender.rankers import ALSRanker
 
-    hyb = evaluate(HybridRanker(cf=ALSRanker(factors=32, regularization=0.05, alpha=2.0), w_gap=0.5, w_role=0.3),
-                   train, split.test, ks=(10,), n_boot=10).summary["ndcg@10"]
+    hyb = evaluate(
+        HybridRanker(cf=ALSRanker(factors=32, regularization=0.05, alpha=2.0), w_gap=0.5, w_role=0.3),
+        train,
+        split.test,
+        ks=(10,),
+        n_boot=10,
+    ).summary["ndcg@10"]
     gap = evaluate(CompetenceGapRanker(), train, split.test, ks=(10,), n_boot=10).summary["ndcg@10"]
     role = evaluate(RolePopularityRanker(), train, split.test, ks=(10,), n_boot=10).summary["ndcg@10"]
     assert hyb > max(gap, role)
 
 
-@pytest.mark.parametrize("ranker", [BPRRanker(factors=32, iterations=50), ItemKNNRanker(K=50),
-                                    ItemKNNRanker(K=50, weighting="cosine")], ids=["bpr", "bm25", "cosine"])
+@pytest.mark.parametrize(
+    "ranker",
+    [BPRRanker(factors=32, iterations=50), ItemKNNRanker(K=50), ItemKNNRanker(K=50, weighting="cosine")],
+    ids=["bpr", "bm25", "cosine"],
+)
 def test_other_cf_rankers_learn_something(train, split, ranker):
     # better than a random ranking, whose expected NDCG@10 is about 10 * 2 / 500 * 0.4 ~ 0.016 here
     res = evaluate(ranker, train, split.test, ks=(10,), n_boot=10)
@@ -89,8 +98,10 @@ def test_filters_and_exclusion(world, full, als_full):
     with_done = als_full.recommend(lid, k=len(cat), exclude_completed=False)
     assert completed <= {r.content_id for r in with_done}
     only = als_full.recommend(lid, k=30, language="lt", format="video")
-    assert only and all(cat.language[cat.index[r.content_id]] == "lt" and
-                        cat.format[cat.index[r.content_id]] == "video" for r in only)
+    assert only and all(
+        cat.language[cat.index[r.content_id]] == "lt" and cat.format[cat.index[r.content_id]] == "video"
+        for r in only
+    )
     assert [r.score for r in only] == sorted((r.score for r in only), reverse=True)
     assert als_full.recommend(lid, k=5, language="xx") == []
 

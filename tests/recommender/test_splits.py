@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommender.splits import leave_one_out_split, make_split, random_split, temporal_global_split, \
-    temporal_last_n_split
+from recommender.splits import (
+    leave_one_out_split,
+    make_split,
+    random_split,
+    temporal_global_split,
+    temporal_last_n_split,
+)
 
 
 def pairs(frame):

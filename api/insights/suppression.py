@@ -1,0 +1,74 @@
+"""Small-group suppression so that no published figure singles out an individual.
+
+Rule (threshold rule with complementary suppression, as in statistical disclosure control):
+
+1. *Primary*: a group with fewer than ``min_size`` members (but at least one) is suppressed.
+2. *Secondary*: the groups of one partition (all roles, or all units) add up to the organisation total,
+   which is itself published. If the suppressed groups together held fewer than ``min_size`` members,
+   "total minus the published groups" would give their figure back, so the smallest published groups
+   are suppressed as well until the suppressed ones hold at least ``min_size`` members together.
+
+The rule is applied to group sizes first, then to every cell (area, competence, content ...) across the
+groups of a partition, with the groups already suppressed kept suppressed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from adaptive.errors import ValidationError
+
+DEFAULT_MIN_GROUP_SIZE = 5
+
+
+def check_min_size(min_size: int) -> int:
+    if isinstance(min_size, bool) or not isinstance(min_size, int | np.integer) or min_size < 1:
+        raise ValidationError(f"must be an integer >= 1, got {min_size!r}", field="min_group_size")
+    return int(min_size)
+
+
+def suppression_mask(sizes, min_size: int = DEFAULT_MIN_GROUP_SIZE, hidden=None) -> np.ndarray:
+    """(G,) bool: which groups of one partition to suppress, given their sizes (0 = empty, never hidden).
+
+    ``hidden``: groups suppressed already (e.g. for being too small as a whole); kept suppressed.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    min_size = check_min_size(min_size)
+    mask = (sizes > 0) & (sizes < min_size)
+    if hidden is not None:
+        mask |= np.asarray(hidden, dtype=bool) & (sizes > 0)
+    # secondary: the suppressed groups together must not be recoverable from the published total
+    while 0 < sizes[mask].sum() < min_size:
+        candidates = np.flatnonzero(~mask & (sizes > 0))
+        if candidates.size == 0:
+            break
+        mask[candidates[np.argmin(sizes[candidates])]] = True
+    return mask
+
+
+def suppress_partition(frame: pd.DataFrame, by: list[str], size: str, value_columns: list[str],
+                       min_size: int, hidden_groups: set | None = None, group: str = "group") -> pd.DataFrame:
+    """Apply :func:`suppression_mask` within each ``by`` partition of ``frame`` (rows = groups).
+
+    Suppressed rows get NaN in ``value_columns`` and in ``size`` (a size alone is not secret, but a size
+    below the threshold would say "these few people"), and ``suppressed = True``. ``hidden_groups``: values
+    of ``by[0], group`` pairs suppressed already at the group level.
+    """
+    out = frame.copy()
+    out["suppressed"] = False
+    if out.empty:
+        return out
+    keys = out[by].astype(str).agg("\x1f".join, axis=1) if by else pd.Series("", index=out.index)
+    for _, idx in out.groupby(keys, sort=False).groups.items():
+        part = out.loc[idx]
+        pre = None
+        if hidden_groups:
+            pre = np.array([(g0, g) in hidden_groups for g0, g in zip(part[by[0]], part[group], strict=True)])
+        mask = suppression_mask(part[size].fillna(0).to_numpy(), min_size, pre)
+        out.loc[idx[mask], "suppressed"] = True
+    hide = out["suppressed"].to_numpy()
+    for col in value_columns + [size]:
+        out[col] = out[col].astype(float)
+        out.loc[hide, col] = np.nan
+    return out

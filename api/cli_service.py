@@ -130,9 +130,16 @@ def serve(
     os.environ["DIGIPATH_HOME"] = str(settings.home.resolve())  # workers and mlflow see the same home
     try:
         db.upgrade(settings.resolved_database_url)
+    except Exception as exc:  # bad URL, server down: one clear line
+        _fail(f"database upgrade failed for {_redact(settings.resolved_database_url)}: {exc}")
+    try:
         ensure_models(settings)
+    except typer.Exit:
+        raise
     except DigipathError as exc:
         _fail(str(exc))
+    except Exception as exc:  # a failing bootstrap must not look like a crash of the service
+        _fail(f"could not prepare models ({type(exc).__name__}: {exc}); see `digipath bootstrap`")
     token = ensure_demo_key(settings)
     if token:
         console.print(

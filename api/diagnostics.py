@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,28 +175,10 @@ class DiagnosticService:
 
     # -- answer ---------------------------------------------------------------------------------
     # The hot path uses Core statements on the session's connection (no ORM identity map/flush).
-    _HOT_COLUMNS = (
-        "id",
-        "org_id",
-        "learner_id",
-        "bank_version",
-        "language",
-        "status",
-        "sequence",
-        "pending_item",
-        "state",
-        "version",
-    )
-
     def _hot_row(self, db: Session, principal: Principal, session_id: str):  # noqa: ANN202
-        t = _SESSIONS
         row = None
         if len(session_id) <= 36:
-            row = (
-                db.connection()
-                .execute(select(*(t.c[name] for name in self._HOT_COLUMNS)).where(t.c.id == session_id))
-                .first()
-            )
+            row = db.connection().execute(_HOT_SELECT, {"sid": session_id}).first()
         if row is None or row.org_id != principal.org_id:  # another organisation's session: not found
             raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
         return row
@@ -254,26 +236,24 @@ class DiagnosticService:
         reply = self._reply(after, bank, cat)
         conn = db.connection()
         try:
-            updated = conn.execute(
-                update(_SESSIONS)
-                .where(_SESSIONS.c.id == row.id, _SESSIONS.c.version == seen_version)
-                .values(**values)
-            ).rowcount
+            statement = _HOT_FINISH if next_item is None else _HOT_UPDATE
+            updated = conn.execute(statement, {**values, "b_id": row.id, "b_seen": seen_version}).rowcount
             if updated != 1:
                 raise _Conflict
             conn.execute(
-                insert(_RESPONSES).values(
-                    org_id=row.org_id,
-                    session_id=row.id,
-                    learner_id=row.learner_id,
-                    sequence=sequence,
-                    item_id=item_id,
-                    answer=answer,
-                    response=response,
-                    bank_version=row.bank_version,
-                    administered_at=now,
-                    reply=reply,
-                )
+                _HOT_INSERT,
+                {
+                    "org_id": row.org_id,
+                    "session_id": row.id,
+                    "learner_id": row.learner_id,
+                    "sequence": sequence,
+                    "item_id": item_id,
+                    "answer": answer,
+                    "response": response,
+                    "bank_version": row.bank_version,
+                    "administered_at": now,
+                    "reply": reply,
+                },
             )
             db.commit()
         except (_Conflict, IntegrityError):
@@ -361,3 +341,34 @@ class _Conflict(Exception):
 
 _SESSIONS = DiagnosticSession.__table__
 _RESPONSES = ResponseRecord.__table__
+
+# Hot-path statements built once: SQLAlchemy then reuses their compiled form on every answer.
+_HOT_SELECT = select(
+    *(
+        _SESSIONS.c[name]
+        for name in (
+            "id",
+            "org_id",
+            "learner_id",
+            "bank_version",
+            "language",
+            "status",
+            "sequence",
+            "pending_item",
+            "state",
+            "version",
+        )
+    )
+).where(_SESSIONS.c.id == bindparam("sid"))
+_STEP_COLUMNS = ("state", "sequence", "pending_item", "version", "updated_at")
+_HOT_UPDATE = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.version == bindparam("b_seen"))
+    .values({c: bindparam(c) for c in _STEP_COLUMNS})
+)
+_HOT_FINISH = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.version == bindparam("b_seen"))
+    .values({c: bindparam(c) for c in (*_STEP_COLUMNS, "status", "result", "finished_at")})
+)
+_HOT_INSERT = insert(_RESPONSES)

@@ -136,20 +136,18 @@ def run_bank(seed, n=5000, items_per_competence=12):
         res = calibrate_bank(data, template=bank, model="template", progress=False, seed=seed)
     secs = time.perf_counter() - t
     rows = {}
+    in_bank = {x.id for x in res.bank.items}
     for model in ("2PL", "3PL", "GRM"):
-        its = [it for it in bank.items if it.model == model]
-        got = [res.bank.item(it.id) for it in its if it.id in {x.id for x in res.bank.items}]
-        tb = np.concatenate([it.b for it in its[: len(got)]])
-        gb = np.concatenate([g.b for g in got])
+        pairs = [(res.bank.item(it.id), it) for it in bank.items if it.model == model and it.id in in_bank]
+        gb = np.concatenate([g.b for g, _ in pairs])
+        tb = np.concatenate([it.b for _, it in pairs])
         rows[model] = {
-            "n_items": len(got),
-            "rmse_a": float(np.sqrt(np.mean([(g.a - it.a) ** 2 for g, it in zip(got, its, strict=False)]))),
+            "n_items": len(pairs),
+            "rmse_a": float(np.sqrt(np.mean([(g.a - t.a) ** 2 for g, t in pairs]))),
             "rmse_b": float(np.sqrt(np.mean((gb - tb) ** 2))),
         }
         if model == "3PL":
-            rows[model]["rmse_c"] = float(
-                np.sqrt(np.mean([(g.c - it.c) ** 2 for g, it in zip(got, its, strict=False)]))
-            )
+            rows[model]["rmse_c"] = float(np.sqrt(np.mean([(g.c - t.c) ** 2 for g, t in pairs])))
     off = res.bank.area_correlation[np.triu_indices(len(bank.area_ids), 1)]
     return rows, secs, float(off.mean()), float(off.min()), float(off.max()), res
 
@@ -188,7 +186,8 @@ def main(argv=None):
         rows, secs, mean_r, lo, hi, res = run_bank(0)
         print(
             f"\ncalibrate_bank on a synthetic DigComp bank ({int(res.metrics['n_items_calibrated'])} items, "
-            f"{int(res.metrics['n_persons'])} persons, {int(res.metrics['n_responses'])} responses): {secs:.1f} s"
+            f"{int(res.metrics['n_persons'])} persons, {int(res.metrics['n_responses'])} responses): "
+            f"{secs:.1f} s"
         )
         for model, r in rows.items():
             print(

@@ -269,11 +269,7 @@ def main() -> None:
                 except httpx.TransportError:
                     pass
                 time.sleep(0.3)
-        key = (
-            (home / "demo-admin-key.txt").read_text().strip()
-            if (home / "demo-admin-key.txt").exists()
-            else _new_key(env)
-        )
+        key = _new_key(env)  # a key in this database (the demo key file may belong to another one)
         bank = _bank(args.seed, args.items_per_competence)
         with console.status(f"{args.clients} clients driving full diagnostics ..."):
             lat, errors, elapsed, cpu = asyncio.run(

@@ -116,7 +116,8 @@ def write_responses_csv(path: Path, person_ids, item_ids, responses: np.ndarray,
     p, j = np.nonzero(responses >= 0)
     stamps = SESSION_START + np.timedelta64(1, "h") * p + np.timedelta64(40, "s") * order[p, j]
     frame = pd.DataFrame({
-        "person_id": np.asarray(person_ids)[p], "item_id": np.asarray(item_ids)[j], "response": responses[p, j],
+        "person_id": np.asarray(person_ids)[p], "item_id": np.asarray(item_ids)[j],
+        "response": responses[p, j],
         "session_id": np.char.add("S-", np.asarray(person_ids)[p].astype(str)),
         "administered_at": np.datetime_as_string(stamps, unit="s"),
     })
@@ -170,10 +171,9 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
     from adaptive.calibration import ResponseData, calibrate_bank
     from adaptive.synthetic import generate_synthetic_bank
+    from models import runs
     from recommender.synthetic import generate_world
     from recommender.training import train_bundle
-
-    from models import runs
 
     data_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -219,7 +219,8 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed)
             result.bank.name = "digipath demo bank (calibrated)"
             files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
-            files["calibration_report"] = Path(result.write_report(data_dir / "calibration_report"))
+            report_dir = data_dir / "calibration_report"
+            files["calibration_report"] = Path(result.write_report(report_dir))
             metrics.update({f"calibration.{k}": v for k, v in result.metrics.items()})
             metrics["calibration.b_rmse"], metrics["calibration.b_median_abs_error"] = _b_errors(
                 true_bank, result.bank)
@@ -227,8 +228,9 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
             t = task(f"registering {ITEM_BANK_MODEL}")
             versions[ITEM_BANK_MODEL] = runs.log_calibration(
-                result, params={"bootstrap.seed": seed, "bootstrap.n_routing": n_routing,
-                                "bootstrap.n_adaptive": n_adaptive},
+                result, report_dir=report_dir,
+                params={"bootstrap.seed": seed, "bootstrap.n_routing": n_routing,
+                        "bootstrap.n_adaptive": n_adaptive},
                 tags={"digipath.source": "bootstrap"}, run_name="bootstrap-calibration")
             registry.promote(ITEM_BANK_MODEL, versions[ITEM_BANK_MODEL])
             done(t)
@@ -288,7 +290,8 @@ def _print_summary(console: Console, result: BootstrapResult, tracking_uri: str)
     for name, v in result.versions.items():
         table.add_row(f"{name} champion", f"version {v}")
     for key in ("calibration.n_persons", "calibration.n_responses", "calibration.n_items_calibrated",
-                "calibration.b_rmse", "calibration.b_median_abs_error", "recommender.test_ndcg_at_10", "recommender.test_recall_at_10"):
+                "calibration.b_rmse", "calibration.b_median_abs_error", "recommender.test_ndcg_at_10",
+                "recommender.test_recall_at_10"):
         if key in result.metrics:
             table.add_row(key, f"{result.metrics[key]:.4g}")
     console.print(table)

@@ -16,6 +16,7 @@ import json
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ RECOMMENDER_MODEL = "learning-recommender"
 CHAMPION = "champion"
 HISTORY_TAG = "digipath.alias_history."
 HISTORY_LENGTH = 50  # tag values are bounded in size; older history is of no use for rollback
+# load() trusts an alias -> version resolution this long: an alias lookup is a registry round trip
+# (~10 ms on SQLite), too much per request; a promotion elsewhere is seen within this delay.
+ALIAS_CACHE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ KINDS: dict[str, ModelKind] = {
         experiment=tracking.RECOMMENDER_EXPERIMENT,
         loader=recommender_model.load_from_model_dir,
         required_metrics=("n_contents", "test_ndcg_at_10"),
-        key_metrics=("test_ndcg_at_10", "test_recall_at_10", "test_coverage_at_10", "n_learners", "n_contents"),
+        key_metrics=("test_ndcg_at_10", "test_recall_at_10", "test_coverage_at_10", "n_learners",
+                     "n_contents"),
     ),
 }
 
@@ -98,13 +103,19 @@ def registry_errors(what: str) -> Iterator[None]:
         raise
 
 
+def _client():
+    """An MlflowClient; building one opens (and for SQLite, migrates) the store, which can fail."""
+    with registry_errors("opening the MLflow registry"):
+        return tracking.client()
+
+
 # --------------------------------------------------------------------------- resolving versions
 
 
 def resolve_version(name: str, alias: str | None = CHAMPION, version: int | None = None) -> int:
     """The version number ``version`` names (checked to exist) or the one ``alias`` points to."""
     kind(name)
-    client = tracking.client()
+    client = _client()
     if version is not None:
         with registry_errors(f"model {name!r} version {version}"):
             client.get_model_version(name, str(int(version)))
@@ -134,6 +145,7 @@ def champions() -> dict[str, int | None]:
 @dataclass
 class _Cache:
     objects: dict[tuple[str, str, int], object] = field(default_factory=dict)
+    aliases: dict[tuple[str, str, str], tuple[float, int]] = field(default_factory=dict)  # -> (time, version)
     lock: threading.Lock = field(default_factory=threading.Lock)
     downloads: int = 0
     hits: int = 0
@@ -157,6 +169,7 @@ def cache_info() -> dict[str, int]:
 def clear_cache() -> None:
     with _cache.lock:
         _cache.objects.clear()
+        _cache.aliases.clear()
         _cache.downloads = 0
         _cache.hits = 0
 
@@ -182,9 +195,35 @@ def _load_version(name: str, version: int):
         return _cache.objects.setdefault(key, obj)
 
 
+def _cached_alias(name: str, alias: str) -> int:
+    key = (tracking.current().tracking_uri, name, alias)
+    now = time.monotonic()
+    with _cache.lock:
+        hit = _cache.aliases.get(key)
+    if hit is not None and now - hit[0] < ALIAS_CACHE_SECONDS:
+        return hit[1]
+    v = resolve_version(name, alias=alias)
+    with _cache.lock:
+        _cache.aliases[key] = (now, v)
+    return v
+
+
+def _forget_alias(name: str, alias: str) -> None:
+    with _cache.lock:
+        _cache.aliases.pop((tracking.current().tracking_uri, name, alias), None)
+
+
 def load(name: str, alias: str | None = CHAMPION, version: int | None = None) -> tuple[object, int]:
-    """The library object of a registered model version, and that version number."""
-    v = resolve_version(name, alias=alias, version=version)
+    """The library object of a registered model version, and that version number.
+
+    An alias is re-resolved at most every ``ALIAS_CACHE_SECONDS`` (immediately after a promote or
+    rollback in this process); a version is downloaded and built once per process.
+    """
+    if version is None and alias is not None:
+        kind(name)
+        v = _cached_alias(name, alias)
+    else:
+        v = resolve_version(name, alias=alias, version=version)
     return _load_version(name, v), v
 
 
@@ -203,7 +242,7 @@ def load_recommender(alias: str | None = CHAMPION, version: int | None = None):
 
 def version_metrics(name: str, version: int) -> dict[str, float]:
     """Metrics of the run that produced a model version (empty if it has no run)."""
-    client = tracking.client()
+    client = _client()
     with registry_errors(f"model {name!r} version {version}"):
         mv = client.get_model_version(name, str(int(version)))
         if not mv.run_id:
@@ -231,14 +270,14 @@ def check_version(name: str, version: int) -> None:
 def alias_history(name: str, alias: str = CHAMPION) -> list[int]:
     """Versions the alias pointed to, oldest first (as recorded by promote/rollback)."""
     with registry_errors(f"model {name!r}"):
-        tags = tracking.client().get_registered_model(name).tags
+        tags = _client().get_registered_model(name).tags
     raw = tags.get(HISTORY_TAG + alias)
     return [int(v) for v in json.loads(raw)] if raw else []
 
 
 def _set_history(name: str, alias: str, history: list[int]) -> None:
     with registry_errors(f"model {name!r}"):
-        tracking.client().set_registered_model_tag(name, HISTORY_TAG + alias,
+        _client().set_registered_model_tag(name, HISTORY_TAG + alias,
                                                    json.dumps(history[-HISTORY_LENGTH:]))
 
 
@@ -254,7 +293,8 @@ def promote(name: str, version: int, alias: str = CHAMPION, validate: bool = Tru
     if previous is not None and (not history or history[-1] != previous):
         history.append(previous)  # alias was moved outside digipath: keep it rollback-able
     with registry_errors(f"model {name!r} version {version}"):
-        tracking.client().set_registered_model_alias(name, alias, str(version))
+        _client().set_registered_model_alias(name, alias, str(version))
+    _forget_alias(name, alias)
     if not history or history[-1] != version:
         history.append(version)
     _set_history(name, alias, history)
@@ -267,7 +307,7 @@ def rollback(name: str, alias: str = CHAMPION) -> int:
     history = alias_history(name, alias)
     if not history or history[-1] != current:
         history.append(current)
-    client = tracking.client()
+    client = _client()
     while len(history) > 1:
         history.pop()
         target = history[-1]
@@ -280,6 +320,7 @@ def rollback(name: str, alias: str = CHAMPION) -> int:
             continue
         with registry_errors(f"model {name!r} version {target}"):
             client.set_registered_model_alias(name, alias, str(target))
+        _forget_alias(name, alias)
         _set_history(name, alias, history)
         return target
     raise ValidationError(f"alias {alias!r} has no previous version to roll back to (now version {current})",
@@ -311,7 +352,7 @@ def _aliases_by_version(aliases) -> dict[int, tuple[str, ...]]:
 
 def list_models(names: tuple[str, ...] | None = None) -> list[ModelVersionInfo]:
     """Every version of the registered models (default: the digipath ones), newest first per model."""
-    client = tracking.client()
+    client = _client()
     out: list[ModelVersionInfo] = []
     with registry_errors("listing models"):
         for name in names or tuple(KINDS):

@@ -151,10 +151,12 @@ def log_item_bank(bank, *, metrics: Mapping[str, object] | None = None,
 
 
 def log_calibration(result, register: bool = True, *, params: Mapping[str, object] | None = None,
-                    run_name: str | None = "calibration",
+                    report_dir: str | Path | None = None, run_name: str | None = "calibration",
                     tags: Mapping[str, str] | None = None) -> int | None:
     """Log a :class:`~adaptive.calibration.CalibrationResult`: its metrics, item table, model
-    comparison, exclusions, report and calibrated bank; register the bank; return the version."""
+    comparison, exclusions, report and calibrated bank; register the bank; return the version.
+
+    ``report_dir``: a report already written by ``result.write_report`` (else one is written)."""
     import pandas as pd
 
     metrics = dict(result.metrics or {})
@@ -164,13 +166,14 @@ def log_calibration(result, register: bool = True, *, params: Mapping[str, objec
         tables["model_comparison"] = result.model_comparison
     if result.excluded:
         tables["excluded"] = pd.DataFrame(list(result.excluded), columns=["item_id", "reason"])
+    all_params = {**(getattr(result, "params", None) or {}), **(params or {})}
     with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / item_bank_model.REPORT_ARTIFACT
-        report.mkdir()
-        result.write_report(report)
-        all_params = {**(getattr(result, "params", None) or {}), **(params or {})}
-        return log_item_bank(result.bank, metrics=metrics, params=all_params, report_dir=report, tables=tables,
-                             register=register, run_name=run_name, tags=tags)
+        if report_dir is None:  # not written yet: write it for the run only
+            report_dir = Path(tmp) / item_bank_model.REPORT_ARTIFACT
+            report_dir.mkdir()
+            result.write_report(report_dir)
+        return log_item_bank(result.bank, metrics=metrics, params=all_params, report_dir=report_dir,
+                             tables=tables, register=register, run_name=run_name, tags=tags)
 
 
 def log_recommender(bundle, metrics: Mapping[str, object] | None = None,

@@ -72,8 +72,11 @@ def configure(home: str | Path | None = None) -> TrackingConfig:
     global _current
     home_path = resolve_home(home)
     external = os.environ.get("DIGIPATH_MLFLOW_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
-    if external and _current is not None and _current.is_embedded and external == _current.tracking_uri:
-        external = None  # mlflow.set_tracking_uri exported our own embedded URI: not an operator's choice
+    if external and (external == embedded_uri(home_path)
+                     or (_current is not None and _current.is_embedded and external == _current.tracking_uri)):
+        # mlflow.set_tracking_uri exports the URI to the environment (also to child processes such as
+        # uvicorn workers): our own embedded store is not an operator's choice of an external one
+        external = None
     if external:
         if external.startswith("file:") or "://" not in external:
             raise ValueError(

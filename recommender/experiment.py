@@ -57,8 +57,10 @@ def run_comparison(
     if split == "random":
         kw.setdefault("seed", seed)
     if catalogue is None:  # a bare event log: every content id seen anywhere is catalogue
-        catalogue = Catalogue.from_ids(np.sort(events["content_id"].astype(str).unique()),
-                                       roles.competence_ids if roles is not None else ())
+        catalogue = Catalogue.from_ids(
+            np.sort(events["content_id"].astype(str).unique()),
+            roles.competence_ids if roles is not None else (),
+        )
     outer = make_split(events, split, **kw)
     train = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
     als_params, hybrid_params, tuning = {}, {}, {}

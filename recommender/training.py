@@ -35,9 +35,9 @@ from recommender.splits import make_split
 log = logging.getLogger(__name__)
 
 ALS_GRID = {
-    "regularization": (0.1, 1.0, 10.0, 100.0),
+    "regularization": (0.1, 1.0, 10.0, 100.0, 1000.0),
     "alpha": (0.1, 0.5, 1.0, 2.0, 5.0),
-    "factors": (16, 32, 64, 128),
+    "factors": (8, 16, 32, 64, 128),
 }
 ALS_START = {"factors": 32, "regularization": 1.0, "alpha": 1.0}
 HYBRID_GRID = {"w_gap": (0.0, 0.25, 0.5, 1.0, 2.0), "w_role": (0.0, 0.1, 0.3, 1.0)}
@@ -180,7 +180,7 @@ def train_bundle(
         catalogue = fit_inter.catalogue
         roles = fit_inter.roles
         step("split done; tuning ALS on validation")
-        als_params = {"factors": 64, "regularization": 0.05, "alpha": 2.0}
+        als_params = {"factors": 32, "regularization": 0.05, "alpha": 2.0}
         if tune and ranker in ("als", "hybrid"):
             als_params, _ = tune_als(fit_inter, inner.test, grid=als_grid, metric=metric, seed=seed)
         step("tuning hybrid weights on validation")

@@ -32,7 +32,7 @@ from adaptive.calibration import fit as itemfit
 from adaptive.calibration import linking
 from adaptive.calibration.data import ResponseData, read_item_metadata, screen_items
 from adaptive.calibration.em import MMLCalibrator
-from adaptive.errors import ValidationError
+from adaptive.errors import ItemBankValidationError, ValidationError
 from adaptive.irt import ItemParameters
 from adaptive.itembank import DEFAULT_CUT_SCORES, Item, ItemBank, ItemContent
 
@@ -60,6 +60,7 @@ class CalibrationResult:
     area_fits: dict[str, AreaFit] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)  # run parameters (for MLflow logging by models/)
     artifact_paths: list[Path] = field(default_factory=list)  # filled by write_report
+    validation_error: str | None = None  # why the new bank does not validate (e.g. areas unknown to DigComp)
 
     @property
     def linking(self) -> dict[str, dict]:
@@ -374,6 +375,11 @@ def calibrate_bank(
         "chosen_models": ", ".join(f"{a}:{f.model}" for a, f in fits.items()),
     }
     bank.provenance["area_correlation_method"] = corr_info["method"]
+    try:  # a long fit is never thrown away: the problem is reported (and ItemBank.load_json would refuse)
+        bank.validate()
+        problem = None
+    except ItemBankValidationError as exc:
+        problem = str(exc)
     return CalibrationResult(
         bank=bank,
         items=items_df,
@@ -382,6 +388,7 @@ def calibrate_bank(
         excluded=excluded,
         area_fits=fits,
         params=params,
+        validation_error=problem,
     )
 
 
@@ -482,6 +489,8 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
             )
     if anchors is not None:
         items = [new_items.pop(it.id, it) for it in anchors.items] + list(new_items.values())
+    elif template is not None:  # keep the template's item order, new items after it
+        items = [new_items.pop(it.id) for it in template.items if it.id in new_items] + list(new_items.values())
     else:
         items = list(new_items.values())
     in_bank = {it.id for it in items}

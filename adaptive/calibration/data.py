@@ -51,7 +51,10 @@ def _parse_scores(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """Strings -> (scores as float with NaN for blank, is_blank, is_bad)."""
     stripped = values.str.strip()
     blank = (stripped == "") | stripped.str.upper().isin(["NA", "NAN"])
-    num = pd.to_numeric(stripped.where(~blank), errors="coerce").to_numpy(dtype=float)
+    try:  # fast path: a vectorised string -> float cast; bad cells make it raise
+        num = stripped.where(~blank, "nan").astype("float64").to_numpy(dtype=float)
+    except (ValueError, TypeError):
+        num = pd.to_numeric(stripped.where(~blank), errors="coerce").to_numpy(dtype=float)
     bad = ~blank.to_numpy() & (~np.isfinite(num) | (num != np.round(num)) | (num < 0))
     return num, blank.to_numpy(), bad
 
@@ -98,8 +101,9 @@ class ResponseData:
 
     @classmethod
     def _from_long(cls, p, i, r, source, lines) -> ResponseData:
-        person_ids, rows = np.unique(p, return_inverse=True)
-        item_ids, cols = np.unique(i, return_inverse=True)
+        rows, person_ids = pd.factorize(pd.Series(p, dtype=object), sort=True)  # hashing: fast on 1e6 ids
+        cols, item_ids = pd.factorize(pd.Series(i, dtype=object), sort=True)
+        person_ids, item_ids = np.asarray(person_ids, dtype=object), np.asarray(item_ids, dtype=object)
         key = rows.astype(np.int64) * len(item_ids) + cols
         order = np.argsort(key, kind="stable")
         dup = np.flatnonzero(np.diff(key[order]) == 0)

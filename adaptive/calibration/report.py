@@ -120,7 +120,8 @@ def write_report(result, out_dir) -> Path:
         "",
         "Method: marginal maximum likelihood (Bock-Aitkin EM), theta ~ N(0, 1) per area, 61 quadrature "
         "points on [-6, 6]; standard errors from the observed information; item fit by S-X2 (complete data) "
-        "or Q1 on EAP groups (sparse data).",
+        "or LOO-X2 on leave-one-out posterior predictions (sparse data); infit/outfit from the same "
+        "predictions.",
         "",
         "## Model choice per area",
         "",
@@ -189,6 +190,8 @@ def write_report(result, out_dir) -> Path:
         ),
         "",
     ]
+    if result.validation_error:
+        md.insert(2, f"**Warning: the new bank does not validate:** {result.validation_error}\n")
     report = out / "report.md"
     report.write_text("\n".join(md))
     result.artifact_paths = [report, *paths]

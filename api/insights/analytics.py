@@ -399,6 +399,7 @@ def gap_overview(learners, profiles, roles, *, framework: Framework | None = Non
     share_cols = [f"share_level_{i}" for i in range(1, n_levels + 1)]
     levels = pd.DataFrame(level_rows, columns=["grouping", "group", "area", "area_name", "n", "mean_theta",
                                                "mean_level", *share_cols])
+    levels = levels[levels["n"] > 0].reset_index(drop=True)          # areas nobody in the group took
     levels = suppress_partition(levels, ["grouping", "area"], "n", ["mean_theta", "mean_level", *share_cols],
                                 min_size, hidden)
     comp_cols = ["mean_required", "mean_level", "share_below", "expected_share_below", "mean_gap"]
@@ -487,9 +488,10 @@ def pathway_progress(learners, pathways, events, *, since: Mapping[str, object] 
                               where="pathways", field="learner_id")
     done = completions_frame(events)
     if since:
-        start = done["learner_id"].map({str(k): v for k, v in since.items()})
-        start = _time(start.tolist(), "since", "since") if len(start) else start
-        done = done[start.isna().to_numpy() | (done["completed_at"] >= start).to_numpy()]
+        start = _time(pd.Series(since, dtype=object).reset_index(drop=True), "since", "since")
+        start.index = [str(k) for k in since]
+        start = done["learner_id"].map(start).to_numpy()
+        done = done[pd.isna(start) | (done["completed_at"].to_numpy() >= start)]
     steps = steps.merge(done, on=["learner_id", "content_id"], how="left")
     steps["completed"] = steps["completed_at"].notna()
     per = steps.groupby("learner_id", sort=False).agg(n_steps=("content_id", "size"),

@@ -21,8 +21,7 @@ def gap_matrix(competences: pd.DataFrame, grouping: str = "role",
                value: str = "share_below") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(values, suppressed) group x competence frames from a gap overview's ``competences`` table.
 
-    Groups whose every cell is suppressed are left out; cells with no requirement are NaN and not
-    suppressed."""
+    Groups without a cell to show are left out; cells with no requirement are NaN and not suppressed."""
     if value not in VALUES:
         raise ValidationError(f"must be one of {sorted(VALUES)}, got {value!r}", field="value")
     part = competences[competences["grouping"] == grouping]
@@ -31,7 +30,7 @@ def gap_matrix(competences: pd.DataFrame, grouping: str = "role",
     values = part.pivot(index="group", columns="competence", values=value)
     hidden = part.pivot(index="group", columns="competence", values="suppressed")
     hidden = hidden.astype("boolean").fillna(False).astype(bool)
-    keep = ~hidden.all(axis=1)
+    keep = values.index.isin(part.loc[~part["suppressed"], "group"])   # groups with a cell to show
     return values[keep], hidden[keep]
 
 

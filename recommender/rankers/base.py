@@ -232,12 +232,12 @@ class Ranker:
     ) -> RecommendationList:
         allowed = self.interactions_.catalogue.mask(language, format)
         exclude = batch.completed if exclude_completed else None
-        ids, scores = self.top_k(batch, k, exclude=exclude, allowed=allowed)
-        return RecommendationList(
-            self._to_recommendations(batch, 0, ids[0], scores[0]),
-            strategy or self.name,
-            batch.unknown_content,
-        )
+        raw = self.score(batch)
+        scores = self._with_fallback(batch, raw)
+        ids, top = self.top_k(batch, k, exclude=exclude, allowed=allowed, scores=scores)
+        fallback = scores is not raw  # the ranker had nothing for this learner: popularity was used
+        recs = self._to_recommendations(batch, 0, ids[0], top[0], popularity_source=fallback)
+        return RecommendationList(recs, strategy or self.name, batch.unknown_content)
 
     def recommend_for_role(
         self, role_id: str, k: int = 10, language: str | None = None, format: str | None = None
@@ -273,11 +273,16 @@ class Ranker:
             ),
         }
 
-    def _to_recommendations(self, batch, i, ids, scores, role_source=False) -> list[Recommendation]:
+    def _to_recommendations(
+        self, batch, i, ids, scores, role_source=False, popularity_source=False
+    ) -> list[Recommendation]:
         cat = self.interactions_.catalogue
         out = []
         valid = ids[ids >= 0]
-        srcs = ["role"] * len(valid) if role_source else self.sources(batch, i, valid)
+        if role_source or popularity_source:
+            srcs = ["role" if role_source or batch.role[i] >= 0 else "popular"] * len(valid)
+        else:
+            srcs = self.sources(batch, i, valid)
         for item, s, src in zip(valid, scores[: len(valid)], srcs, strict=True):
             out.append(
                 Recommendation(

@@ -8,7 +8,7 @@ import pytest
 from adaptive.calibration import calibrate_bank
 from adaptive.calibration.data import ResponseData
 from adaptive.itembank import Item, ItemBank
-from tests.calibration.helpers import simulate_bank_responses, small_bank
+from tests.calibration.helpers import simulate_2pl, simulate_bank_responses, small_bank
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,22 @@ def test_pilot_items_join_bank_through_fixed_anchors():
     stable = [it for it in active.items if it.id not in link.dropped]
     assert all(res.bank.item(it.id).a == it.a and res.bank.item(it.id).b == it.b for it in stable)
     assert res.bank.item(drifted.id).b[0] == pytest.approx(drifted.b[0], abs=0.3)
+
+
+def test_unknown_area_reported_not_thrown_away(tmp_path):
+    """Metadata naming an area outside DigComp: the calibration is kept and the problem reported."""
+    X, _ = simulate_2pl(500, np.full(10, 1.2), np.linspace(-1, 1, 10), seed=1)
+    meta = tmp_path / "meta.csv"
+    meta.write_text("item_id,area\n" + "".join(f"item{j + 1},{'X' if j < 5 else '1'}\n" for j in range(10)))
+    res = calibrate_bank(ResponseData.from_matrix(X), metadata_csv=meta, model="2PL", progress=False)
+    assert set(res.area_fits) == {"1", "X"}
+    assert res.validation_error is not None and "X" in res.validation_error
+    assert "does not validate" in res.write_report(tmp_path / "r").read_text()
+
+
+def test_template_calibration_validates(result):
+    assert result.validation_error is None
+
+
+def test_output_keeps_template_order(bank, result):
+    assert [it.id for it in result.bank.items] == [it.id for it in bank.items]

@@ -8,6 +8,8 @@ gradient or the cross-product, the same quantities up to numerical error).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,19 @@ def test_lsat7_item5_3pl_reaches_mirt_likelihood(lsat7):
     assert target - 0.01 <= m.loglik_ <= target + 0.05
     assert m.models_[4] == "3PL" and 0 < m.c_[4] < 0.6
     assert m.n_parameters_ == 11
+
+
+def test_lsat6_matches_ltm():
+    """A second public data set, another reference program (ltm, Gauss-Hermite quadrature)."""
+    import pandas as pd
+
+    pat = pd.read_csv(Path(__file__).parent / "data" / "lsat6_patterns.csv")
+    X = np.repeat(pat.iloc[:, :5].to_numpy(float), pat["count"].to_numpy(), axis=0)
+    m = TwoPLCalibrator().fit(X)
+    assert m.loglik_ == pytest.approx(-2466.653, abs=0.01)
+    np.testing.assert_allclose(m.a_, [0.8254, 0.7229, 0.8905, 0.6886, 0.6575], atol=0.01)
+    np.testing.assert_allclose(m.b_[:, 0], [-3.3597, -1.3696, -0.2799, -1.8659, -3.1236], atol=0.01)
+    r = RaschCalibrator().fit(X)
+    assert r.loglik_ == pytest.approx(-2466.938, abs=0.01)
+    assert r.a_[0] == pytest.approx(0.755, abs=0.01)
+    np.testing.assert_allclose(r.b_[:, 0], [-3.615, -1.322, -0.318, -1.730, -2.780], atol=0.01)

@@ -29,7 +29,8 @@ def progress(org):
 
 @pytest.fixture(scope="session")
 def impact(org):
-    return training_impact(org.learners, org.diagnostics, org.events, catalogue=org.catalogue, prior=org.prior)
+    return training_impact(org.learners, org.diagnostics, org.events, catalogue=org.catalogue,
+                           prior=org.prior)
 
 
 @pytest.fixture(scope="session")

@@ -84,3 +84,22 @@ def test_rerun_is_a_no_op_unless_forced(booted):
     again = bootstrap(booted.home, seed=5, **TINY)
     assert not again.created and again.versions == booted.versions
     assert registry.champions() == {ITEM_BANK_MODEL: 1, RECOMMENDER_MODEL: 1}
+
+
+def test_calibration_and_training_runs_record_params_metrics_artifacts(booted):
+    from models import tracking
+    from models.item_bank_model import artifact_paths
+
+    client = tracking.client()
+    bank_run = client.get_run(client.get_model_version(ITEM_BANK_MODEL, "1").run_id)
+    assert bank_run.data.params["model"] == "template" and bank_run.data.params["bootstrap.seed"] == "5"
+    assert bank_run.data.params["framework_version"] == "2.2" and "chosen_models" in bank_run.data.params
+    expected = {"n_persons", "n_responses", "loglik_total", "area_1_eap_reliability"}
+    assert expected <= set(bank_run.data.metrics)
+    run_files = {a.path for a in client.list_artifacts(bank_run.info.run_id)}
+    assert {"items.csv", "model_comparison.csv"} <= run_files
+    report = artifact_paths(registry.download(ITEM_BANK_MODEL, 1))["calibration_report"]
+    assert any(report.glob("*.md")) and any(report.glob("*.png"))
+    rec_run = client.get_run(client.get_model_version(RECOMMENDER_MODEL, "1").run_id)
+    assert rec_run.data.params["ranker"] == "hybrid" and rec_run.data.params["n_learners"] == "400"
+    assert {"test_ndcg_at_10", "popularity.ndcg_at_10", "n_contents"} <= set(rec_run.data.metrics)

@@ -176,3 +176,32 @@ def test_unreachable_registry_is_a_clear_error(home, monkeypatch):
     tracking.configure(home)
     with pytest.raises(RegistryUnavailableError, match=f"127.0.0.1:{port}"):
         registry.load_item_bank()
+
+
+def test_broken_store_is_registry_unavailable(home):
+    (home / "broken").mkdir()
+    (home / "broken" / "mlflow.db").write_text("not a database")
+    tracking.configure(home / "broken")
+    with pytest.raises(RegistryUnavailableError, match="not a database"):
+        registry.champions()
+
+
+def test_alias_resolution_is_cached_briefly_but_promotion_is_seen_at_once(home, small_bank, monkeypatch):
+    _register_banks(small_bank, 2)
+    registry.promote(ITEM_BANK_MODEL, 1)
+    assert registry.load_item_bank()[1] == 1
+    # moved by another process: this one keeps serving v1 until the alias cache expires
+    tracking.client().set_registered_model_alias(ITEM_BANK_MODEL, CHAMPION, "2")
+    assert registry.load_item_bank()[1] == 1
+    monkeypatch.setattr(registry, "ALIAS_CACHE_SECONDS", 0.0)
+    assert registry.load_item_bank()[1] == 2
+    monkeypatch.setattr(registry, "ALIAS_CACHE_SECONDS", 3600.0)
+    registry.rollback(ITEM_BANK_MODEL)  # in this process: seen at once despite the long cache
+    assert registry.load_item_bank()[1] == 1
+
+
+def test_inherited_embedded_uri_stays_embedded(home, monkeypatch):
+    # a child process (e.g. a uvicorn worker) inherits MLFLOW_TRACKING_URI exported by mlflow itself
+    monkeypatch.setattr(tracking, "_current", None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.embedded_uri(home))
+    assert tracking.configure(home).artifact_root == home.resolve() / "mlartifacts"

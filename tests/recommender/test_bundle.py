@@ -13,8 +13,16 @@ from recommender.training import train_bundle
 @pytest.fixture(scope="module")
 def trained(world):
     # a 2-point regularization grid keeps the suite fast; the full coordinate search runs in the bootstrap
-    return train_bundle(world.catalogue, world.roles, world.events, world.learners, ranker="hybrid", seed=0,
-                        progress=False, als_grid={"regularization": (0.1, 1.0)})
+    return train_bundle(
+        world.catalogue,
+        world.roles,
+        world.events,
+        world.learners,
+        ranker="hybrid",
+        seed=0,
+        progress=False,
+        als_grid={"regularization": (0.1, 1.0)},
+    )
 
 
 def test_train_bundle_reports_test_metrics_and_params(trained):

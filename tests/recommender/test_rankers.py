@@ -142,6 +142,12 @@ def test_cold_learner_falls_back_to_role_then_global_popularity(full, als_full):
     in_role = [r.content_id for r in als_full.recommend("ghost", k=10, role="it-specialist")]
     assert in_role == [r.content_id for r in role_pop.recommend("ghost", k=10, role="it-specialist")]
     assert in_role != nobody
+    # and the reason says so, instead of claiming a collaborative-filtering signal it did not have
+    assert "popular with learners overall" in als_full.recommend("ghost", k=1)[0].reason
+    assert (
+        "popular with learners in your role (IT specialist)"
+        in als_full.recommend("ghost", 1, role="it-specialist")[0].reason
+    )
 
 
 def test_role_ranking_follows_role_members(full, als_full):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -61,15 +62,20 @@ def list_command(
 
     names = (registry.kind(name).name,) if name else None
     rows = registry.list_models(names)
-    table = Table(title=f"registered models ({config.tracking_uri})", title_justify="left")
-    for col in ("model", "version", "aliases", "created (UTC)", "framework", "key metrics"):
-        table.add_column(col, no_wrap=col != "key metrics")
+    table = Table(title=f"registered models ({config.tracking_uri})", title_justify="left",
+                  box=box.SIMPLE_HEAD)
+    table.add_column("model", no_wrap=True, min_width=20)
+    table.add_column("ver", justify="right", no_wrap=True)
+    table.add_column("aliases", min_width=8)
+    table.add_column("created", no_wrap=True)
+    table.add_column("key metrics", no_wrap=True, min_width=26)
     for row in rows:
         keys = registry.KINDS[row.name].key_metrics if row.name in registry.KINDS else ()
         shown = [f"{k}={_fmt(row.metrics[k])}" for k in keys if k in row.metrics]
-        table.add_row(row.name, str(row.version), ", ".join(row.aliases) or "-",
-                      row.created.strftime("%Y-%m-%d %H:%M"), row.framework_version or "-",
-                      "  ".join(shown) or "[red]no metrics[/red]")
+        framework = f"\nDigComp {row.framework_version}" if row.framework_version else ""
+        table.add_row(row.name + framework, str(row.version), ", ".join(row.aliases) or "-",
+                      row.created.strftime("%Y-%m-%d"), "\n".join(shown) or "[red]no metrics[/red]",
+                      end_section=True)
     if not rows:
         console.print("no registered models yet: run [bold]digipath bootstrap[/bold]")
         return
@@ -113,18 +119,22 @@ def rollback_command(
 @_clean_errors
 def bootstrap_command(
     seed: Annotated[int, typer.Option(help="random seed of the whole demo world")] = 0,
-    learners: Annotated[int, typer.Option(help="number of simulated learners", min=10)] = 2000,
+    learners: Annotated[int, typer.Option(
+        help="simulated learners (also the test takers the bank is calibrated from)", min=300)] = 2000,
     force: Annotated[bool, typer.Option(
         "--force", help="rebuild and re-register even if champions exist")] = False,
     home: HomeOption = None,
 ) -> None:
     """Build a demo world from nothing: item bank, responses, calibration, catalogue, recommender; register
     both models and set champion."""
+    from models import tracking
     from models.bootstrap import bootstrap
 
-    from models import tracking
-
     bootstrap(tracking.resolve_home(home), seed=seed, n_learners=learners, force=force, progress=True)
+
+
+# also reachable as ``digipath models bootstrap`` while api/cli.py mounts this module as a plain group
+app.command("bootstrap", hidden=True)(bootstrap_command)
 
 
 def register(root: typer.Typer) -> None:

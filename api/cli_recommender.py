@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -214,7 +213,3 @@ def recommend(
         _fail(exc)
     for i, r in enumerate(recs, 1):
         console.print(f"{i:2d}. {r.content_id}  {r.title}  ({r.score:.3f})\n    {r.reason}", highlight=False)
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("DIGIPATH_HOME", ".digipath"))

@@ -21,18 +21,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from adaptive.cat import CatConfig, CatSession
 from adaptive.errors import ValidationError
 from api.auth import Principal
 from api.jsonable import jsonable
 from api.persistence.learners import ensure_learner
 from api.persistence.tables import DiagnosticSession, Learner, ResponseRecord, utcnow
 from api.problems import ProblemError
-
-
-def _cat():
-    from adaptive.cat import CatConfig, CatSession
-
-    return CatSession, CatConfig
 
 
 @dataclass
@@ -108,7 +103,6 @@ class DiagnosticService:
     def _load_cat(self, row: DiagnosticSession, bank):  # noqa: ANN001
         cat = self.cache.take(row.id, row.version)
         if cat is None:
-            CatSession, _ = _cat()
             cat = CatSession.from_json(bank, row.state)
         return cat
 
@@ -122,7 +116,6 @@ class DiagnosticService:
         areas: list[str] | None,
         language: str,
     ) -> dict[str, Any]:
-        CatSession, CatConfig = _cat()
         bank, bank_version = self.provider.champion_bank()
         if language not in bank.languages:
             raise ValidationError(

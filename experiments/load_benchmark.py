@@ -156,13 +156,15 @@ async def drive(
     await asyncio.sleep(warmup_s)
     t_start = time.monotonic()
     cpu_start = process_tree_cpu_seconds(server_pid)
+    client_cpu_start = time.process_time()
     while not stop["now"] and time.monotonic() - t_start < max_seconds:
         await asyncio.sleep(0.1)
     stop["now"] = True
     elapsed = time.monotonic() - t_start
     cpu = process_tree_cpu_seconds(server_pid) - cpu_start
+    client_cpu = time.process_time() - client_cpu_start
     await asyncio.gather(*tasks, return_exceptions=True)
-    return np.array(latencies), errors, elapsed, cpu
+    return np.array(latencies), errors, elapsed, (cpu, client_cpu)
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
@@ -309,7 +311,7 @@ def _new_key(env: dict) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: float, home: Path) -> None:  # noqa: ANN001
+def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home: Path) -> None:  # noqa: ANN001
     db = "PostgreSQL" if args.database_url else "SQLite"
     ms = lat * 1000 if lat.size else np.array([np.nan])
     figures = {
@@ -326,7 +328,9 @@ def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: float, home
         "errors": len(errors),
         "target_rate": args.rate,
         # server CPU per answered step (all workers): capacity ~ 1000 / this per free core
-        "server_cpu_ms_per_step": round(1000 * cpu / max(lat.size, 1), 2),
+        "server_cpu_ms_per_step": round(1000 * cpu[0] / max(lat.size, 1), 2),
+        # the load generator shares the cores: its own CPU per step
+        "client_cpu_ms_per_step": round(1000 * cpu[1] / max(lat.size, 1), 2),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
     }

@@ -93,6 +93,8 @@ def registry_errors(what: str) -> Iterator[None]:
             raise ModelNotFoundError(f"{what}: {message}") from exc
         raise RegistryUnavailableError(
             f"{what}: MLflow registry at {tracking.current().tracking_uri} failed: {message}") from exc
+    except FileNotFoundError as exc:  # e.g. a version whose local artifacts were deleted
+        raise ModelNotFoundError(f"{what}: artifacts missing: {exc}") from exc
     except OSError as exc:  # includes requests' ConnectionError
         raise RegistryUnavailableError(
             f"{what}: MLflow registry at {tracking.current().tracking_uri} unreachable: {exc}") from exc
@@ -189,7 +191,9 @@ def _load_version(name: str, version: int):
             _cache.hits += 1
             return _cache.objects[key]
     # download outside the lock: a slow server must not block cache hits for other versions
-    obj = kind(name).loader(download(name, version))
+    model_dir = download(name, version)
+    with registry_errors(f"loading model {name!r} version {version}"):
+        obj = kind(name).loader(model_dir)
     with _cache.lock:
         _cache.downloads += 1
         return _cache.objects.setdefault(key, obj)

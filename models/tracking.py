@@ -72,8 +72,8 @@ def configure(home: str | Path | None = None) -> TrackingConfig:
     global _current
     home_path = resolve_home(home)
     external = os.environ.get("DIGIPATH_MLFLOW_TRACKING_URI") or os.environ.get("MLFLOW_TRACKING_URI")
-    if external and (external == embedded_uri(home_path)
-                     or (_current is not None and _current.is_embedded and external == _current.tracking_uri)):
+    ours = _current.tracking_uri if _current is not None and _current.is_embedded else None
+    if external and external in (embedded_uri(home_path), ours):
         # mlflow.set_tracking_uri exports the URI to the environment (also to child processes such as
         # uvicorn workers): our own embedded store is not an operator's choice of an external one
         external = None

@@ -52,10 +52,17 @@ def relevant_sets(train: Interactions, test_events: pd.DataFrame) -> tuple[np.nd
 
 
 def rank_rows(
-    ranker: Ranker, train: Interactions, rows: np.ndarray, k: int, batch_size: int = 2048, progress=None
+    ranker: Ranker,
+    train: Interactions,
+    rows: np.ndarray,
+    k: int,
+    batch_size: int | None = None,
+    progress=None,
 ) -> np.ndarray:
     """Top-k item indices (n, k) for training rows, excluding their training items."""
     out = np.full((len(rows), k), -1, dtype=np.int64)
+    # dense score blocks of about 16M cells whatever the catalogue size (memory stays ~0.5 GB)
+    batch_size = batch_size or int(np.clip(16_000_000 // max(train.n_items, 1), 16, 4096))
     for s in range(0, len(rows), batch_size):
         part = rows[s : s + batch_size]
         batch = LearnerBatch.from_rows(train, part)

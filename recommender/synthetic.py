@@ -20,11 +20,11 @@ Generative model (all randomness from one seed):
   ``mean_items``) in 3 phases, each item drawn without replacement with probability proportional to
   ``exp(U_uj)`` (Gumbel-max), where
 
-      U_uj = 3.0 fit_uj + 0.8 q_j + 1.5 [j in favourites(role_u)] + 1.2 u.v_j
+      U_uj = 5.0 fit_uj + 0.8 q_j + 1.5 [j in favourites(role_u)] + 1.2 u.v_j
              + 1.0 [language match] + 0.3 [English for a non-English speaker]
 
   and ``fit_uj = max_{c in C_j} need_uc * exp(-(L_j - (l_uc + 1))^2 / 2)``, need_uc =
-  max(required - true level, 0) / 7 + 0.15: content near the next level in competences the role needs.
+  max(required - true level, 0) / 4 + 0.1: content near the next level in competences the role needs.
   Completing an item at the learner's next level raises that true level by 1 before the next phase, so
   learners climb. Each draw yields ``viewed``; ``enrolled`` with p = 0.55 + 0.3 fit; ``completed`` (given
   enrolled) with p = 0.5 + 0.4 fit; ``rated`` (given completed) with p = 0.3 and value 1..5 rising with

@@ -48,8 +48,12 @@ def metric_key(name: str) -> str:
     return name.replace("@", "_at_")
 
 
+VALIDATION_LEARNERS = 5000  # tuning scores a seeded sample of validation learners at most (big logs)
+
+
 def _validation_score(ranker, inter: Interactions, val_events: pd.DataFrame, metric: str, k: int) -> float:
-    return evaluate(ranker, inter, val_events, ks=(k,), n_boot=1).summary[metric]
+    res = evaluate(ranker, inter, val_events, ks=(k,), n_boot=1, max_learners=VALIDATION_LEARNERS)
+    return res.summary[metric]
 
 
 def tune_als(
@@ -97,25 +101,29 @@ def tune_hybrid(
     metric: str = "ndcg@10",
     seed=0,
 ) -> tuple[dict, pd.DataFrame]:
-    """Tune the hybrid weights (w_cf = 1) on validation: components are scored once, combined per cell."""
+    """Tune the hybrid weights (w_cf = 1) on validation; components scored once per block of learners."""
     grid = grid or HYBRID_GRID
     k = int(metric.split("@")[1])
     name = metric.split("@")[0]
     hybrid = HybridRanker(cf=ALSRanker(**(als_params or {}), seed=seed)).fit(fit)
     rows_idx, rel, _ = relevant_sets(fit, val_events)
-    comps_batches = []
-    for s in range(0, len(rows_idx), 2048):
-        batch = LearnerBatch.from_rows(fit, rows_idx[s : s + 2048])
-        comps_batches.append((batch, hybrid.components(batch)))
-    results = []
-    for w_gap, w_role in itertools.product(grid["w_gap"], grid["w_role"]):
-        ranked = []
-        for batch, comps in comps_batches:
+    if len(rows_idx) > VALIDATION_LEARNERS:
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows_idx), VALIDATION_LEARNERS, replace=False))
+        rows_idx, rel = rows_idx[pick], [rel[i] for i in pick]
+    cells = list(itertools.product(grid["w_gap"], grid["w_role"]))
+    ranked: dict[tuple, list[np.ndarray]] = {cell: [] for cell in cells}
+    step = int(np.clip(4_000_000 // max(fit.n_items, 1), 16, 2048))  # one block of components in memory
+    for s in range(0, len(rows_idx), step):
+        batch = LearnerBatch.from_rows(fit, rows_idx[s : s + step])
+        comps = hybrid.components(batch)
+        for w_gap, w_role in cells:
             scores = hybrid.combine(comps, 1.0, w_gap, w_role)
             ids, _ = hybrid.top_k(batch, k, exclude=batch.history, scores=scores)
-            ranked.append(ids)
-        ranked = np.concatenate(ranked) if ranked else np.zeros((0, k), dtype=int)
-        table = per_learner_metrics(ranked, rel, ks=(k,))
+            ranked[(w_gap, w_role)].append(ids)
+    results = []
+    for (w_gap, w_role), parts in ranked.items():
+        ids = np.concatenate(parts) if parts else np.zeros((0, k), dtype=int)
+        table = per_learner_metrics(ids, rel, ks=(k,))
         value = float(table[f"{name}@{k}"].mean()) if name != "mrr" else float(table["mrr"].mean())
         results.append({"w_gap": w_gap, "w_role": w_role, metric: value})
     table = pd.DataFrame(results).sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)

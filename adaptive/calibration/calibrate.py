@@ -61,6 +61,7 @@ class CalibrationResult:
     params: dict[str, str] = field(default_factory=dict)  # run parameters (for MLflow logging by models/)
     artifact_paths: list[Path] = field(default_factory=list)  # filled by write_report
     validation_error: str | None = None  # why the new bank does not validate (e.g. areas unknown to DigComp)
+    notes: list[str] = field(default_factory=list)  # warnings for the psychometrician (e.g. an unlinked area)
 
     @property
     def linking(self) -> dict[str, dict]:
@@ -226,12 +227,14 @@ def calibrate_bank(
         if bank is not None:
             known.update({it.id: it for it in bank.items})
 
-    def area_of(iid: str) -> str:
+    has_areas = meta is not None or bool(known)
+
+    def area_of(iid: str) -> str | None:
         if meta is not None and iid in meta.index:
             return str(meta.loc[iid, "area"])
         if iid in known:
             return known[iid].area
-        return "1"
+        return None if has_areas else "1"  # no item information at all: one scale, area "1"
 
     kept, excluded = screen_items(responses, min_responses=min_responses)
     if template is not None and anchors is None:
@@ -239,7 +242,11 @@ def calibrate_bank(
         excluded += [(it.id, "no responses in the data") for it in template.items if it.id not in in_data]
     by_area: dict[str, list[str]] = {}
     for iid in kept:
-        by_area.setdefault(area_of(iid), []).append(iid)
+        area = area_of(iid)
+        if area is None:  # never guess: an item on the wrong scale would distort a whole area
+            excluded.append((iid, "area unknown: not in the metadata, template or anchor bank"))
+        else:
+            by_area.setdefault(area, []).append(iid)
     if not by_area:
         raise ValidationError(
             "no item has enough responses to calibrate "
@@ -259,6 +266,7 @@ def calibrate_bank(
     )
     fits: dict[str, AreaFit] = {}
     comparisons = []
+    notes: list[str] = []
     common = dict(c_prior=c_prior, se_method="none", progress=progress)  # SEs only for the final fit
     for area in sorted(by_area):
         data = responses.subset_items(by_area[area])
@@ -301,6 +309,13 @@ def calibrate_bank(
             comp["reason"] = "requested"
         cal = free[chosen]
         link_res = None
+        if anchors is not None:
+            n_usable = sum(1 for i in anchor_ids if anchors.item(i).model in ("1PL", "2PL", "3PL", "GRM"))
+            if n_usable < 2:
+                notes.append(
+                    f"area {area}: {n_usable} usable anchor item(s) in the data (need 2): NOT linked, "
+                    "its items are on this sample's own N(0, 1) scale"
+                )
         if anchor_ids:
             old_items = [anchors.item(i) for i in anchor_ids]
             usable = [it for it in old_items if it.model in ("1PL", "2PL", "3PL", "GRM")]
@@ -389,6 +404,7 @@ def calibrate_bank(
         area_fits=fits,
         params=params,
         validation_error=problem,
+        notes=notes,
     )
 
 
@@ -405,6 +421,7 @@ def _transformed(cal: MMLCalibrator, A: float, B: float) -> MMLCalibrator:
         nd = 1 if g.model in ("1PL", "2PL", "3PL") else g.params.shape[1] - 1
         g.params[:, 1 : 1 + nd] = -g.params[:, [0]] * cal.b_[g.items, :nd]
     cal.theta_ = A * cal.theta_ + B  # the quadrature grid moves with the scale (weights unchanged)
+    cal.latent_mean_, cal.latent_sd_ = A * cal.latent_mean_ + B, A * cal.latent_sd_
     cal.eap_ = A * cal.eap_ + B
     cal.eap_sd_ = A * cal.eap_sd_
     return cal
@@ -422,6 +439,11 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
     rows = []
     for area, f in fits.items():
         cal = f.calibrator
+        # stable anchors keep their bank parameters (fixed-anchor: held; Stocking-Lord/mean-sigma: only used
+        # for the transformation); anchors dropped for drift get their new estimates
+        keep_bank = set()
+        if f.linking is not None:
+            keep_bank = {i for i in f.linking.anchors.index if i not in f.linking.dropped}
         cuts = cut_scores.get(area, list(DEFAULT_CUT_SCORES))
         cut_scores.setdefault(area, list(cuts))
         for j, iid in enumerate(cal.item_ids_):
@@ -441,8 +463,8 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
                 )
                 continue
             c = float(cal.c_[j]) if m == "3PL" else 0.0
-            if cal.fixed_[j] and anchors is not None:
-                item = anchors.item(str(iid))  # held fixed: exactly the bank's item
+            if str(iid) in keep_bank:
+                item = anchors.item(str(iid))  # a stable anchor keeps exactly the bank's values
             elif src is not None:
                 item = Item.from_dict(src.to_dict())
                 item.model, item.a, item.b, item.c, item.d = m, a, b, c, 1.0
@@ -483,6 +505,11 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
                     "se_b": [float(x) for x in cal.se_["b"][j, : K - 1]],
                     "se_c": float(cal.se_["c"][j]) if m == "3PL" else np.nan,
                     "anchor_fixed": bool(cal.fixed_[j]),
+                    "anchor": "kept (bank values)"
+                    if str(iid) in keep_bank
+                    else (
+                        "dropped (drift)" if f.linking is not None and str(iid) in f.linking.dropped else ""
+                    ),
                     "categories": [int(x) for x in cal.categories_[j]],
                     **{k: t[k] for k in t.index},
                 }
@@ -490,7 +517,9 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
     if anchors is not None:
         items = [new_items.pop(it.id, it) for it in anchors.items] + list(new_items.values())
     elif template is not None:  # keep the template's item order, new items after it
-        items = [new_items.pop(it.id) for it in template.items if it.id in new_items] + list(new_items.values())
+        items = [new_items.pop(it.id) for it in template.items if it.id in new_items] + list(
+            new_items.values()
+        )
     else:
         items = list(new_items.values())
     in_bank = {it.id for it in items}

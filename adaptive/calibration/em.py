@@ -215,8 +215,9 @@ class MMLCalibrator:
                 groups.append(_Group(model, int(K), items, cols, free, params))
         self._groups = groups
         self._data, self._fixed = data, fixed
-        self._latent = bool(fixed) if self.estimate_latent is None else bool(self.estimate_latent)
-        if self._latent and not fixed:
+        any_fixed = bool(set(fixed) & set(self.item_ids_))
+        self._latent = any_fixed if self.estimate_latent is None else bool(self.estimate_latent)
+        if self._latent and not any_fixed:
             raise ValidationError("the latent mean and SD are identified only with fixed (anchor) items")
         self.latent_mean_, self.latent_sd_ = 0.0, 1.0
         self._run_em(data)
@@ -620,12 +621,24 @@ class MMLCalibrator:
             first = np.repeat(starts[pick], n_i)
             within = np.arange(n_i.sum()) - np.repeat(np.cumsum(n_i) - n_i, n_i)
             obs = order[first + within]
-            boot = ResponseData(np.arange(len(pick)).astype(str), data.item_ids, new_rows, data.cols[obs],
-                                data.scores[obs], source=f"bootstrap of {data.source}")
-            est = MMLCalibrator(model=dict(zip(self.item_ids_, self.models_, strict=True)),
-                                n_quadrature=self.n_quadrature, theta_bound=self.theta_bound,
-                                max_iter=self.max_iter, tol=self.tol, c_prior=self.c_prior, se_method="none",
-                                estimate_latent=self.estimate_latent)
+            boot = ResponseData(
+                np.arange(len(pick)).astype(str),
+                data.item_ids,
+                new_rows,
+                data.cols[obs],
+                data.scores[obs],
+                source=f"bootstrap of {data.source}",
+            )
+            est = MMLCalibrator(
+                model=dict(zip(self.item_ids_, self.models_, strict=True)),
+                n_quadrature=self.n_quadrature,
+                theta_bound=self.theta_bound,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                c_prior=self.c_prior,
+                se_method="none",
+                estimate_latent=self.estimate_latent,
+            )
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 try:
@@ -685,7 +698,11 @@ class MMLCalibrator:
 
 
 class RaschCalibrator(MMLCalibrator):
-    """1PL with a common slope on theta ~ N(0, 1): the Rasch model with the latent SD equal to the slope."""
+    """1PL with a common slope on theta ~ N(0, 1): the Rasch model with the latent SD equal to the slope.
+
+    Same likelihood as mirt's ``itemtype="Rasch"`` (a = 1, latent variance free); Rasch-metric
+    difficulties are ``a_ * b_`` and the latent SD is ``a_[0]``.
+    """
 
     def __init__(self, **kw):
         super().__init__(model="1PL", **kw)

@@ -29,12 +29,25 @@ from adaptive.calibration.em import MMLCalibrator
 MIN_COMPLETE_FOR_SX2 = 100
 
 
-def _dense_categories(cal: MMLCalibrator) -> np.ndarray:
-    """(N, J) recoded category (0..K-1), -1 = missing."""
-    persons, cols, items = cal._obs
+def _observed_categories(cal: MMLCalibrator) -> np.ndarray:
+    """Recoded category (0..K-1) of each observed response (aligned with ``cal._obs``)."""
+    _, cols, items = cal._obs
     offsets = np.concatenate([[0], np.cumsum(cal.n_categories_)])
-    X = np.full((len(cal.person_ids_), len(cal.item_ids_)), -1, dtype=np.int64)
-    X[persons, items] = cols - offsets[items]
+    return cols - offsets[items]
+
+
+def _dense_categories(cal: MMLCalibrator, persons_subset: np.ndarray | None = None) -> np.ndarray:
+    """(N, J) recoded category (0..K-1), -1 = missing; only for ``persons_subset`` rows if given."""
+    persons, _, items = cal._obs
+    x = _observed_categories(cal)
+    n = len(cal.person_ids_)
+    if persons_subset is not None:
+        pos = np.full(n, -1)
+        pos[persons_subset] = np.arange(len(persons_subset))
+        keep = pos[persons] >= 0
+        persons, items, x, n = pos[persons[keep]], items[keep], x[keep], len(persons_subset)
+    X = np.full((n, len(cal.item_ids_)), -1, dtype=np.int64)
+    X[persons, items] = x
     return X
 
 
@@ -85,13 +98,12 @@ def _merge_rows(O: np.ndarray, E: np.ndarray, mincell: float = 1.0):
 
 def s_x2(cal: MMLCalibrator, mincell: float = 1.0) -> pd.DataFrame:
     """S-X2, df and p per item on complete response vectors (NaN when fewer than 100 complete)."""
-    X = _dense_categories(cal)
-    complete = np.all(X >= 0, axis=1)
-    J = X.shape[1]
+    J = len(cal.item_ids_)
+    complete = np.flatnonzero(np.bincount(cal._obs[0], minlength=len(cal.person_ids_)) == J)
     out = pd.DataFrame({"S_X2": np.nan, "df_S_X2": np.nan, "p_S_X2": np.nan}, index=cal.item_ids_)
-    if complete.sum() < MIN_COMPLETE_FOR_SX2 or J < 3:
+    if len(complete) < MIN_COMPLETE_FOR_SX2 or J < 3:
         return out
-    Xc = X[complete]
+    Xc = _dense_categories(cal, complete)
     P = np.transpose(cal.category_probabilities(cal.theta_), (1, 2, 0))  # (J, K, Q)
     prior = cal.prior_
     total = Xc.sum(axis=1)
@@ -228,8 +240,7 @@ def infit_outfit(cal: MMLCalibrator, method: str = "loo", _pred=None) -> pd.Data
         x, e, v, items = _pred if _pred is not None else loo_predictive(cal)
     else:
         persons, _, items = cal._obs
-        X = _dense_categories(cal)
-        x = X[persons, items].astype(float)
+        x = _observed_categories(cal).astype(float)
         e, v = np.empty(len(x)), np.empty(len(x))
         for j in range(len(cal.item_ids_)):
             m = items == j
@@ -249,25 +260,29 @@ def infit_outfit(cal: MMLCalibrator, method: str = "loo", _pred=None) -> pd.Data
 def classical(cal: MMLCalibrator) -> pd.DataFrame:
     """p-value (mean proportion of the maximum score) and point-biserial with the rest score."""
     persons, _, items = cal._obs
-    X = _dense_categories(cal)
     maxs = (cal.n_categories_ - 1).astype(float)
-    x = X[persons, items] / maxs[items]
+    x = _observed_categories(cal) / maxs[items]
     N = len(cal.person_ids_)
     tot = np.bincount(persons, weights=x, minlength=N)
     cnt = np.bincount(persons, minlength=N)
     J = len(cal.item_ids_)
-    pval, pbis = np.zeros(J), np.full(J, np.nan)
-    for j in range(J):
-        m = items == j
-        pval[j] = x[m].mean()
-        pers = persons[m]
-        rest_n = cnt[pers] - 1
-        ok = rest_n > 0
-        if ok.sum() > 2:
-            rest = (tot[pers][ok] - x[m][ok]) / rest_n[ok]
-            xi = x[m][ok]
-            if xi.std() > 0 and rest.std() > 0:
-                pbis[j] = float(np.corrcoef(xi, rest)[0, 1])
+    pval = np.bincount(items, weights=x, minlength=J) / np.bincount(items, minlength=J)
+    # correlation of the item score with the rest score, per item, from bincount moments (vectorised)
+    rest_n = cnt[persons] - 1
+    ok = rest_n > 0
+    it, xi = items[ok], x[ok]
+    rest = (tot[persons][ok] - xi) / rest_n[ok]
+    n = np.bincount(it, minlength=J).astype(float)
+
+    def mom(w):
+        return np.bincount(it, weights=w, minlength=J)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = mom(xi * rest) / n - mom(xi) * mom(rest) / n**2
+        var_x = mom(xi**2) / n - (mom(xi) / n) ** 2
+        var_r = mom(rest**2) / n - (mom(rest) / n) ** 2
+        pbis = cov / np.sqrt(var_x * var_r)
+    pbis[(n < 3) | (var_x <= 1e-12) | (var_r <= 1e-12)] = np.nan
     return pd.DataFrame({"p_value": pval, "point_biserial": pbis}, index=cal.item_ids_)
 
 

@@ -190,6 +190,8 @@ def write_report(result, out_dir) -> Path:
         ),
         "",
     ]
+    for note in reversed(result.notes):
+        md.insert(2, f"**Note:** {note}\n")
     if result.validation_error:
         md.insert(2, f"**Warning: the new bank does not validate:** {result.validation_error}\n")
     report = out / "report.md"

@@ -287,7 +287,7 @@ def _group_sizes(labels: dict[str, np.ndarray], min_size: int) -> tuple[pd.DataF
         rows += [(grouping, v, int(c), bool(m)) for v, c, m in zip(vals, counts, mask, strict=True)]
     frame = pd.DataFrame(rows, columns=["grouping", "group", "n", "suppressed"])
     hidden = {(g, v) for g, v, _, m in rows if m}
-    frame["n"] = frame["n"].astype(float).where(~frame["suppressed"])
+    frame["n"] = frame["n"].astype("Int64").mask(frame["suppressed"])
     return frame, hidden
 
 
@@ -563,15 +563,14 @@ def _catalogue_areas(catalogue) -> dict[str, set[str]] | None:
     if "content_id" not in frame.columns:
         raise ValidationError("missing column", where="catalogue", field="content_id")
     out: dict[str, set[str]] = {}
-    for _, r in frame.iterrows():
-        areas: set[str] = set()
-        if "competences" in frame.columns and r["competences"] is not None:
-            comps = r["competences"]
-            comps = comps.split(";") if isinstance(comps, str) else comps
-            areas |= {str(c).strip().split(".")[0] for c in comps if str(c).strip()}
-        if "area" in frame.columns and pd.notna(r["area"]):
-            areas.add(str(r["area"]))
-        out[str(r["content_id"])] = areas
+    comps = frame["competences"] if "competences" in frame.columns else pd.Series([None] * len(frame))
+    areas = frame["area"] if "area" in frame.columns else pd.Series([None] * len(frame))
+    for cid, cs, a in zip(frame["content_id"].astype(str), comps, areas, strict=True):
+        cs = cs.split(";") if isinstance(cs, str) else (cs if isinstance(cs, list | tuple) else [])
+        found = {str(c).strip().split(".")[0] for c in cs if str(c).strip()}
+        if a is not None and not pd.isna(a):
+            found.add(str(a))
+        out[cid] = found
     return out
 
 
@@ -708,9 +707,10 @@ def _impact_contents(changes: pd.DataFrame, events, content_areas, z: float, min
                 vals += _difference(adj, m1, m0, z)[2:]
             if hide:
                 vals = [np.nan] * len(vals)
-            n1, n0 = (np.nan, np.nan) if hide else (int(m1.sum()), int(m0.sum()))
+            n1, n0 = (pd.NA, pd.NA) if hide else (int(m1.sum()), int(m0.sum()))
             rows.append([cid, a, n1, n0, *vals, hide])
-    return pd.DataFrame(rows, columns=header)
+    out = pd.DataFrame(rows, columns=header)
+    return out.astype({"n_completed": "Int64", "n_not_completed": "Int64"})
 
 
 def _difference(x: np.ndarray, m1: np.ndarray, m0: np.ndarray, z: float) -> list[float]:
@@ -729,7 +729,7 @@ def as_records(frame: pd.DataFrame) -> list[dict]:
         for k, v in rec.items():
             if isinstance(v, pd.Timestamp):
                 v = None if pd.isna(v) else v.isoformat()
-            elif v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            elif v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
                 v = None
             elif isinstance(v, np.generic):
                 v = v.item()

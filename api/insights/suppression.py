@@ -51,9 +51,9 @@ def suppress_partition(frame: pd.DataFrame, by: list[str], size: str, value_colu
                        min_size: int, hidden_groups: set | None = None, group: str = "group") -> pd.DataFrame:
     """Apply :func:`suppression_mask` within each ``by`` partition of ``frame`` (rows = groups).
 
-    Suppressed rows get NaN in ``value_columns`` and in ``size`` (a size alone is not secret, but a size
-    below the threshold would say "these few people"), and ``suppressed = True``. ``hidden_groups``: values
-    of ``by[0], group`` pairs suppressed already at the group level.
+    Suppressed rows get NaN in ``value_columns`` and <NA> in ``size`` (a size alone is not secret, but a
+    size below the threshold would say "these few people"), and ``suppressed = True``.
+    ``hidden_groups``: ``(by[0], group)`` pairs suppressed already at the group level.
     """
     out = frame.copy()
     out["suppressed"] = False
@@ -68,7 +68,8 @@ def suppress_partition(frame: pd.DataFrame, by: list[str], size: str, value_colu
         mask = suppression_mask(part[size].fillna(0).to_numpy(), min_size, pre)
         out.loc[idx[mask], "suppressed"] = True
     hide = out["suppressed"].to_numpy()
-    for col in value_columns + [size]:
+    for col in value_columns:
         out[col] = out[col].astype(float)
         out.loc[hide, col] = np.nan
+    out[size] = out[size].astype("Int64").mask(hide)     # counts stay integers; suppressed -> <NA>
     return out

@@ -185,3 +185,46 @@ def test_migrations_up_down_up(database_url):
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 5000
     engine.dispose()
+
+
+def test_reloads_do_not_fail_requests_in_flight(api, bank_v1, bank_v2):
+    # Learners keep answering on several threads while the champion flips between versions 1 and 2.
+    stop = threading.Event()
+    failures: list[str] = []
+    finished: list[dict] = []
+
+    def learner(i: int) -> None:
+        banks = {"1": bank_v1, "2": bank_v2}
+        while not stop.is_set():
+            r = api.client.post(
+                "/v1/diagnostics", json={"learner_id": f"l{i}", "areas": ["1"]}, headers=api.a
+            )
+            if r.status_code != 201:
+                failures.append(r.text)
+                return
+            step = r.json()
+            taker = SimulatedTaker(banks[step["bank_version"]], 0.0, seed=i)
+            while step["status"] == "in_progress":
+                item = step["item"]
+                r = api.client.post(
+                    f"/v1/diagnostics/{step['session_id']}/responses",
+                    json={"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]},
+                    headers=api.a,
+                )
+                if r.status_code != 200:
+                    failures.append(r.text)
+                    return
+                step = r.json()
+            finished.append(step)
+
+    threads = [threading.Thread(target=learner, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for k in range(6):
+        api.provider.set_champion("2" if k % 2 == 0 else "1")
+        assert api.client.post("/v1/admin/models/reload", headers=api.a).status_code == 200
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not failures, failures[:3]
+    assert finished and all(f["status"] == "finished" for f in finished)

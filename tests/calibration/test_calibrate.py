@@ -17,7 +17,7 @@ def bank():
 
 
 @pytest.fixture(scope="module")
-def result(bank):
+def result(bank, tmp_path_factory):
     X, theta = simulate_bank_responses(bank, 2500, seed=3, missing=0.3)
     ids = [it.id for it in bank.items]
     rng = np.random.default_rng(0)
@@ -27,7 +27,9 @@ def result(bank):
     # a wrongly keyed area-1 item: probability falls with theta (negative discrimination)
     rev = (rng.random((2500, 1)) < 1 / (1 + np.exp(1.2 * theta[:, [0]]))).astype(float)
     data = ResponseData.from_matrix(np.hstack([X, flat, rare, rev]), item_ids=ids + ["FLAT", "RARE", "REV"])
-    return calibrate_bank(data, template=bank, progress=False)
+    meta = tmp_path_factory.mktemp("meta") / "meta.csv"
+    meta.write_text("item_id,area\nREV,1\n")  # the new item's area; the others come from the template
+    return calibrate_bank(data, template=bank, metadata_csv=meta, progress=False)
 
 
 def test_exclusions_reported_not_crashed(result):
@@ -91,7 +93,8 @@ def test_bank_round_trip_and_report(tmp_path, result):
     assert (result.items["fit_test"] == "LOO-X2").all()  # 30 % missing: sparse-design item fit
 
 
-def test_pilot_items_join_bank_through_fixed_anchors():
+@pytest.mark.parametrize("link_method", ["fixed", "stocking-lord"])
+def test_pilot_items_join_bank_through_anchors(link_method):
     """Live-CAT-like data: active items (anchors, bank values) plus pilot items; the new population is
     N(0.4, 1.2^2) on the bank scale, and one anchor has drifted by 1.2 logits."""
     full = small_bank(n_areas=1, items_per_competence=8, n_pilot=3, seed=5, share_grm=0.0)
@@ -109,7 +112,7 @@ def test_pilot_items_join_bank_through_fixed_anchors():
     truth = truth.replace(items=list(truth.items))
     X, _ = simulate_bank_responses(truth, 3000, seed=6, mean=0.4, sd=1.2, missing=0.2)
     data = ResponseData.from_matrix(X, item_ids=[it.id for it in truth.items])
-    res = calibrate_bank(data, anchors=live, model="2PL", progress=False)
+    res = calibrate_bank(data, anchors=live, model="2PL", progress=False, link_method=link_method)
     link = res.area_fits["1"].linking
     assert link.A == pytest.approx(1.2, abs=0.1) and link.B == pytest.approx(0.4, abs=0.1)
     assert drifted.id in link.unstable and drifted.id in link.dropped
@@ -125,6 +128,8 @@ def test_pilot_items_join_bank_through_fixed_anchors():
     stable = [it for it in active.items if it.id not in link.dropped]
     assert all(res.bank.item(it.id).a == it.a and res.bank.item(it.id).b == it.b for it in stable)
     assert res.bank.item(drifted.id).b[0] == pytest.approx(drifted.b[0], abs=0.3)
+    assert res.items.loc[drifted.id, "anchor"] == "dropped (drift)"
+    assert (res.items.loc[[it.id for it in stable], "anchor"] == "kept (bank values)").all()
 
 
 def test_unknown_area_reported_not_thrown_away(tmp_path):
@@ -144,3 +149,24 @@ def test_template_calibration_validates(result):
 
 def test_output_keeps_template_order(bank, result):
     assert [it.id for it in result.bank.items] == [it.id for it in bank.items]
+
+
+def test_area_without_anchors_is_reported(bank):
+    """An anchor bank sharing no items with an area: that area cannot be linked, and the result says so."""
+    X, _ = simulate_bank_responses(bank, 600, seed=9)
+    area1 = [it.id for it in bank.items if it.area == "1"]
+    data = ResponseData.from_matrix(X[:, : len(area1)], item_ids=area1)
+    other = bank.replace(items=[it for it in bank.items if it.area == "2"])
+    res = calibrate_bank(data, template=bank, anchors=other, model="2PL", progress=False, se_method="none")
+    assert res.area_fits["1"].linking is None
+    assert len(res.notes) == 1 and "NOT linked" in res.notes[0] and "area 1" in res.notes[0]
+
+
+def test_items_without_known_area_are_excluded(bank):
+    X, _ = simulate_bank_responses(bank, 600, seed=10)
+    ids = [it.id for it in bank.items]
+    extra, _ = simulate_2pl(600, np.ones(1), np.zeros(1), seed=11)
+    data = ResponseData.from_matrix(np.hstack([X, extra]), item_ids=ids + ["NEW-1"])
+    res = calibrate_bank(data, template=bank, model="2PL", progress=False, se_method="none")
+    assert dict(res.excluded)["NEW-1"].startswith("area unknown")
+    assert "NEW-1" not in {it.id for it in res.bank.items}

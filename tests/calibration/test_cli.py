@@ -112,3 +112,35 @@ def test_bad_csv_one_line_error(tmp_path):
     assert len(err) == 1 and str(bad) in err[0] and "line 3" in err[0] and "response" in err[0]
     r = runner.invoke(app, ["fit", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 1 and "file not found" in r.output
+
+
+def test_fit_wide_csv_with_metadata_models(lsat7, tmp_path):
+    """Wide input (a column per item) and per-item models from the metadata (``--model template``)."""
+    X, ref = lsat7
+    wide = tmp_path / "lsat7.csv"
+    pd.DataFrame(X.astype(int), columns=[f"item{j + 1}" for j in range(5)]).to_csv(wide, index=False)
+    meta = tmp_path / "meta.csv"
+    meta.write_text(
+        "item_id,area,competence,level,model\n" + "".join(f"item{j + 1},1,1.1,3,2PL\n" for j in range(5))
+    )
+    out = tmp_path / "out"
+    r = runner.invoke(
+        app,
+        [
+            "fit",
+            str(wide),
+            "--wide",
+            "--metadata",
+            str(meta),
+            "--model",
+            "template",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    bank = ItemBank.load_json(out / "bank.json")
+    a = [bank.item(f"item{j + 1}").a for j in range(5)]
+    np.testing.assert_allclose(a, ref["2PL"]["a"], atol=0.01)  # mirt's LSAT7 2PL slopes
+    assert all(bank.item(f"item{j + 1}").level == 3 for j in range(5))

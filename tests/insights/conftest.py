@@ -9,6 +9,16 @@ import pytest
 from adaptive.synthetic import generate_synthetic_bank
 from api.insights import gap_overview, pathway_progress, training_impact
 from api.insights.synthetic import AREAS, generate_organisation
+from tests.api.conftest import (  # noqa: F401 - the API tests' fixtures, reused by test_api.py
+    api,
+    bank_v1,
+    bank_v2,
+    bundle,
+    database_url,
+    settings,
+    sqlite_template,
+    world,
+)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from adaptive.errors import ValidationError
@@ -46,7 +47,7 @@ def test_min_group_size_is_validated(bad):
 def test_tiny_roles_and_unit_are_suppressed_everywhere(overview):
     g = overview.groups.set_index(["grouping", "group"])
     for small in [("role", "data-protection-officer"), ("role", "auditor"), ("unit", "legal")]:
-        assert g.loc[small, "suppressed"] and np.isnan(g.loc[small, "n"])
+        assert g.loc[small, "suppressed"] and pd.isna(g.loc[small, "n"])
     # legal (3 people) alone would be "all - other units": one more unit must be hidden with it
     units = g.loc["unit"]
     assert units["suppressed"].sum() >= 2

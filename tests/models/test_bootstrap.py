@@ -103,3 +103,28 @@ def test_calibration_and_training_runs_record_params_metrics_artifacts(booted):
     rec_run = client.get_run(client.get_model_version(RECOMMENDER_MODEL, "1").run_id)
     assert rec_run.data.params["ranker"] == "hybrid" and rec_run.data.params["n_learners"] == "400"
     assert {"test_ndcg_at_10", "popularity.ndcg_at_10", "n_contents"} <= set(rec_run.data.metrics)
+
+
+def test_generic_mlflow_clients_can_predict_with_the_champions(booted):
+    import mlflow
+
+    log = pd.read_csv(booted.data_dir / "responses.csv", dtype={"person_id": str, "item_id": str})
+    people = sorted(log.person_id.unique())[:3]
+    abilities = mlflow.pyfunc.load_model(f"models:/{ITEM_BANK_MODEL}@champion").predict(
+        log[log.person_id.isin(people)][["person_id", "item_id", "response"]])
+    assert set(abilities.person_id) == set(people) and len(abilities) == 3 * 5  # every area was tested
+    assert abilities.se.between(0.05, 1.0).all()
+    rankings = mlflow.pyfunc.load_model(f"models:/{RECOMMENDER_MODEL}@champion").predict(
+        pd.DataFrame({"learner_id": people[:2], "k": [4, 2]}))
+    assert rankings.groupby("learner_id").size().to_dict() == {people[0]: 4, people[1]: 2}
+    assert rankings.content_id.str.startswith("C").all()
+
+
+def test_only_the_missing_champion_is_rebuilt(booted):
+    """What the service does on start when one model lost its champion (runs last: it moves aliases)."""
+    from models import tracking
+
+    tracking.client().delete_registered_model_alias(ITEM_BANK_MODEL, "champion")
+    again = bootstrap(booted.home, seed=5, **TINY)
+    assert again.created and registry.champions() == {ITEM_BANK_MODEL: 2, RECOMMENDER_MODEL: 1}
+    assert [r.version for r in registry.list_models((RECOMMENDER_MODEL,))] == [1]  # not retrained

@@ -205,3 +205,19 @@ def test_inherited_embedded_uri_stays_embedded(home, monkeypatch):
     monkeypatch.setattr(tracking, "_current", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.embedded_uri(home))
     assert tracking.configure(home).artifact_root == home.resolve() / "mlartifacts"
+
+
+def test_promote_refuses_version_whose_artifacts_were_deleted(home, small_bank):
+    import shutil
+
+    _register_banks(small_bank, 2)
+    registry.promote(ITEM_BANK_MODEL, 1)
+    mv = tracking.client().get_model_version(ITEM_BANK_MODEL, "2")
+    model_id = mv.source.removeprefix("models:/")
+    [model_dir] = [p for p in (home / "mlartifacts").rglob(model_id) if p.is_dir()]
+    shutil.rmtree(model_dir)
+    with pytest.raises(ValidationError, match="artifacts do not load"):
+        registry.promote(ITEM_BANK_MODEL, 2)
+    with pytest.raises(ModelNotFoundError, match="version 2"):
+        registry.load_item_bank(version=2)
+    assert registry.load_item_bank()[1] == 1

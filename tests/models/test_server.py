@@ -14,7 +14,7 @@ from models import registry, runs, tracking
 from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
 from tests.models.standin import TinyBundle
 
-READY_TIMEOUT = 120  # s; a loaded 2-core CI machine can be slow to import mlflow's server
+READY_TIMEOUT = 180  # s; a loaded 2-core CI machine can be slow to import mlflow's server
 
 
 def _free_port() -> int:

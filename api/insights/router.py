@@ -1,0 +1,208 @@
+"""``/v1/insights/...``: competence gaps, pathway progress and training impact of the caller's organisation.
+
+Scope ``insights`` (or ``admin``). Every figure comes from the caller's organisation only (queries filter by
+``org_id``); groups below the minimum size are suppressed (``api.insights.suppression``). JSON tables are
+paginated like the other list endpoints; ``?format=csv`` returns the whole table as CSV.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, require
+from api.deps import get_db
+from api.insights.analytics import (
+    OBSERVATIONAL_CAVEAT,
+    as_records,
+    gap_overview,
+    pathway_progress,
+    training_impact,
+)
+from api.insights.plots import IMAGE_FORMATS, gap_heatmap
+from api.insights.service import load_organisation, recommended_pathways
+from api.insights.suppression import DEFAULT_MIN_GROUP_SIZE
+from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
+
+router = APIRouter(prefix="/v1/insights", tags=["insights"])
+
+_PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
+_ERRORS = {
+    401: {**_PROBLEM, "description": "missing or bad API key"},
+    403: {**_PROBLEM, "description": "key lacks the insights scope"},
+    422: {**_PROBLEM, "description": "invalid request"},
+}
+_CSV = {"content": {"text/csv": {}}, "description": "the table (``format=csv``)"}
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+OutFormat = Annotated[Literal["json", "csv"], Query(description="json (paginated) or csv (whole table)")]
+MinGroup = Annotated[int | None, Query(ge=1, le=10_000, description="suppress groups smaller than this "
+                                                                    "(cannot go below the service's floor)")]
+Grouping = Annotated[Literal["organisation", "role", "unit"] | None, Query(description="only this grouping")]
+
+
+class InsightsTable(BaseModel):
+    report: str
+    table: str
+    min_group_size: int
+    total: int
+    offset: int
+    limit: int
+    items: list[dict[str, Any]]
+    notes: list[str] = Field(default_factory=list)
+
+
+def _min_group_size(request: Request, asked: int | None) -> int:
+    settings = request.app.state.services.settings
+    floor = int(getattr(settings, "insights_min_group_size", DEFAULT_MIN_GROUP_SIZE))
+    if asked is None:
+        return floor
+    if asked < floor:
+        raise ProblemError(422, "validation", f"min_group_size must be >= {floor} (the service's floor)",
+                           errors=[{"loc": ["query", "min_group_size"], "msg": f"must be >= {floor}",
+                                    "type": "greater_than_equal"}])
+    return asked
+
+
+def _table(report: str, table: str, frame: pd.DataFrame, fmt: str, offset: int, limit: int,
+           min_size: int, notes: list[str] | None = None, grouping: str | None = None) -> Any:
+    if grouping is not None and "grouping" in frame.columns:
+        frame = frame[frame["grouping"] == grouping]
+    frame = frame.reset_index(drop=True)
+    if fmt == "csv":
+        return Response(frame.to_csv(index=False), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{report}-{table}.csv"'})
+    return {"report": report, "table": table, "min_group_size": min_size, "total": int(len(frame)),
+            "offset": offset, "limit": limit, "items": as_records(frame.iloc[offset:offset + limit]),
+            "notes": notes or []}
+
+
+def _roles(request: Request):  # noqa: ANN202
+    bundle, _ = request.app.state.services.provider.recommender()
+    return bundle
+
+
+def _overview(request: Request, db: Session, principal: Principal, min_size: int):  # noqa: ANN202
+    data = load_organisation(db, principal.org_id, events=False)
+    return gap_overview(data.learners, data.diagnostics, _roles(request).roles, min_group_size=min_size)
+
+
+@router.get("/gaps", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},
+            summary="Competence gaps per role and unit (levels, share below the role's requirement)")
+def gaps(
+    request: Request,
+    table: Annotated[Literal["competences", "levels", "largest_gaps", "groups"], Query()] = "competences",
+    grouping: Grouping = None,
+    format: OutFormat = "json",
+    min_group_size: MinGroup = None,
+    offset: Offset = 0,
+    limit: Limit = 200,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("insights")),
+) -> Any:
+    min_size = _min_group_size(request, min_group_size)
+    ov = _overview(request, db, principal, min_size)
+    notes = [f"{ov.n_learners} learners with a finished diagnostic count; {ov.n_without_diagnostic} without "
+             f"one do not; groups under {min_size} are suppressed (with complementary suppression)"]
+    if ov.unknown_roles:
+        notes.append(f"roles without a role profile (no requirements): {', '.join(ov.unknown_roles[:20])}")
+    return _table("gaps", table, getattr(ov, table), format, offset, limit, min_size, notes, grouping)
+
+
+@router.get("/gaps/heatmap", responses={**_ERRORS, 200: {"content": {t: {} for t in IMAGE_FORMATS.values()},
+                                                         "description": "the heatmap"}},
+            summary="Heatmap of the gaps, group x competence (PNG or SVG)", response_class=Response)
+def gaps_heatmap(
+    request: Request,
+    grouping: Annotated[Literal["role", "unit"], Query()] = "role",
+    value: Annotated[Literal["share_below", "expected_share_below", "mean_gap"], Query()] = "share_below",
+    format: Annotated[Literal["png", "svg"], Query()] = "png",
+    min_group_size: MinGroup = None,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("insights")),
+) -> Response:
+    min_size = _min_group_size(request, min_group_size)
+    ov = _overview(request, db, principal, min_size)
+    if not (~ov.competences["suppressed"] & (ov.competences["grouping"] == grouping)).any():
+        raise ProblemError(409, "not-enough-data", f"no {grouping} group has {min_size} or more learners "
+                           "with a finished diagnostic and a role requirement yet")
+    image = gap_heatmap(ov.competences, grouping, value, format=format)
+    return Response(image, media_type=IMAGE_FORMATS[format])
+
+
+@router.get("/pathways", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},
+            summary="Pathway progress: share of the recommended pathway completed, per learner and per unit")
+def pathways(
+    request: Request,
+    table: Annotated[Literal["units", "learners"], Query()] = "units",
+    grouping: Grouping = None,
+    unit: Annotated[str | None, Query(max_length=64, description="only learners of this unit")] = None,
+    format: OutFormat = "json",
+    min_group_size: MinGroup = None,
+    offset: Offset = 0,
+    limit: Limit = 200,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("insights")),
+) -> Any:
+    from api.routers.learners import model_learner_key
+
+    min_size = _min_group_size(request, min_group_size)
+    data = load_organisation(db, principal.org_id)
+    paths, since = recommended_pathways(data, _roles(request),
+                                        lambda lid: model_learner_key(principal, lid))
+    res = pathway_progress(data.learners, paths, data.events, since=since, min_group_size=min_size)
+    frame = res.learners if table == "learners" else res.units
+    if unit is not None and table == "learners":
+        frame = frame[frame["unit"] == unit]
+    notes = ["pathway = the one recommended from the learner's latest diagnostic; completions after it count"]
+    if table == "learners":
+        notes.append("per-learner rows are individual data: share them only with the learner's supervisor")
+    return _table("pathways", table, frame, format, offset, limit, min_size, notes, grouping)
+
+
+@router.get("/impact", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},
+            summary="Training impact: change between two diagnostics per area, per group and per content")
+def impact(
+    request: Request,
+    table: Annotated[Literal["groups", "contents", "changes"], Query()] = "groups",
+    grouping: Grouping = None,
+    pairing: Annotated[Literal["first-last", "last-two"], Query()] = "first-last",
+    format: OutFormat = "json",
+    min_group_size: MinGroup = None,
+    offset: Offset = 0,
+    limit: Limit = 200,
+    db: Session = Depends(get_db),
+    principal: Principal = Depends(require("insights")),
+) -> Any:
+    min_size = _min_group_size(request, min_group_size)
+    data = load_organisation(db, principal.org_id)
+    bundle = _roles(request)
+    res = training_impact(data.learners, data.diagnostics, data.events, catalogue=bundle.catalogue.items,
+                          pairing=pairing, prior=_cat_prior(request), min_group_size=min_size)
+    notes = [OBSERVATIONAL_CAVEAT, "reliable change: |delta| / sqrt(se1^2 + se2^2) > 1.96 (95%); *_adjusted "
+             "columns take the diagnostic's prior out of the estimates (shrinkage would understate change)"]
+    return _table("impact", table, getattr(res, table), format, offset, limit, min_size, notes, grouping)
+
+
+def _cat_prior(request: Request) -> tuple[np.ndarray, np.ndarray] | None:
+    """The CAT's prior over the framework's areas (champion bank, the service's CAT settings)."""
+    from adaptive.cat import CatConfig
+    from adaptive.cat.start import prior
+    from adaptive.framework import load_framework
+
+    services = request.app.state.services
+    try:
+        bank, _ = services.provider.champion_bank()
+        config = CatConfig.from_dict(dict(services.diagnostics.cat_overrides))
+        areas = list(load_framework().area_ids)
+        if list(bank.area_ids) != areas:
+            return None
+        return prior(bank, areas, None, config.prior_sd, config.independent_areas)
+    except Exception:  # noqa: BLE001 - no prior: the adjusted columns are simply left out
+        return None

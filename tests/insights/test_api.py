@@ -1,0 +1,192 @@
+"""``/v1/insights/...`` in the real app (TestClient, migrated SQLite per test, the API tests' fixtures).
+
+Two organisations are seeded with generated learners, finished diagnostics and events (the generated
+organisation of ``conftest.org``, under different role/unit names for org-b); the HTTP figures must equal
+the library's on the caller's organisation alone.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from api.auth import get_or_create_org
+from api.insights import gap_overview, training_impact
+from api.insights.synthetic import AREAS
+from api.persistence.tables import DiagnosticSession, Learner, LearningEvent
+from tests.api.helpers import run_diagnostic
+
+
+def _problem(r, status: int, slug: str) -> dict:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["type"] == f"https://digipath.example/problems/{slug}" and body["status"] == status
+    return body
+
+
+def _subset(org, n: int = 150):
+    """The first n regular learners plus the tiny groups (at the end), with their records."""
+    keep = np.r_[np.arange(n), np.arange(len(org.learners) - 8, len(org.learners))]
+    learners = org.learners.iloc[keep].reset_index(drop=True)
+    ids = set(learners["learner_id"])
+    diags = [d for d in org.diagnostics if d["learner_id"] in ids]
+    events = org.events[org.events["learner_id"].isin(ids)]
+    return learners, diags, events
+
+
+def seed(api, slug: str, learners: pd.DataFrame, diags: list[dict], events: pd.DataFrame) -> None:
+    """Write learners, finished diagnostics and events of one organisation straight into the database."""
+    with api.app.state.services.sessionmaker() as db:
+        org = get_or_create_org(db, slug)
+        rows = {r.learner_id: Learner(org_id=org.id, external_id=r.learner_id, role=r.role, unit=r.unit)
+                for r in learners.itertuples()}
+        db.add_all(rows.values())
+        db.flush()
+        for d in diags:
+            t = pd.Timestamp(d["finished_at"]).to_pydatetime()
+            db.add(DiagnosticSession(
+                id=str(uuid.uuid4()), org_id=org.id, learner_id=rows[d["learner_id"]].id, bank_version="1",
+                language="en", role=rows[d["learner_id"]].role, areas=list(AREAS), seed=0, status="finished",
+                sequence=0, pending_item=None, state="{}", result=d["profile"], version=1, created_at=t,
+                updated_at=t, finished_at=t))
+        db.add_all(LearningEvent(org_id=org.id, learner_id=rows[e.learner_id].id,
+                                 event_id=f"{slug}-{e.event_id}", content_id=e.content_id, event=e.event,
+                                 value=e.value, timestamp=pd.Timestamp(e.timestamp).to_pydatetime())
+                   for e in events.itertuples())
+        db.commit()
+
+
+@pytest.fixture
+def two_orgs(api, org, bundle):
+    role_ids = list(bundle.roles.role_ids)
+    names = sorted(set(org.learners["role"]))
+    a_roles = {r: role_ids[i % len(role_ids)] for i, r in enumerate(names)}
+    learners, diags, events = _subset(org)
+    a = learners.assign(role=learners["role"].map(a_roles))
+    seed(api, "org-a", a, diags, events)
+    # org-b: other people (ids prefixed), units of its own, every learner in one role
+    b = learners.assign(learner_id="b-" + learners["learner_id"], unit="b-" + learners["unit"],
+                        role=role_ids[-1])
+    b_diags = [{**d, "learner_id": "b-" + d["learner_id"]} for d in diags]
+    b_events = events.assign(learner_id="b-" + events["learner_id"])
+    seed(api, "org-b", b, b_diags, b_events)
+    return a, diags, events, b
+
+
+def _get(api, path, headers=None, **params):
+    r = api.client.get(path, params=params, headers=headers or api.a)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_gaps_equal_the_library_on_the_callers_organisation_only(api, two_orgs, bundle):
+    a, diags, _, b = two_orgs
+    expected = gap_overview(a, diags, bundle.roles)
+    body = _get(api, "/v1/insights/gaps", table="competences", limit=1000).json()
+    assert body["total"] == len(expected.competences) and body["min_group_size"] == 5
+    got = pd.DataFrame(body["items"])
+    want = expected.competences
+    assert list(got.columns) == list(want.columns)
+    np.testing.assert_allclose(got["share_below"].astype(float), want["share_below"].astype(float),
+                               equal_nan=True)
+    units = set(got.loc[got["grouping"] == "unit", "group"])
+    assert units and not any(u.startswith("b-") for u in units)
+    groups = pd.DataFrame(_get(api, "/v1/insights/gaps", table="groups").json()["items"])
+    n_diagnosed = len({d["learner_id"] for d in diags})
+    assert groups.loc[groups["grouping"] == "organisation", "n"].item() == n_diagnosed
+    assert "legal" in set(groups["group"]) and groups.loc[groups["group"] == "legal", "n"].isna().all()
+    # org-b sees its own people only
+    b_groups = pd.DataFrame(_get(api, "/v1/insights/gaps", headers=api.b, table="groups").json()["items"])
+    assert set(b_groups.loc[b_groups["grouping"] == "unit", "group"]) == set(b["unit"])
+    # pagination and filtering
+    page = _get(api, "/v1/insights/gaps", table="competences", grouping="role", offset=3, limit=4).json()
+    assert page["offset"] == 3 and len(page["items"]) == 4
+    assert {i["grouping"] for i in page["items"]} == {"role"}
+
+
+def test_csv_and_heatmap(api, two_orgs):
+    r = _get(api, "/v1/insights/gaps", table="levels", format="csv")
+    assert r.headers["content-type"].startswith("text/csv")
+    assert 'filename="gaps-levels.csv"' in r.headers["content-disposition"]
+    csv = pd.read_csv(io.StringIO(r.text), dtype={"group": str, "area": str})
+    js = pd.DataFrame(_get(api, "/v1/insights/gaps", table="levels", limit=1000).json()["items"])
+    assert len(csv) == len(js) and list(csv.columns) == list(js.columns)
+    assert not csv["group"].str.startswith("b-").any()
+    png = _get(api, "/v1/insights/gaps/heatmap", grouping="unit")
+    assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+    svg = _get(api, "/v1/insights/gaps/heatmap", grouping="unit", format="svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert "finance" in svg.text and "b-finance" not in svg.text and "legal" not in svg.text
+    for table in ("groups", "contents", "changes"):
+        r = _get(api, "/v1/insights/impact", table=table, format="csv")
+        assert r.headers["content-type"].startswith("text/csv") and "b-emp" not in r.text
+    r = _get(api, "/v1/insights/pathways", table="learners", format="csv")
+    assert "b-emp" not in r.text
+
+
+def test_impact_equals_the_library_and_carries_the_caveat(api, two_orgs, bundle):
+    a, diags, events, _ = two_orgs
+    body = _get(api, "/v1/insights/impact", table="contents", limit=1000).json()
+    assert body["notes"][0].startswith("Observational")
+    got = pd.DataFrame(body["items"])
+    want = training_impact(a, diags, events, catalogue=bundle.catalogue.items).contents
+    assert len(got) == len(want) and set(got["content_id"]) == set(want["content_id"])
+    np.testing.assert_allclose(got["difference"].astype(float), want["difference"].astype(float),
+                               equal_nan=True)
+    assert "difference_adjusted" in got.columns          # the CAT prior of the served bank is known
+    changes = _get(api, "/v1/insights/impact", table="changes", limit=1).json()
+    retested = {d["learner_id"] for d in diags if d["diagnostic_id"].startswith("d2")}
+    assert changes["total"] == len(AREAS) * len(retested)
+
+
+def test_auth_scopes_and_validation(api, two_orgs):
+    _problem(api.client.get("/v1/insights/gaps"), 401, "unauthorized")
+    _problem(api.client.get("/v1/insights/gaps", headers=api.a_diag), 403, "forbidden")
+    insights = api.key("org-a", "insights")
+    assert api.client.get("/v1/insights/gaps", headers=insights).status_code == 200
+    _problem(api.client.get("/v1/insights/impact", headers=insights, params={"table": "secrets"}), 422,
+             "validation")
+    body = _problem(api.client.get("/v1/insights/gaps", headers=insights, params={"min_group_size": 2}), 422,
+                    "validation")
+    assert "min_group_size" in body["detail"]
+    assert _get(api, "/v1/insights/gaps", table="groups", min_group_size=50).json()["min_group_size"] == 50
+    _problem(api.client.get("/v1/insights/gaps/heatmap", headers=insights, params={"format": "gif"}), 422,
+             "validation")
+
+
+def test_unit_on_diagnostics_and_pathway_progress_end_to_end(api, bank_v1, bundle):
+    """Five learners of one unit take a diagnostic over HTTP; one completes the first step of the pathway
+    the service recommended; the unit's progress shows it."""
+    role = bundle.roles.role_ids[0]
+    for i in range(5):
+        r = api.client.post("/v1/diagnostics", headers=api.a,
+                            json={"learner_id": f"u{i}", "role": role, "unit": "tax-office"})
+        assert r.status_code == 201, r.text
+    for i in range(5):
+        run_diagnostic(api.client, api.a, bank_v1, -1.0, seed=i, learner=f"u{i}")
+    with api.app.state.services.sessionmaker() as db:
+        units = {x.external_id: x.unit for x in db.query(Learner).filter(Learner.external_id.like("u%"))}
+    assert units == {f"u{i}": "tax-office" for i in range(5)}
+    _problem(api.client.post("/v1/diagnostics", json={"learner_id": "u9", "unit": "bad unit!"},
+                             headers=api.a), 422, "validation")
+    path = _get(api, "/v1/learners/u0/pathway").json()["steps"]
+    assert path, "a low-theta learner has gaps to close"
+    when = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    r = api.client.post("/v1/learning-events", headers=api.a, json={"events": [
+        {"event_id": "e1", "learner_id": "u0", "content_id": path[0]["content_id"], "event": "completed",
+         "timestamp": when}]})
+    assert r.status_code == 200, r.text
+    learners = pd.DataFrame(_get(api, "/v1/insights/pathways", table="learners").json()["items"])
+    row = learners.set_index("learner_id").loc["u0"]
+    assert row["n_steps"] == len(path) and row["n_completed"] == 1 and row["unit"] == "tax-office"
+    units = pd.DataFrame(_get(api, "/v1/insights/pathways", table="units").json()["items"])
+    unit = units[(units["grouping"] == "unit") & (units["group"] == "tax-office")].iloc[0]
+    assert unit["n"] == 5 and unit["steps_completed"] == 1
+    # another organisation sees none of it
+    assert _get(api, "/v1/insights/pathways", headers=api.b, table="learners").json()["total"] == 0

@@ -14,7 +14,7 @@ _SUBCOMMANDS = [
     ("api.cli_calibrate", "calibrate"),
     ("api.cli_simulate", None),
     ("api.cli_recommender", "recommender"),
-    ("api.cli_models", "models"),
+    ("api.cli_models", None),
     ("api.cli_service", None),
 ]
 

@@ -7,13 +7,13 @@ loading validates it so a malformed framework fails at load time, naming the fil
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from adaptive.errors import DataFileError, UnknownIdError
+from adaptive.jsonio import read_json_file
 
 PACKAGED_FRAMEWORK = Path(__file__).parent / "data" / "digcomp-2.2.json"
 N_LEVELS = 8
@@ -234,17 +234,7 @@ def _packaged() -> Framework:
 
 
 def _load(path: Path) -> Framework:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataFileError(f"cannot read framework file: {exc.strerror or exc}", file=str(path)) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFileError(
-            f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno, column=f"char {exc.colno}"
-        ) from exc
-    return Framework.from_dict(data, source=str(path))
+    return Framework.from_dict(read_json_file(path, "framework file"), source=str(path))
 
 
 def load_framework(path: str | Path | None = None) -> Framework:

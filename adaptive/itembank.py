@@ -26,6 +26,7 @@ from adaptive.errors import (
     UnknownIdError,
 )
 from adaptive.irt import MODELS, ItemParameters
+from adaptive.jsonio import read_json_file
 
 STATUSES = ("active", "pilot", "retired")
 N_LEVELS = 8
@@ -588,17 +589,7 @@ class ItemBank:
 
     @classmethod
     def load_json(cls, path: str | Path, framework=None, validate: bool = True) -> ItemBank:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise DataFileError(f"cannot read item bank: {exc.strerror or exc}", file=str(path)) from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataFileError(
-                f"invalid JSON: {exc.msg}", file=str(path), line=exc.lineno, column=f"char {exc.colno}"
-            ) from exc
+        data = read_json_file(path, "item bank")
         return cls.from_dict(data, framework=framework, validate=validate)
 
     def replace(self, **changes: Any) -> ItemBank:

@@ -68,6 +68,32 @@ class CompetenceProfileOut(BaseModel):
 class DiagnosticStep(BaseModel):
     """Reply to starting a diagnostic or answering: the next item, or the finished result."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "6f1c2d9e-8a4b-4c11-9a55-0b7f3e2d1c00",
+                    "status": "in_progress",
+                    "answered": 3,
+                    "item": {
+                        "id": "DC-1.2-014",
+                        "sequence": 4,
+                        "area": "1",
+                        "competence": "1.2",
+                        "language": "en",
+                        "response_type": "single-choice",
+                        "stem": "Which source is the most reliable for ...?",
+                        "options": ["A ...", "B ...", "C ...", "D ..."],
+                        "media": [],
+                    },
+                    "progress": {"answered": 3, "max_items": 30, "finished": False},
+                    "result": None,
+                    "bank_version": "3",
+                }
+            ]
+        }
+    )
+
     session_id: str
     status: Literal["in_progress", "finished"]
     answered: int = Field(description="answers applied so far")

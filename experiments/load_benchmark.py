@@ -71,6 +71,8 @@ def register_models(home: Path, seed: int, items_per_competence: int) -> None:
 class Taker:
     """A simulated test taker answering with the bank's IRT model (the bank is regenerated locally)."""
 
+    _params: dict = {}  # per-item ItemParameters, shared by all takers (keeps the load generator light)
+
     def __init__(self, bank, rng: np.random.Generator):  # noqa: ANN001
         self.bank = bank
         self.rng = rng
@@ -78,9 +80,10 @@ class Taker:
 
     def answer(self, item: dict) -> int:
         it = self.bank.item(item["id"])
-        p = self.bank.parameters([it.id]).category_probabilities(np.array([self.theta]))[0, 0][
-            : it.n_categories
-        ]
+        params = self._params.get(it.id)
+        if params is None:
+            params = self._params[it.id] = self.bank.parameters([it.id])
+        p = params.category_probabilities(np.array([self.theta]))[0, 0][: it.n_categories]
         score = int(self.rng.choice(len(p), p=p / p.sum()))
         if it.is_polytomous:
             return int(list(it.key).index(score))

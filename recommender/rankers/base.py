@@ -7,6 +7,7 @@ A ranker is fitted on :class:`~recommender.interactions.Interactions` and scores
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -136,8 +137,18 @@ class Ranker:
 
     name = "ranker"
 
+    # run-time settings that are not hyper-parameters (they do not change what is learned)
+    _runtime_arguments: tuple[str, ...] = ("num_threads",)
+
     def get_params(self) -> dict:
-        return {}
+        """Hyper-parameters: the ``__init__`` arguments read back from attributes (scikit-learn's rule)."""
+        sig = inspect.signature(type(self).__init__)
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        names = [
+            n for n, p in sig.parameters.items()
+            if n != "self" and p.kind in kinds and n not in self._runtime_arguments
+        ]
+        return {n: getattr(self, n) for n in names}
 
     # ------------------------------------------------------------------ fitting
     def fit(self, interactions: Interactions, competence_names: dict[str, str] | None = None) -> Ranker:

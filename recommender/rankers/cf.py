@@ -63,15 +63,6 @@ class ALSRanker(_FactorRanker):
         self.seed = seed
         self.num_threads = num_threads
 
-    def get_params(self) -> dict:
-        return {
-            "factors": self.factors,
-            "regularization": self.regularization,
-            "alpha": self.alpha,
-            "iterations": self.iterations,
-            "seed": self.seed,
-        }
-
     def _fit(self, interactions: Interactions) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
@@ -147,15 +138,6 @@ class BPRRanker(_FactorRanker):
         self.seed = seed
         self.num_threads = num_threads
 
-    def get_params(self) -> dict:
-        return {
-            "factors": self.factors,
-            "learning_rate": self.learning_rate,
-            "regularization": self.regularization,
-            "iterations": self.iterations,
-            "seed": self.seed,
-        }
-
     def _fit(self, interactions: Interactions) -> None:
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
@@ -212,9 +194,6 @@ class ItemKNNRanker(Ranker):
         self.K1 = K1
         self.B = B
         self.num_threads = num_threads
-
-    def get_params(self) -> dict:
-        return {"K": self.K, "weighting": self.weighting, "K1": self.K1, "B": self.B}
 
     def _model_class(self):
         from implicit.nearest_neighbours import BM25Recommender, CosineRecommender

@@ -31,14 +31,6 @@ class CompetenceGapRanker(Ranker):
         self.default_target = default_target
         self.popularity_weight = popularity_weight  # a small role-popularity tie-breaker
 
-    def get_params(self) -> dict:
-        return {
-            "sigma": self.sigma,
-            "below": self.below,
-            "default_target": self.default_target,
-            "popularity_weight": self.popularity_weight,
-        }
-
     def _fit(self, interactions: Interactions) -> None:
         self._prepare(interactions)
 

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    threads: int = Field(8, ge=1, le=64, description="thread-pool size per worker for the sync endpoints")
+    threads: int = Field(4, ge=1, le=64, description="thread-pool size per worker for the sync endpoints")
     max_body_bytes: int = Field(256 * 1024, description="request bodies larger than this get a 413 problem")
     bootstrap: bool = Field(True, description="register demo models on start when no champion exists")
     demo_org: str = "demo"

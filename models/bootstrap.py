@@ -25,12 +25,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from rich.console import Console
+from scipy.stats import norm, rankdata
 
 from models import registry, tracking
 from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
 
 DEMO_DIR = "demo"
 SESSION_START = np.datetime64("2025-03-01T09:00:00")
+# log-normal slope prior for the sparse demo calibration: median a = 1, 95% of its mass in [0.38, 2.7]
+# (without it, easy items seen mostly by able learners run off along the (a, b) ridge: b of -10 measured)
+SLOPE_PRIOR = (0.0, 0.5)
 
 
 @dataclass
@@ -127,11 +131,16 @@ def write_responses_csv(path: Path, person_ids, item_ids, responses: np.ndarray,
 
 
 def learner_thetas(world, area_ids) -> np.ndarray:
-    """(N, D) diagnostic thetas of the world's learners, standardised per area to the N(0, 1) scale
-    the calibration identifies (the world's profiles carry their own, level-derived metric)."""
+    """(N, D) diagnostic thetas of the world's learners on the N(0, 1) scale the calibration identifies.
+
+    The world's profiles carry their own, level-derived metric, right-skewed with no one far below the
+    mean; standardising alone left the easiest items answered correctly by everyone and their slopes
+    unidentified (b of -8 measured). Normal scores keep each learner's rank and make the latent
+    distribution the calibration assumes true."""
     ids = list(world.learners.ids)
     theta = np.array([[world.profiles[u]["areas"][a]["theta"] for a in area_ids] for u in ids], dtype=float)
-    return (theta - theta.mean(axis=0)) / theta.std(axis=0)
+    ranks = rankdata(theta, axis=0)
+    return norm.ppf((ranks - 0.5) / theta.shape[0])
 
 
 # --------------------------------------------------------------------------- the bootstrap
@@ -216,7 +225,8 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             p, j = np.nonzero(responses >= 0)
             data = ResponseData.from_arrays(np.asarray(world.learners.ids)[p], np.asarray(item_ids)[j],
                                             responses[p, j], source=str(files["responses"]))
-            result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed)
+            result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed,
+                                    a_prior=SLOPE_PRIOR)
             result.bank.name = "digipath demo bank (calibrated)"
             files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
             report_dir = data_dir / "calibration_report"

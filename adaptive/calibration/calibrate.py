@@ -206,6 +206,7 @@ def calibrate_bank(
     min_responses: int = 30,
     link_method: str = "fixed",
     c_prior=(5.0, 17.0),
+    a_prior=None,
     se_method: str = "observed",
     drop_unstable_anchors: bool = True,
 ) -> CalibrationResult:
@@ -267,7 +268,7 @@ def calibrate_bank(
     fits: dict[str, AreaFit] = {}
     comparisons = []
     notes: list[str] = []
-    common = dict(c_prior=c_prior, se_method="none", progress=progress)  # SEs only for the final fit
+    common = dict(c_prior=c_prior, a_prior=a_prior, se_method="none", progress=progress)  # SEs only for the final fit
     for area in sorted(by_area):
         data = responses.subset_items(by_area[area])
         anchor_ids = [i for i in data.item_ids if i in active_anchor_ids]
@@ -382,6 +383,7 @@ def calibrate_bank(
         "model": model,
         "link_method": link_method if anchors is not None else "none",
         "c_prior": str(c_prior),
+        "a_prior": str(a_prior),
         "se_method": se_method,
         "min_responses": str(min_responses),
         "quadrature": "61 points on [-6, 6], N(0, 1)",

@@ -69,6 +69,9 @@ class MMLCalibrator:
     model : "1PL" (common slope; the Rasch model with a free latent SD), "2PL", "3PL" or "GRM", or a
         sequence / mapping giving one per item. Items with more than two observed scores use the GRM.
     c_prior : Beta(alpha, beta) prior on the 3PL lower asymptote c (MAP); None for plain ML.
+    a_prior : (mu, sigma) of a log-normal prior on the slopes of 2PL/3PL/GRM items (MAP, as BILOG-MG
+        offers); None (default) for plain ML. Sparse CAT logs need it: an item given mostly to persons far
+        above its difficulty leaves (a, b) on a ridge, and ML runs off along it to a tiny a and a huge |b|.
     se_method : "observed" (default), "crossprod", "louis-block" or "none".
     estimate_latent : estimate the latent mean and SD (theta ~ N(mu, sigma) on the same grid) instead of
         fixing N(0, 1). Identified only with fixed (anchor) items; None means "when items are fixed".
@@ -82,6 +85,7 @@ class MMLCalibrator:
         max_iter: int = 500,
         tol: float = 1e-5,
         c_prior: tuple[float, float] | None = (5.0, 17.0),
+        a_prior: tuple[float, float] | None = None,
         se_method: str = "observed",
         max_se_work: float = 4e8,
         estimate_latent: bool | None = None,
@@ -93,6 +97,7 @@ class MMLCalibrator:
         self.max_iter = max_iter
         self.tol = tol
         self.c_prior = c_prior
+        self.a_prior = a_prior
         self.se_method = se_method
         self.max_se_work = max_se_work
         self.estimate_latent = estimate_latent
@@ -313,6 +318,14 @@ class MMLCalibrator:
             lp = (al - 1) * np.log(c) + (be - 1) * np.log1p(-c)
             grad[:, 2] = (al - 1) * (1 - c) - (be - 1) * c
             hess[:, 2, 2] = -(al + be - 2) * c * (1 - c)
+        if g.model != "1PL" and self.a_prior is not None:
+            mu, sigma = self.a_prior
+            a = np.maximum(params[:, 0], 1e-6)
+            z = (np.log(a) - mu) / sigma
+            lp = lp - np.log(a) - 0.5 * z**2
+            grad[:, 0] = -(1.0 + z / sigma) / a
+            # the prior's curvature where it is concave; never let it make the Newton matrix indefinite
+            hess[:, 0, 0] = -1.0 / (sigma**2 * a**2)
         return lp, grad, hess
 
     def _objective(self, g, params, R):
@@ -636,6 +649,7 @@ class MMLCalibrator:
                 max_iter=self.max_iter,
                 tol=self.tol,
                 c_prior=self.c_prior,
+                a_prior=self.a_prior,
                 se_method="none",
                 estimate_latent=self.estimate_latent,
             )

@@ -268,7 +268,8 @@ def calibrate_bank(
     fits: dict[str, AreaFit] = {}
     comparisons = []
     notes: list[str] = []
-    common = dict(c_prior=c_prior, a_prior=a_prior, se_method="none", progress=progress)  # SEs only for the final fit
+    # SEs only for the final fit
+    common = dict(c_prior=c_prior, a_prior=a_prior, se_method="none", progress=progress)
     for area in sorted(by_area):
         data = responses.subset_items(by_area[area])
         anchor_ids = [i for i in data.item_ids if i in active_anchor_ids]

@@ -72,6 +72,7 @@ class MMLCalibrator:
     a_prior : (mu, sigma) of a log-normal prior on the slopes of 2PL/3PL/GRM items (MAP, as BILOG-MG
         offers); None (default) for plain ML. Sparse CAT logs need it: an item given mostly to persons far
         above its difficulty leaves (a, b) on a ridge, and ML runs off along it to a tiny a and a huge |b|.
+        Keep sigma <= ~1: a log-normal's mode is exp(mu - sigma^2), so a "flat" one pulls slopes to 0.
     se_method : "observed" (default), "crossprod", "louis-block" or "none".
     estimate_latent : estimate the latent mean and SD (theta ~ N(mu, sigma) on the same grid) instead of
         fixing N(0, 1). Identified only with fixed (anchor) items; None means "when items are fixed".

@@ -161,3 +161,25 @@ def test_bootstrap_ses_agree_with_observed_information(truth_2pl):
     # 30 draws estimate an SD to ~13 %: the average ratio must be near 1
     assert 0.8 < np.mean(m.se_["b"][:, 0] / observed[0]) < 1.25
     assert 0.8 < np.mean(m.se_["a"] / observed[1]) < 1.25
+
+
+def test_slope_prior_keeps_ridge_items_finite_and_vanishes_when_flat():
+    """An easy item seen only by able persons leaves (a, b) on a ridge that plain ML runs along; the
+    log-normal slope prior must hold it near the prior median, while for well-determined items (n=1500,
+    SE(a) ~ 0.08) the same prior moves the estimates by well under one standard error."""
+    rng = np.random.default_rng(11)
+    J, n = 12, 1500
+    a = np.exp(rng.normal(np.log(1.2), 0.2, J))
+    b = np.linspace(-1.5, 1.5, J)
+    a[0], b[0] = 1.3, -3.0
+    X, theta = simulate_2pl(n, a, b, seed=12)
+    X[theta < 0.5, 0] = np.nan  # the easy item only reaches the able half: almost all correct
+    data = ResponseData.from_matrix(X, item_ids=[f"i{j}" for j in range(J)])
+    plain = MMLCalibrator(model="2PL").fit(data)
+    tight = MMLCalibrator(model="2PL", a_prior=(np.log(1.2), 0.3)).fit(data)
+    ridge = 0
+    assert abs(tight.b_[ridge, 0] - b[ridge]) < abs(plain.b_[ridge, 0] - b[ridge]) + 1e-9
+    assert 0.6 < tight.a_[ridge] < 2.4
+    rest = slice(1, J)
+    assert np.all(np.abs(tight.a_[rest] - plain.a_[rest]) < 0.5 * plain.se_["a"][rest])
+    assert np.all(np.abs(tight.b_[rest, 0] - plain.b_[rest, 0]) < 0.5 * plain.se_["b"][rest, 0])

@@ -97,6 +97,7 @@ def create_app(
             {"name": "events", "description": "learning events for the recommender"},
             {"name": "reference", "description": "framework, roles, catalogue"},
             {"name": "models", "description": "served model versions and reload"},
+            {"name": "insights", "description": "organisation insights: gaps, pathway progress, impact"},
             {"name": "health", "description": "liveness, readiness, metrics"},
         ],
     )
@@ -105,9 +106,10 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 
+    from api.insights import router as insights
     from api.routers import admin, diagnostics, events, health, learners, reference
 
-    for module in (health, diagnostics, learners, events, reference, admin):
+    for module in (health, diagnostics, learners, events, reference, admin, insights):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from adaptive.cat import CatConfig, CatSession
 from adaptive.errors import ValidationError
 from api.auth import Principal
+from api.insights.retest import exclude_items, items_seen_last_time
 from api.jsonable import jsonable
 from api.persistence.learners import ensure_learner
 from api.persistence.tables import DiagnosticSession, Learner, ResponseRecord, utcnow
@@ -115,6 +116,7 @@ class DiagnosticService:
         role: str | None,
         areas: list[str] | None,
         language: str,
+        unit: str | None = None,
     ) -> dict[str, Any]:
         bank, bank_version = self.provider.champion_bank()
         if language not in bank.languages:
@@ -135,7 +137,11 @@ class DiagnosticService:
         learner = ensure_learner(db, principal.org_id, learner_id)
         if role is not None:
             learner.role = role
-        config = CatConfig.from_dict({**self.cat_overrides, "areas": areas})
+        if unit is not None:
+            learner.unit = unit
+        # a retest avoids the items of the learner's last diagnostic where the bank allows (issue 8)
+        overrides = exclude_items({**self.cat_overrides, "areas": areas}, items_seen_last_time(db, learner))
+        config = CatConfig.from_dict(overrides)
         seed = secrets.randbelow(2**31 - 1)
         cat = CatSession(bank, config, seed)
         first = cat.next_item()

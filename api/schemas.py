@@ -11,6 +11,7 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 Language = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
 AreaId = Annotated[str, Field(min_length=1, max_length=8, pattern=r"^[0-9A-Za-z.]+$")]
 ItemId = Annotated[str, Field(min_length=1, max_length=64)]
+UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@ -]*$")]
 
 
 class Strict(BaseModel):
@@ -23,6 +24,7 @@ class DiagnosticCreate(Strict):
         description="the platform's id of the learner (unique within your organisation)"
     )
     role: ExternalId | None = Field(None, description="role profile id, used for later recommendations")
+    unit: UnitId | None = Field(None, description="organisational unit (department), for insights per unit")
     areas: list[AreaId] | None = Field(
         None, min_length=1, max_length=10, description="DigComp area ids to assess; all areas if omitted"
     )
@@ -32,7 +34,13 @@ class DiagnosticCreate(Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"learner_id": "emp-00042", "role": "case-officer", "areas": ["1", "2"], "language": "en"}
+                {
+                    "learner_id": "emp-00042",
+                    "role": "case-officer",
+                    "unit": "social-affairs",
+                    "areas": ["1", "2"],
+                    "language": "en",
+                }
             ]
         },
     )

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         30.0, description="how long a verified API key is trusted without a DB hit"
     )
+    insights_min_group_size: int = Field(
+        5, ge=2, description="insights suppress groups smaller than this; requests may only raise it"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -49,6 +49,8 @@ OBSERVATIONAL_CAVEAT = (
 def learners_frame(learners) -> pd.DataFrame:
     """``learner_id, role, unit`` as strings (missing role/unit -> ``(none)``); errors name the row."""
     frame = pd.DataFrame(learners).copy() if not isinstance(learners, pd.DataFrame) else learners.copy()
+    if frame.empty and "learner_id" not in frame.columns:      # no learners at all (e.g. a new organisation)
+        frame = pd.DataFrame(columns=["learner_id", "role", "unit"], dtype=object)
     if "learner_id" not in frame.columns:
         raise ValidationError("missing column", where="learners", field="learner_id")
     for col in ("role", "unit"):
@@ -93,8 +95,11 @@ def required_matrix(roles, role_ids: Sequence[str], competence_ids: Sequence[str
                                       field=c)
             row[comp_index[c]] = int(lv)
         rows[r] = row
-    zero = np.zeros(len(competence_ids), dtype=np.int64)
-    return np.array([rows.get(r, zero) for r in role_ids], dtype=np.int64).reshape(len(role_ids), -1)
+    out = np.zeros((len(role_ids), len(competence_ids)), dtype=np.int64)
+    for i, r in enumerate(role_ids):
+        if r in rows:
+            out[i] = rows[r]
+    return out
 
 
 def _time(values, where: str, field: str) -> pd.Series:

@@ -115,8 +115,10 @@ def gaps(
     return _table("gaps", table, getattr(ov, table), format, offset, limit, min_size, notes, grouping)
 
 
-@router.get("/gaps/heatmap", responses={**_ERRORS, 200: {"content": {t: {} for t in IMAGE_FORMATS.values()},
-                                                         "description": "the heatmap"}},
+@router.get("/gaps/heatmap",
+            responses={**_ERRORS, 200: {"content": {t: {} for t in IMAGE_FORMATS.values()},
+                                        "description": "the heatmap"},
+                       409: {**_PROBLEM, "description": "no group large enough to show yet"}},
             summary="Heatmap of the gaps, group x competence (PNG or SVG)", response_class=Response)
 def gaps_heatmap(
     request: Request,

@@ -61,6 +61,7 @@ def recommended_pathways(data: OrganisationData, bundle, learner_key) -> tuple[d
         latest[d["learner_id"]] = d
     role = dict(zip(data.learners["learner_id"], data.learners["role"], strict=True))
     ev = data.events
+    ev = ev[ev["content_id"].isin(bundle.catalogue.index)]    # content the recommender does not know: ignored
     pathways, since = {}, {}
     for lid, d in latest.items():
         before = ev[(ev["learner_id"] == lid) & (ev["timestamp"] <= d["finished_at"])]

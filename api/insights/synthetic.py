@@ -139,8 +139,9 @@ def generate_organisation(n_learners: int = 400, seed: int = 0, bank=None, retes
         return build_profile(list(res.areas), res.theta[i], res.se[i], res.n_area[i], cuts, [], np.zeros(0),
                              np.zeros(0), np.zeros(0)).to_dict()
 
-    start = T0 + pd.to_timedelta(rng.uniform(0, 10, n), unit="D")
-    retake = start + pd.to_timedelta(rng.uniform(120, 130, n), unit="D")
+    # whole microseconds: what databases and datetime keep
+    start = (T0 + pd.to_timedelta(rng.uniform(0, 10, n), unit="D")).floor("us")
+    retake = (start + pd.to_timedelta(rng.uniform(120, 130, n), unit="D")).floor("us")
     diagnostics = []
     for i in np.flatnonzero(diagnosed):
         diagnostics.append({"learner_id": ids[i], "diagnostic_id": f"d1-{ids[i]}",
@@ -179,6 +180,7 @@ def generate_organisation(n_learners: int = 400, seed: int = 0, bank=None, retes
                 if rng.random() < 0.1:                 # a duplicate completion must count once
                     events.append((ids[i], s, "completed", 1.0, t + pd.Timedelta(days=1)))
     ev = pd.DataFrame(events, columns=["learner_id", "content_id", "event", "value", "timestamp"])
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"], utc=True).dt.floor("us")
     ev["event_id"] = [f"ev-{k:06d}" for k in range(len(ev))]
 
     learners = pd.DataFrame({"learner_id": ids, "role": role, "unit": unit})

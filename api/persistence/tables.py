@@ -69,12 +69,16 @@ class ApiKey(Base):
 
 class Learner(Base):
     __tablename__ = "learners"
-    __table_args__ = (UniqueConstraint("org_id", "external_id", name="uq_learners_org_external"),)
+    __table_args__ = (
+        UniqueConstraint("org_id", "external_id", name="uq_learners_org_external"),
+        Index("ix_learners_org_unit", "org_id", "unit"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
     external_id: Mapped[str] = mapped_column(String(128), nullable=False)
     role: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(64))  # organisational unit (department), for insights
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 

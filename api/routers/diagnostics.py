@@ -39,7 +39,9 @@ def start_diagnostic(
     principal: Principal = Depends(require("diagnostics")),
 ) -> JSONResponse:
     services = request.app.state.services
-    reply = services.diagnostics.start(db, principal, body.learner_id, body.role, body.areas, body.language)
+    reply = services.diagnostics.start(
+        db, principal, body.learner_id, body.role, body.areas, body.language, unit=body.unit
+    )
     services.metrics.sessions_started.inc()
     if reply["status"] == "finished":
         services.metrics.sessions_finished.inc()

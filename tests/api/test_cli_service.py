@@ -23,7 +23,7 @@ def test_db_upgrade_and_keys_create(tmp_path, monkeypatch):
     r = runner.invoke(_app(), ["db", "upgrade"])
     assert r.exit_code == 0, r.output
     engine = db.make_engine(Settings().resolved_database_url)
-    assert db.current_revision(engine) == "0001"
+    assert db.current_revision(engine) == "0002"  # 0002: learners.unit (issue 8)
     r = runner.invoke(_app(), ["keys", "create", "--org", "city-of-riga", "--scope", "diagnostics",
                                "--scope", "events"])
     assert r.exit_code == 0, r.output

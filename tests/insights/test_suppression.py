@@ -92,3 +92,14 @@ def test_small_organisation_shows_nothing():
     ov = gap_overview(learners, profiles, {"r": {"1.1": 4}})
     row = ov.competences[(ov.competences["grouping"] == "role") & (ov.competences["competence"] == "1.1")]
     assert row["share_below"].iloc[0] == pytest.approx(0.8) and row["n"].iloc[0] == 5
+
+
+def test_an_empty_organisation_gives_empty_tables():
+    from api.insights import pathway_progress, training_impact
+
+    ov = gap_overview([], {}, {"r": {"1.1": 3}})
+    assert ov.n_learners == 0 and ov.competences.empty and ov.largest_gaps.empty and ov.levels.empty
+    pp = pathway_progress([], {}, [])
+    assert pp.learners.empty and pp.units.empty
+    ti = training_impact([], [], [])
+    assert ti.changes.empty and ti.groups.empty and ti.contents.empty

@@ -16,6 +16,7 @@ from api.auth import create_key
 from api.db import upgrade
 from api.providers import StaticModelProvider
 from api.settings import Settings
+from tests.api.e2e_models import small_bundle, small_world
 from tests.api.helpers import PG_URL, reset_postgres
 
 # Small CAT settings keep the tests quick; the engine's own defaults are tested in tests/cat.
@@ -52,26 +53,12 @@ def _db_params():
 @pytest.fixture(scope="session")
 def world():
     """A small synthetic learning world (catalogue, roles, events) from recommender.synthetic."""
-    from recommender.synthetic import generate_world
-
-    return generate_world(n_learners=150, n_content=120, mean_items=8, seed=3)
+    return small_world()
 
 
 @pytest.fixture(scope="session")
 def bundle(world):
-    from recommender.training import train_bundle
-
-    bundle, _ = train_bundle(
-        world.catalogue,
-        world.roles,
-        world.events,
-        learners=world.learners,
-        ranker="hybrid",
-        tune=False,
-        baselines=False,
-        progress=False,
-    )
-    return bundle
+    return small_bundle(world)
 
 
 @pytest.fixture(scope="session")

@@ -23,11 +23,17 @@ def small_bank(seed: int):
     )
 
 
-def small_bundle():
+def small_world():
     from recommender.synthetic import generate_world
+
+    return generate_world(n_learners=150, n_content=120, mean_items=8, seed=3)
+
+
+def small_bundle(world=None):
+    """An untuned hybrid bundle on a tiny synthetic world (seconds, not minutes)."""
     from recommender.training import train_bundle
 
-    world = generate_world(n_learners=150, n_content=120, mean_items=8, seed=3)
+    world = small_world() if world is None else world
     bundle, _ = train_bundle(
         world.catalogue,
         world.roles,

@@ -9,21 +9,22 @@ identical retry gets the same reply and records nothing twice. Deserialised sess
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adaptive.cat import CatConfig, CatSession
 from adaptive.errors import ValidationError
 from api.auth import Principal
+from api.db import DriverStatement
 from api.insights.retest import exclude_items, items_seen_last_time
 from api.jsonable import jsonable
 from api.persistence.learners import ensure_learner
@@ -36,6 +37,7 @@ class StepOutcome:
     reply: dict[str, Any]
     applied: bool  # False for an idempotent replay
     finished_now: bool = False
+    body: bytes | None = None  # ``reply`` already encoded as JSON (the hot path encodes it once)
 
 
 class SessionCache:
@@ -69,14 +71,22 @@ class DiagnosticService:
         self.provider = provider
         self.cache = cache or SessionCache()
         self.cat_overrides = dict(cat_overrides or {})
+        self._public_items: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._hot_statements: dict[tuple, dict[str, Any]] = {}
 
     # -- helpers ------------------------------------------------------------------------------
-    def _item(self, bank, item_id: str | None, language: str, sequence: int) -> dict[str, Any] | None:  # noqa: ANN001
+    def _item(self, bank, item_id: str | None, language: str, sequence: int,  # noqa: ANN001
+              bank_version: str | None = None) -> dict[str, Any] | None:
         if item_id is None:
             return None
-        item = bank.public_item(item_id, language)
-        item["sequence"] = sequence
-        return item
+        if bank_version is None:
+            item = bank.public_item(item_id, language)
+        else:  # a bank version never changes: its public items are rendered once per language
+            key = (bank_version, item_id, language)
+            item = self._public_items.get(key)
+            if item is None:
+                item = self._public_items[key] = jsonable(bank.public_item(item_id, language))
+        return {**item, "sequence": sequence}
 
     def _reply(self, row: DiagnosticSession, bank, cat) -> dict[str, Any]:  # noqa: ANN001
         finished = row.status == "finished"
@@ -87,7 +97,7 @@ class DiagnosticService:
                 "answered": row.sequence,
                 "item": None
                 if finished
-                else self._item(bank, row.pending_item, row.language, row.sequence + 1),
+                else self._item(bank, row.pending_item, row.language, row.sequence + 1, row.bank_version),
                 "progress": cat.progress() if cat is not None else {},
                 "result": row.result if finished else None,
                 "bank_version": row.bank_version,
@@ -101,11 +111,28 @@ class DiagnosticService:
             raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
         return row
 
-    def _load_cat(self, row: DiagnosticSession, bank):  # noqa: ANN001
+    def _load_cat(self, db: Session, row, bank):  # noqa: ANN001
         cat = self.cache.take(row.id, row.version)
         if cat is None:
-            cat = CatSession.from_json(bank, row.state)
+            cat = self._restore(db, row, bank)
         return cat
+
+    @staticmethod
+    def _restore(db: Session, row, bank) -> CatSession:  # noqa: ANN001
+        """Rebuild the live session: ``state`` holds the CAT set-up (and, once finished, the whole log);
+        answers beyond its log come from the response log, which the answer path appends to."""
+        conn = db.connection()
+        state = getattr(row, "state", None)
+        if state is None:
+            state = conn.execute(_STATE_SELECT, {"sid": row.id}).scalar_one()
+        data = json.loads(state)
+        log = list(data.get("log") or [])
+        if len(log) < row.sequence:  # rows up to the version read, so a concurrent append is not seen
+            rest = conn.execute(_LOG_SELECT, {"sid": row.id, "after": len(log), "upto": row.sequence})
+            log.extend({"item_id": r.item_id, "answer": r.answer} for r in rest)
+            data["log"] = log
+            state = json.dumps(data)
+        return CatSession.from_json(bank, state)
 
     # -- start ----------------------------------------------------------------------------------
     def start(
@@ -173,19 +200,46 @@ class DiagnosticService:
         return self._reply(row, bank, cat)
 
     # -- answer ---------------------------------------------------------------------------------
-    # The hot path uses Core statements on the session's connection (no ORM identity map/flush).
-    def _hot_row(self, db: Session, principal: Principal, session_id: str):  # noqa: ANN202
-        row = None
-        if len(session_id) <= 36:
-            row = db.connection().execute(_HOT_SELECT, {"sid": session_id}).first()
-        if row is None or row.org_id != principal.org_id:  # another organisation's session: not found
-            raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
-        return row
+    # The hot path runs three precompiled statements on a raw DBAPI connection from the engine's pool
+    # (api.db.DriverStatement): SELECT the session row, UPDATE ... WHERE version = :seen, INSERT into the
+    # response log, one commit. Rare paths (replays, conflicts, a cache miss) use the ORM session.
+    def _driver_statements(self, dialect) -> dict[str, Any]:  # noqa: ANN001
+        key = (dialect.name, dialect.driver, dialect.paramstyle)
+        hot = self._hot_statements.get(key)
+        if hot is None:
+            hot = self._hot_statements[key] = {
+                name: DriverStatement(statement, dialect)
+                for name, statement in (
+                    ("select", _HOT_SELECT),
+                    ("update", _HOT_UPDATE),
+                    ("finish", _HOT_FINISH),
+                    ("insert", _HOT_INSERT),
+                )
+            }
+            # a unique-key race on the response log surfaces as the driver's own exception here
+            hot["IntegrityError"] = dialect.loaded_dbapi.IntegrityError
+        return hot
 
     def answer(
         self, db: Session, principal: Principal, session_id: str, item_id: str, answer: int, sequence: int
     ) -> StepOutcome:
-        row = self._hot_row(db, principal, session_id)
+        if len(session_id) > 36:
+            raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
+        engine = db.get_bind()
+        hot = self._driver_statements(engine.dialect)
+        conn = engine.raw_connection()
+        try:
+            return self._answer(db, conn, hot, principal, session_id, item_id, answer, sequence)
+        finally:
+            conn.close()  # back to the pool (which rolls back anything left open)
+
+    def _answer(self, db: Session, conn, hot: dict, principal: Principal, session_id: str,  # noqa: ANN001
+                item_id: str, answer: int, sequence: int) -> StepOutcome:
+        cursor = conn.cursor()
+        found = hot["select"].execute(cursor, {"sid": session_id}).fetchone()
+        row = _HotRow(*found) if found is not None else None
+        if row is None or row.org_id != principal.org_id:  # another organisation's session: not found
+            raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
         if sequence <= row.sequence:
             return StepOutcome(self._replay(db, row, item_id, answer, sequence), applied=False)
         if row.status == "finished":
@@ -209,38 +263,44 @@ class DiagnosticService:
             )
         bank = self.provider.bank(row.bank_version)
         response = bank.score(item_id, answer)  # InvalidAnswerError (422) before anything changes
-        cat = self._load_cat(row, bank)
+        cat = self._load_cat(db, row, bank)
         cat.answer(item_id, answer)
         next_item = cat.next_item()
         now = utcnow()
         seen_version = row.version
+        # In progress, the session row changes by a few scalars: the CAT log is the response log, appended
+        # below. The whole state (with its log) is written once, when the session finishes.
         values: dict[str, Any] = {
-            "state": cat.to_json(),
             "sequence": row.sequence + 1,
             "pending_item": next_item,
             "version": seen_version + 1,
             "updated_at": now,
         }
         if next_item is None:
-            values.update(status="finished", result=jsonable(cat.result().to_dict()), finished_at=now)
-        after = SimpleNamespace(
-            id=row.id,
-            bank_version=row.bank_version,
-            language=row.language,
-            status=values.get("status", "in_progress"),
-            sequence=values["sequence"],
-            pending_item=next_item,
-            result=values.get("result"),
-        )
-        reply = self._reply(after, bank, cat)
-        conn = db.connection()
+            values.update(
+                state=cat.to_json(),
+                status="finished",
+                result=jsonable(cat.result().to_dict()),
+                finished_at=now,
+            )
+        reply = {
+            "session_id": row.id,
+            "status": values.get("status", "in_progress"),
+            "answered": values["sequence"],
+            "item": None
+            if next_item is None
+            else self._item(bank, next_item, row.language, values["sequence"] + 1, row.bank_version),
+            "progress": cat.progress(),  # plain floats/ints/bools from the engine
+            "result": values.get("result"),
+            "bank_version": row.bank_version,
+        }
+        text = _dumps(reply)  # encoded once: the HTTP body and the stored reply for retries
         try:
-            statement = _HOT_FINISH if next_item is None else _HOT_UPDATE
-            updated = conn.execute(statement, {**values, "b_id": row.id, "b_seen": seen_version}).rowcount
-            if updated != 1:
+            statement = hot["finish"] if next_item is None else hot["update"]
+            if statement.execute(cursor, {**values, "b_id": row.id, "b_seen": seen_version}).rowcount != 1:
                 raise _Conflict
-            conn.execute(
-                _HOT_INSERT,
+            hot["insert"].execute(
+                cursor,
                 {
                     "org_id": row.org_id,
                     "session_id": row.id,
@@ -251,12 +311,12 @@ class DiagnosticService:
                     "response": response,
                     "bank_version": row.bank_version,
                     "administered_at": now,
-                    "reply": reply,
+                    "reply_json": text,
                 },
             )
-            db.commit()
-        except (_Conflict, IntegrityError):
-            db.rollback()
+            conn.commit()
+        except (_Conflict, IntegrityError, hot["IntegrityError"]):
+            conn.rollback()
             # Another request won the race; if it was this very answer, hand back its reply.
             fresh = db.get(DiagnosticSession, session_id, populate_existing=True)
             if fresh is not None and sequence <= fresh.sequence:
@@ -267,8 +327,9 @@ class DiagnosticService:
                 "another answer to this diagnostic was applied at the same time; fetch the session and retry",
                 session_id=session_id,
             ) from None
-        self.cache.put(row.id, seen_version + 1, cat)
-        return StepOutcome(reply, applied=True, finished_now=next_item is None)
+        if next_item is not None:  # a finished session is read from its stored result, never replayed
+            self.cache.put(row.id, seen_version + 1, cat)
+        return StepOutcome(reply, applied=True, finished_now=next_item is None, body=text.encode())
 
     def _replay(self, db: Session, row: DiagnosticSession, item_id: str, answer: int, sequence: int) -> dict:
         record = db.scalar(
@@ -301,7 +362,7 @@ class DiagnosticService:
                 },
             }
         else:
-            cat = self._load_cat(row, bank)
+            cat = self._load_cat(db, row, bank)
             self.cache.put(row.id, row.version, cat)
             progress = cat.progress()
         learner = db.get(Learner, row.learner_id)
@@ -317,7 +378,7 @@ class DiagnosticService:
                 "bank_version": row.bank_version,
                 "item": None
                 if row.status == "finished"
-                else self._item(bank, row.pending_item, row.language, row.sequence + 1),
+                else self._item(bank, row.pending_item, row.language, row.sequence + 1, row.bank_version),
                 "progress": progress,
                 "created_at": row.created_at,
                 "updated_at": row.updated_at,
@@ -350,28 +411,29 @@ class _Conflict(Exception):
     pass
 
 
+_HOT_COLUMNS = (
+    "id", "org_id", "learner_id", "bank_version", "language", "status", "sequence", "pending_item", "version"
+)
+_HotRow = namedtuple("_HotRow", _HOT_COLUMNS)
+
+
 _SESSIONS = DiagnosticSession.__table__
 _RESPONSES = ResponseRecord.__table__
 
 # Hot-path statements built once: SQLAlchemy then reuses their compiled form on every answer.
-_HOT_SELECT = select(
-    *(
-        _SESSIONS.c[name]
-        for name in (
-            "id",
-            "org_id",
-            "learner_id",
-            "bank_version",
-            "language",
-            "status",
-            "sequence",
-            "pending_item",
-            "state",
-            "version",
-        )
+_HOT_SELECT = select(*(_SESSIONS.c[name] for name in _HOT_COLUMNS)).where(_SESSIONS.c.id == bindparam("sid"))
+# Only on a cache miss (restart, another worker, eviction): the CAT set-up and the answers so far.
+_STATE_SELECT = select(_SESSIONS.c.state).where(_SESSIONS.c.id == bindparam("sid"))
+_LOG_SELECT = (
+    select(_RESPONSES.c.item_id, _RESPONSES.c.answer)
+    .where(
+        _RESPONSES.c.session_id == bindparam("sid"),
+        _RESPONSES.c.sequence > bindparam("after"),
+        _RESPONSES.c.sequence <= bindparam("upto"),
     )
-).where(_SESSIONS.c.id == bindparam("sid"))
-_STEP_COLUMNS = ("state", "sequence", "pending_item", "version", "updated_at")
+    .order_by(_RESPONSES.c.sequence)
+)
+_STEP_COLUMNS = ("sequence", "pending_item", "version", "updated_at")
 _HOT_UPDATE = (
     update(_SESSIONS)
     .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.version == bindparam("b_seen"))
@@ -380,6 +442,17 @@ _HOT_UPDATE = (
 _HOT_FINISH = (
     update(_SESSIONS)
     .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.version == bindparam("b_seen"))
-    .values({c: bindparam(c) for c in (*_STEP_COLUMNS, "status", "result", "finished_at")})
+    .values({c: bindparam(c) for c in (*_STEP_COLUMNS, "state", "status", "result", "finished_at")})
 )
-_HOT_INSERT = insert(_RESPONSES)
+# the reply goes in as the JSON text already sent to the client (the column reads it back as JSON)
+_HOT_INSERT = insert(_RESPONSES).values(
+    {
+        **{c: bindparam(c) for c in _RESPONSES.c.keys() if c not in ("id", "reply")},
+        "reply": bindparam("reply_json", type_=Text()),
+    }
+)
+
+
+def _dumps(obj: Any) -> str:
+    """JSON as Starlette's JSONResponse renders it (compact, no NaN)."""
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -69,76 +72,151 @@ def register_models(home: Path, seed: int, items_per_competence: int) -> None:
 
 
 class Taker:
-    """A simulated test taker answering with the bank's IRT model (the bank is regenerated locally)."""
+    """A simulated test taker answering with the bank's IRT model (the bank is regenerated locally).
 
-    _params: dict = {}  # per-item ItemParameters, shared by all takers (keeps the load generator light)
+    Item parameters are read once into plain tuples shared by all takers, and the response is drawn
+    with ``random`` on floats: the load generator shares the cores with the server, so it stays lean.
+    """
 
-    def __init__(self, bank, rng: np.random.Generator):  # noqa: ANN001
+    _items: dict = {}  # item id -> (a, thresholds, c, d, key, n_options, polytomous)
+
+    def __init__(self, bank, rng: random.Random):  # noqa: ANN001
         self.bank = bank
         self.rng = rng
-        self.theta = rng.normal(0, 1)
+        self.theta = rng.gauss(0.0, 1.0)
+
+    def _params(self, item_id: str) -> tuple:
+        hit = self._items.get(item_id)
+        if hit is None:
+            it = self.bank.item(item_id)
+            key = list(it.key) if it.is_polytomous else int(it.key)
+            hit = self._items[item_id] = (float(it.a), [float(b) for b in it.b], float(it.c), float(it.d),
+                                          key, it.n_options, it.is_polytomous)
+        return hit
 
     def answer(self, item: dict) -> int:
-        it = self.bank.item(item["id"])
-        params = self._params.get(it.id)
-        if params is None:
-            params = self._params[it.id] = self.bank.parameters([it.id])
-        p = params.category_probabilities(np.array([self.theta]))[0, 0][: it.n_categories]
-        score = int(self.rng.choice(len(p), p=p / p.sum()))
-        if it.is_polytomous:
-            return int(list(it.key).index(score))
-        return int(it.key) if score == 1 else int((it.key + 1) % it.n_options)
+        a, bs, c, d, key, n_options, polytomous = self._params(item["id"])
+        u = self.rng.random()
+        if polytomous:  # GRM: score = number of thresholds passed, P(X >= k) = logistic(a (theta - b_k))
+            score = sum(u < 1.0 / (1.0 + math.exp(-a * (self.theta - b))) for b in bs)
+            return key.index(score)
+        p = c + (d - c) / (1.0 + math.exp(-a * (self.theta - bs[0])))
+        return key if u < p else (key + 1) % n_options
+
+
+class RawClient:
+    """HTTP/1.1 keep-alive over one asyncio connection, requests pre-formatted (a wrk-style generator).
+
+    Every answer is still a complete HTTP request to the real server; this only avoids spending the
+    shared cores on a general-purpose client (httpx costs ~2 ms CPU per request here).
+    """
+
+    def __init__(self, host: str, port: int, token: str):
+        self.host, self.port = host, port
+        self._head = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+                      "Content-Type: application/json\r\n").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def __aenter__(self) -> RawClient:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def __aexit__(self, *exc) -> None:  # noqa: ANN002
+        self.writer.close()
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        self.writer.write(b"POST " + path.encode() + b" HTTP/1.1\r\n" + self._head
+                          + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        line = await self.reader.readline()
+        if not line:
+            raise ConnectionError("server closed the connection")
+        status = int(line.split(b" ", 2)[1])
+        length = None
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            name = name.lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                raise ConnectionError("chunked responses are not supported by the raw client")
+        return status, await self.reader.readexactly(length or 0)
+
+
+class HttpxClient:
+    """The same interface on ``httpx.AsyncClient`` (``--client httpx``), one keep-alive connection."""
+
+    def __init__(self, host: str, port: int, token: str):
+        self._client = httpx.AsyncClient(
+            base_url=f"http://{host}:{port}",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+
+    async def __aenter__(self) -> HttpxClient:
+        await self._client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc) -> None:  # noqa: ANN002
+        await self._client.__aexit__(*exc)
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        r = await self._client.post(path, content=body)
+        return r.status_code, r.content
 
 
 async def client_loop(
     idx: int,
-    base: str,
-    key: str,
-    bank,
+    make_client,  # noqa: ANN001
+    bank,  # noqa: ANN001
     stop: dict,
     latencies: list,
-    errors: list,  # noqa: ANN001
+    errors: list,
     measure_from: list,
     interval: float,
 ) -> None:
-    rng = np.random.default_rng(1000 + idx)
+    rng = random.Random(1000 + idx)
+    run = os.getpid()  # learner ids unique per run: a reused --home must not turn them into retests
     next_at = time.monotonic() + rng.uniform(0, interval)  # spread the clients' phases
-    headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as client:
+    perf, monotonic, loads = time.perf_counter, time.monotonic, json.loads
+    async with make_client() as client:
         while not stop["now"]:
-            r = await client.post(
-                "/v1/diagnostics", json={"learner_id": f"load-{idx}-{int(rng.integers(1e9))}"}
-            )
-            if r.status_code != 201:
-                errors.append(r.status_code)
+            start = b'{"learner_id":"load-%d-%d-%d"}' % (run, idx, rng.getrandbits(40))
+            status, raw = await client.post("/v1/diagnostics", start)
+            if status != 201:
+                errors.append(status)
                 await asyncio.sleep(0.05)
                 continue
-            step, taker = r.json(), Taker(bank, rng)
+            step, taker = loads(raw), Taker(bank, rng)
+            path = f"/v1/diagnostics/{step['session_id']}/responses"
             while step["status"] == "in_progress" and not stop["now"]:
                 item = step["item"]
-                body = {"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]}
+                body = b'{"item_id":"%s","answer":%d,"sequence":%d}' % (
+                    item["id"].encode(), taker.answer(item), item["sequence"])
                 if interval > 0:  # paced client: a learner answers at a given rate, not back-to-back
-                    delay = next_at - time.monotonic()
+                    delay = next_at - monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    next_at = max(next_at + interval, time.monotonic() - interval)
-                t0 = time.perf_counter()
-                r = await client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=body)
-                dt = time.perf_counter() - t0
-                if r.status_code != 200:
-                    errors.append(r.status_code)
+                    next_at = max(next_at + interval, monotonic() - interval)
+                t0 = perf()
+                status, raw = await client.post(path, body)
+                dt = perf() - t0
+                if status != 200:
+                    errors.append(status)
                     break
-                if time.monotonic() >= measure_from[0]:
+                if monotonic() >= measure_from[0]:
                     latencies.append(dt)
                     if len(latencies) >= stop["steps"]:
                         stop["now"] = True
-                step = r.json()
+                step = loads(raw)
 
 
 async def drive(
-    base: str,
-    key: str,
+    make_client,  # noqa: ANN001
     bank,
     clients: int,
     steps: int,
@@ -153,7 +231,9 @@ async def drive(
     measure_from = [time.monotonic() + warmup_s]
     interval = clients / rate if rate > 0 else 0.0
     tasks = [
-        asyncio.create_task(client_loop(i, base, key, bank, stop, latencies, errors, measure_from, interval))
+        asyncio.create_task(
+            client_loop(i, make_client, bank, stop, latencies, errors, measure_from, interval)
+        )
         for i in range(clients)
     ]
     await asyncio.sleep(warmup_s)
@@ -166,7 +246,9 @@ async def drive(
     elapsed = time.monotonic() - t_start
     cpu = process_tree_cpu_seconds(server_pid) - cpu_start
     client_cpu = time.process_time() - client_cpu_start
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(outcome, BaseException):  # a broken connection counts, it is not hidden
+            errors.append(f"{type(outcome).__name__}: {outcome}")
     return np.array(latencies), errors, elapsed, (cpu, client_cpu)
 
 
@@ -195,6 +277,15 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return sum(cpu.get(p, 0.0) for p in tree)
 
 
+def _loop_factory():  # noqa: ANN202
+    """uvloop for the load generator when installed (less client CPU on the shared cores)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -213,6 +304,12 @@ def main() -> None:
         type=float,
         default=320.0,
         help="offered answers/s over all clients (paced learners); 0 = back-to-back",
+    )
+    ap.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator HTTP client: raw asyncio HTTP/1.1 keep-alive (lean) or httpx.AsyncClient",
     )
     ap.add_argument("--database-url", default=None, help="default: SQLite under the fresh DIGIPATH_HOME")
     ap.add_argument("--max-items", type=int, default=30)
@@ -276,20 +373,29 @@ def main() -> None:
                 time.sleep(0.3)
         key = _new_key(env)  # a key in this database (the demo key file may belong to another one)
         bank = _bank(args.seed, args.items_per_competence)
+        # the generator's own long-lived objects (modules, the bank) out of the cyclic GC: a full pass
+        # over them mid-run would stall every client for tens of ms and show up as server latency
+        gc.collect()
+        gc.freeze()
+        client_class = RawClient if args.client == "raw" else HttpxClient
+
+        def make_client():  # noqa: ANN202
+            return client_class("127.0.0.1", port, key)
+
         with console.status(f"{args.clients} clients driving full diagnostics ..."):
-            lat, errors, elapsed, cpu = asyncio.run(
-                drive(
-                    base,
-                    key,
-                    bank,
-                    args.clients,
-                    args.steps,
-                    args.warmup_seconds,
-                    args.max_seconds,
-                    args.rate,
-                    server.pid,
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                lat, errors, elapsed, cpu = runner.run(
+                    drive(
+                        make_client,
+                        bank,
+                        args.clients,
+                        args.steps,
+                        args.warmup_seconds,
+                        args.max_seconds,
+                        args.rate,
+                        server.pid,
+                    )
                 )
-            )
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -329,6 +435,7 @@ def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
         "max_ms": round(float(ms.max()), 2),
         "errors": len(errors),
+        "client": args.client,
         "target_rate": args.rate,
         # server CPU per answered step (all workers): capacity ~ 1000 / this per free core
         "server_cpu_ms_per_step": round(1000 * cpu[0] / max(lat.size, 1), 2),

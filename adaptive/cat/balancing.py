@@ -40,6 +40,23 @@ class ContentBalancer:
         # operational items per competence: the starting 'available' counts
         self.competence_pool = np.bincount(tables.item_competence[self.operational],
                                            minlength=len(tables.competence_ids))
+        # the tested competences grouped by area, for per-area reductions in one call (reduceat)
+        sizes = [len(c) for c in self.area_competences]
+        self._grouped = None
+        if sizes and min(sizes) > 0:
+            self._grouped = (np.concatenate(self.area_competences),
+                             np.r_[0, np.cumsum(sizes)[:-1]].astype(np.intp),
+                             np.repeat(np.arange(n_dims), sizes))
+
+    def area_any(self, per_competence: np.ndarray) -> np.ndarray:
+        """(R, D): whether any competence of each area is set in ``per_competence`` (R, C) bool."""
+        if self._grouped is not None:
+            order, starts, _ = self._grouped
+            return np.logical_or.reduceat(per_competence[:, order], starts, axis=1)
+        out = np.zeros((len(per_competence), self.n_dims), dtype=bool)
+        for d, comps in enumerate(self.area_competences):
+            out[:, d] = per_competence[:, comps].any(axis=1)
+        return out
 
     def open_areas(self, n_area: np.ndarray, n_items: np.ndarray, area_done: np.ndarray,
                    min_items: int) -> np.ndarray:
@@ -62,6 +79,11 @@ class ContentBalancer:
         ok = (available > 0) & (self.competence_dim >= 0) & open_areas[:, dim]
         if self.competence_balancing if spread is None else spread:
             count = np.where(ok, n_competence, _NEVER)
+            if self._grouped is not None:      # the loop below in one pass: per-area minimum by reduceat
+                order, starts, area = self._grouped
+                c = count[:, order]
+                ok[:, order] &= c == np.minimum.reduceat(c, starts, axis=1)[:, area]
+                return ok
             for comps in self.area_competences:
                 if len(comps):
                     c = count[:, comps]

@@ -91,7 +91,10 @@ class CatEngine:
         """Next item (bank index, -1 when none is left) and whether it is a pilot item, for ``rows``."""
         rows = np.asarray(rows, dtype=np.intp)
         items = np.full(len(rows), -1, dtype=np.intp)
-        is_pilot = (self.pilot_positions[rows] == self.position[rows, None]).any(axis=1)
+        if self.pilot_positions.shape[1] == 0:           # no pilot items in this test
+            is_pilot = np.zeros(len(rows), dtype=bool)
+        else:
+            is_pilot = (self.pilot_positions[rows] == self.position[rows, None]).any(axis=1)
         if is_pilot.any():
             pr = np.flatnonzero(is_pilot)
             ok = self.balancer.pilot_eligible(self.used[rows[pr]])
@@ -113,9 +116,7 @@ class CatEngine:
         allowed = b.allowed_competences(self.available[rows], self.n_competence[rows], open_areas,
                                         spread=b.competence_balancing
                                         and self.selector.uses_competence_balancing)
-        area_has = np.zeros(open_areas.shape, dtype=bool)
-        for d, comps in enumerate(b.area_competences):
-            area_has[:, d] = allowed[:, comps].any(axis=1)
+        area_has = b.area_any(allowed)
         theta, cov = self.posterior.theta[rows], self.posterior.cov[rows]
         items = np.full(len(rows), -1, dtype=np.intp)
         dense = np.ones(len(rows), dtype=bool)

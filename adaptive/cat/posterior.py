@@ -14,6 +14,14 @@ import numpy as np
 
 from adaptive.cat.tables import GRID_HI, GRID_LO, GRID_STEP, BankTables
 
+try:  # the LAPACK kernel np.linalg.solve calls, without its ~10 us of checks (our matrices are SPD)
+    from numpy.linalg import _umath_linalg
+
+    def _solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _umath_linalg.solve(a, b, signature="dd->d")
+except ImportError:  # pragma: no cover - another numpy layout
+    _solve = np.linalg.solve
+
 
 class BatchPosterior:
     """MAP + Laplace posterior for ``n`` examinees over ``D`` areas."""
@@ -57,6 +65,12 @@ class BatchPosterior:
         rows = np.asarray(rows, dtype=np.intp)
         if len(rows) == 0:
             return
+        if len(rows) == 1:
+            self._update_one(rows, max_iter, tol)
+        else:
+            self._update_many(rows, max_iter, tol)
+
+    def _update_many(self, rows: np.ndarray, max_iter: int = 25, tol: float = 1e-3) -> None:
         theta = self.theta[rows]
         mu = self.prior_mean[rows]
         lam, eye = self.prior_precision, self._eye
@@ -75,3 +89,36 @@ class BatchPosterior:
         _, info = self._at(rows, theta)
         self.theta[rows] = theta
         self.cov[rows] = np.linalg.inv(lam + info[:, :, None] * eye)
+
+    def _update_one(self, rows: np.ndarray, max_iter: int, tol: float) -> None:
+        """``update`` for one examinee (a live session's step): the same arithmetic, operation for
+        operation (so the same theta to the last bit), without the bookkeeping of converged rows."""
+        n_dims, n_grid = self.sums.shape[1], self.sums.shape[3]
+        r = rows[0]
+        theta = self.theta[r : r + 1].copy()
+        mu = self.prior_mean[r : r + 1]
+        lam, eye = self.prior_precision, self._eye
+        lo_bound, hi_bound = GRID_LO + 0.1, GRID_HI - 0.1
+        raw = self.sums.reshape(-1)
+        base = ((r * n_dims + np.arange(n_dims)) * (2 * n_grid))[None, :, None] + self._pair   # (1, D, 2)
+        top = n_grid - 1.000001
+
+        def at(th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            pos = np.minimum(np.maximum((th - GRID_LO) / GRID_STEP, 0.0), top)
+            lo = pos.astype(np.intp)
+            flat = base + lo[..., None]
+            v0 = raw[flat]
+            v = v0 + (pos - lo)[..., None] * (raw[flat + 1] - v0)
+            return v[..., 0], v[..., 1]
+
+        for _ in range(max_iter):
+            score, info = at(theta)
+            g = score - (theta - mu) @ lam
+            step = _solve(lam + info[:, :, None] * eye, g[..., None])[..., 0]
+            step = np.minimum(np.maximum(step, -1.0), 1.0)
+            theta = np.minimum(np.maximum(theta + step, lo_bound), hi_bound)
+            if not np.abs(step).max() > tol:
+                break
+        _, info = at(theta)
+        self.theta[r] = theta[0]
+        self.cov[r] = np.linalg.inv(lam + info[:, :, None] * eye)[0]

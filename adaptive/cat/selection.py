@@ -76,12 +76,30 @@ class RankedCandidates:
             self.ranked_items.append(idx[keep][order].astype(np.intp))
             self.ranked_info.append(np.take_along_axis(table, order, axis=1))
         self.depth = depth
+        # When every area has more than ``depth`` ranked items (the usual bank), the first ``depth`` of
+        # all areas stack into (D, G, depth) arrays and one examinee's candidates take a few numpy calls
+        # instead of a dozen per area; the values and their order are those of the per-area loop.
+        self.stacked = None
+        if self.ranked_items and all(r.shape[1] > depth for r in self.ranked_items):
+            self.stacked = (np.stack([r[:, :depth] for r in self.ranked_items]),
+                            np.stack([r[:, :depth] for r in self.ranked_info]),
+                            np.arange(len(self.ranked_items))[None, :])
 
     def candidates(self, theta: np.ndarray, scale: np.ndarray, used: np.ndarray, allowed: np.ndarray,
                    need: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(crit (R, m), item ids (R, m), rows needing the dense path (R,) bool)."""
         gi = self.info.tables.grid_index(theta)
         comp = self.info.tables.item_competence
+        if self.stacked is not None:
+            items, info, dims = self.stacked
+            n_rows, n_dims = gi.shape
+            cand = items[dims, gi]                                                  # (R, D, depth)
+            crit = info[dims, gi] * scale.astype(np.float32)[:, :, None]
+            live = scale > 0
+            r3 = np.arange(n_rows)[:, None, None]
+            ok = allowed[r3, comp[cand]] & ~used[r3, cand] & live[:, :, None]
+            dense = (live & (ok.sum(axis=2) < need)).any(axis=1)
+            return (_mask(crit, ok).reshape(n_rows, n_dims * self.depth), cand.reshape(n_rows, -1), dense)
         r = np.arange(len(theta))[:, None]
         crits, ids = [], []
         dense = np.zeros(len(theta), dtype=bool)

@@ -70,6 +70,24 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
+def _csv_export(
+    request: Request, statement, row, columns: tuple[str, ...], filename: str
+) -> StreamingResponse:
+    """Stream ``statement``'s rows (mapped by ``row``) as a CSV attachment, 2,000 rows per fetch."""
+    maker = request.app.state.services.sessionmaker
+
+    def rows() -> Iterator[tuple]:
+        with maker() as db:
+            for record in db.execute(statement.execution_options(yield_per=2000)):
+                yield row(*record)
+
+    return StreamingResponse(
+        _csv_stream(columns, rows()),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.get(
     "/v1/admin/responses/export",
     response_class=StreamingResponse,
@@ -82,31 +100,23 @@ def _iso(value: datetime) -> str:
     "Only the calling organisation's responses.",
 )
 def export_responses(request: Request, principal: Principal = Depends(require("admin"))) -> StreamingResponse:
-    maker = request.app.state.services.sessionmaker
-
-    def rows() -> Iterator[tuple]:
-        with maker() as db:
-            result = db.execute(
-                select(
-                    Learner.external_id,
-                    ResponseRecord.item_id,
-                    ResponseRecord.response,
-                    ResponseRecord.session_id,
-                    ResponseRecord.administered_at,
-                )
-                .join(Learner, Learner.id == ResponseRecord.learner_id)
-                .where(ResponseRecord.org_id == principal.org_id)
-                .order_by(ResponseRecord.id)
-                .execution_options(yield_per=2000)
-            )
-            for person, item, response, session, at in result:
-                yield person, item, response, session, _iso(at)
-
-    return StreamingResponse(
-        _csv_stream(EXPORT_COLUMNS, rows()),
-        media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="responses.csv"'},
+    statement = (
+        select(
+            Learner.external_id,
+            ResponseRecord.item_id,
+            ResponseRecord.response,
+            ResponseRecord.session_id,
+            ResponseRecord.administered_at,
+        )
+        .join(Learner, Learner.id == ResponseRecord.learner_id)
+        .where(ResponseRecord.org_id == principal.org_id)
+        .order_by(ResponseRecord.id)
     )
+
+    def row(person, item, response, session, at) -> tuple:
+        return person, item, response, session, _iso(at)
+
+    return _csv_export(request, statement, row, EXPORT_COLUMNS, "responses.csv")
 
 
 @router.get(
@@ -119,36 +129,22 @@ def export_responses(request: Request, principal: Principal = Depends(require("a
     summary="Learning events as CSV (the recommender's training input)",
 )
 def export_events(request: Request, principal: Principal = Depends(require("admin"))) -> StreamingResponse:
-    maker = request.app.state.services.sessionmaker
-
-    def rows() -> Iterator[tuple]:
-        with maker() as db:
-            result = db.execute(
-                select(
-                    Learner.external_id,
-                    LearningEvent.content_id,
-                    LearningEvent.event,
-                    LearningEvent.value,
-                    LearningEvent.timestamp,
-                    LearningEvent.event_id,
-                )
-                .join(Learner, Learner.id == LearningEvent.learner_id)
-                .where(LearningEvent.org_id == principal.org_id)
-                .order_by(LearningEvent.id)
-                .execution_options(yield_per=2000)
-            )
-            for learner, content, event, value, ts, event_id in result:
-                yield (
-                    f"{principal.org_slug}:{learner}",
-                    content,
-                    event,
-                    "" if value is None else value,
-                    _iso(ts),
-                    event_id,
-                )
-
-    return StreamingResponse(
-        _csv_stream(EVENT_COLUMNS, rows()),
-        media_type="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="learning_events.csv"'},
+    statement = (
+        select(
+            Learner.external_id,
+            LearningEvent.content_id,
+            LearningEvent.event,
+            LearningEvent.value,
+            LearningEvent.timestamp,
+            LearningEvent.event_id,
+        )
+        .join(Learner, Learner.id == LearningEvent.learner_id)
+        .where(LearningEvent.org_id == principal.org_id)
+        .order_by(LearningEvent.id)
     )
+
+    def row(learner, content, event, value, ts, event_id) -> tuple:
+        value = "" if value is None else value
+        return f"{principal.org_slug}:{learner}", content, event, value, _iso(ts), event_id
+
+    return _csv_export(request, statement, row, EVENT_COLUMNS, "learning_events.csv")

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.orm import Session
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adaptive.errors import DigipathError
 from api.auth import Principal, require
 from api.deps import get_db
+from api.limits import replay_body
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError, digipath_error_extras, problem_response
 from api.schemas import AnswerIn, DiagnosticCreate, DiagnosticResult, DiagnosticStatus, DiagnosticStep
 
@@ -163,7 +164,7 @@ class AnswerFastPath:
         try:
             answer = AnswerIn.model_validate_json(body)
         except PydanticValidationError:
-            await self.app(scope, _replay(body, receive), send)  # the standard 422 problem
+            await self.app(scope, replay_body(body, receive), send)  # the standard 422 problem
             return
         scope["route"] = self._route or self._find_route(scope["app"])  # latency metric label
         try:
@@ -208,16 +209,3 @@ def answer_routes(app):  # noqa: ANN001, ANN201
 
 
 _JSON = b"application/json"
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -54,7 +54,8 @@ class SympsonHetter:
     """Sympson-Hetter: go down the ranked list, giving item i with probability K_i.
 
     A rejected item is out of this examinee's test (``rejected`` lists them so the engine can mark them
-    used), as in the original procedure; when every ranked item is rejected the best is given.
+    used), as in the original procedure; when every ranked item is rejected, none is put out of the test
+    and the one with the largest K is given.
     ``lotteries`` counts how often each item reached the lottery (the selection rate P(S_i) of the
     calibration). ``K`` comes from :func:`adaptive.cat.simulation.calibrate_sympson_hetter`.
     """
@@ -69,13 +70,18 @@ class SympsonHetter:
     def choose(self, crit: np.ndarray, u: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
         items, vals = _top_sorted(crit, N_UNIFORMS, ids)
         finite = np.isfinite(vals)
-        accept = finite & (u[:, : items.shape[1]] < self.k_values[items])
+        k_ranked = self.k_values[items]
+        accept = finite & (u[:, : items.shape[1]] < k_ranked)
         some = accept.any(axis=1)
-        first = np.where(some, np.argmax(accept, axis=1), 0)
+        # every candidate rejected: give the one with the largest K (the least exposure-prone; ties go
+        # to the better rank), not the best one, whose forced administrations would push its exposure
+        # over the target whatever K it gets
+        fallback = np.argmax(np.where(finite, k_ranked, -1.0), axis=1)
+        first = np.where(some, np.argmax(accept, axis=1), fallback)
         col = np.arange(items.shape[1])[None, :]
         reached = finite & ((col <= first[:, None]) | ~some[:, None])
         np.add.at(self.lotteries, items[reached], 1)
-        rejected = reached & (col < first[:, None])
+        rejected = reached & (col < first[:, None]) & some[:, None]
         self.rejected = (np.nonzero(rejected)[0], items[rejected])
         return np.where(finite[:, 0], items[np.arange(len(items)), first], -1)
 

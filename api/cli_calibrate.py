@@ -46,6 +46,10 @@ def fit(
     min_responses: int = typer.Option(30, "--min-responses", help="items with fewer responses are excluded"),
     se: str = typer.Option("observed", "--se", help="observed | crossprod | none"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+    mlflow_run: bool = typer.Option(
+        True, "--mlflow/--no-mlflow", help="log the fit as an MLflow run (local store or MLFLOW_TRACKING_URI)"
+    ),
+    register: bool = typer.Option(False, "--register", help="also register the bank as digcomp-item-bank"),
 ):
     """Calibrate RESPONSES into a new item bank with a calibration report."""
     from adaptive.calibration.calibrate import calibrate_bank
@@ -83,6 +87,16 @@ def fit(
             f"unstable anchors: {', '.join(info['unstable_anchors']) or 'none'}"
         )
     typer.echo(f"bank: {out / 'bank.json'}\nreport: {report}")
+    if mlflow_run:
+        from models import runs, tracking
+
+        try:
+            config = tracking.configure()
+            version = runs.log_calibration(result, register=register, report_dir=out)
+        except DigipathError as exc:
+            _fail(exc)
+        registered = f"; registered digcomp-item-bank version {version}" if version is not None else ""
+        typer.echo(f"MLflow run logged to {config.tracking_uri}{registered}")
 
 
 @app.command("link")

@@ -103,6 +103,8 @@ def train(
     no_tune: bool = typer.Option(False, "--no-tune", help="skip validation tuning"),
     seed: int = typer.Option(0),
     column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)"),
+    mlflow_run: bool = typer.Option(True, "--mlflow/--no-mlflow", help="log the training as an MLflow run"),
+    register: bool = typer.Option(False, "--register", help="also register it as learning-recommender"),
 ):
     """Tune on validation, evaluate on test, refit on everything, save a RecommenderBundle."""
     from recommender.training import train_bundle
@@ -119,6 +121,18 @@ def train(
     console.print(
         f"saved {ranker} bundle to {out}; test NDCG@10 = {metrics.get('test_ndcg_at_10', float('nan')):.4f}"
     )
+    if mlflow_run:
+        from models import runs, tracking
+
+        try:
+            config = tracking.configure()
+            version = runs.log_recommender(bundle, metrics, params={"ranker": ranker, "split": split,
+                                                                   "seed": seed, "tuned": not no_tune},
+                                           register=register)
+        except DigipathError as exc:
+            _fail(exc)
+        registered = f"; registered learning-recommender version {version}" if version is not None else ""
+        console.print(f"MLflow run logged to {config.tracking_uri}{registered}", highlight=False)
 
 
 @app.command()
@@ -137,6 +151,7 @@ def evaluate(
     out: Path = typer.Option(Path("recommender-evaluation"), "--out", help="where to write table+plot"),
     seed: int = typer.Option(0),
     column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)"),
+    mlflow_run: bool = typer.Option(True, "--mlflow/--no-mlflow", help="log each ranker as an MLflow run"),
 ):
     """Compare rankers on one split: prints a table, writes metrics.json/CSV and a plot."""
     from recommender.experiment import run_comparison
@@ -188,6 +203,24 @@ def evaluate(
         )
     console.print(table)
     console.print(f"wrote {result['paths']['metrics']}, {result['paths']['plot']}")
+    if mlflow_run:
+        from models import runs, tracking
+
+        try:
+            config = tracking.configure()
+            for name, summary in result["summary"].items():
+                runs.log_evaluation(
+                    name,
+                    metrics=summary,
+                    params={"split": result["split"], "seed": seed, "tuned": tune,
+                            **{f"{name}.{p}": v for p, v in (result["params"].get(name) or {}).items()}},
+                    artifacts=[result["paths"]["metrics"], result["paths"]["plot"]],
+                    tags={"split": str(result["split"])},
+                )
+        except DigipathError as exc:
+            _fail(exc)
+        console.print(f"one MLflow run per ranker logged to {config.tracking_uri} "
+                      "(experiment recommender-evaluation)", highlight=False)
 
 
 @app.command()

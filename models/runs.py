@@ -13,7 +13,7 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -206,3 +206,20 @@ def log_recommender(bundle, metrics: Mapping[str, object] | None = None,
                                  metadata={"bundle_class": bundle_class},
                                  version_tags={"framework_version": framework} if framework else None)
     return version
+
+
+def log_evaluation(name: str, *, metrics: Mapping[str, object], params: Mapping[str, object] | None = None,
+                   artifacts: Sequence[str | Path] = (), experiment: str = "recommender-evaluation",
+                   tags: Mapping[str, str] | None = None) -> str:
+    """Log one offline evaluation (e.g. one ranker on one split) as an MLflow run; return its run id.
+
+    Nothing is registered: comparisons inform a promotion, they are not models themselves."""
+    with registry_errors("logging an evaluation run"):
+        with mlflow.start_run(experiment_id=tracking.experiment_id(experiment), run_name=name,
+                              tags={"digipath.evaluation": name, **(tags or {})},
+                              nested=mlflow.active_run() is not None) as run:
+            mlflow.log_params(clean_params(params))
+            mlflow.log_metrics(clean_metrics(metrics))
+            for path in artifacts:
+                mlflow.log_artifact(str(path))
+            return run.info.run_id

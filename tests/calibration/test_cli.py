@@ -14,6 +14,15 @@ from tests.calibration.helpers import simulate_bank_responses, small_bank
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def digipath_home(tmp_path, monkeypatch):
+    """`calibrate fit` logs an MLflow run into DIGIPATH_HOME's store: keep it in the test's tmp dir."""
+    monkeypatch.setenv("DIGIPATH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DIGIPATH_MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path / "home"
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
@@ -39,7 +48,7 @@ def files(tmp_path_factory):
     return d, bank, first_pilot
 
 
-def test_fit_writes_bank_and_report(files):
+def test_fit_writes_bank_and_report(files, digipath_home):
     d, bank, _ = files
     out = d / "fit"
     r = runner.invoke(
@@ -54,6 +63,7 @@ def test_fit_writes_bank_and_report(files):
             "--out",
             str(out),
             "--quiet",
+            "--register",
         ],
     )
     assert r.exit_code == 0, r.output
@@ -61,6 +71,13 @@ def test_fit_writes_bank_and_report(files):
     new = ItemBank.load_json(out / "bank.json")
     assert {it.id for it in new.items} == {it.id for it in bank.items}
     assert (out / "report.md").exists() and (out / "item_fit.png").exists()
+    # the fit is an MLflow run in DIGIPATH_HOME's store, and its bank is a registered version
+    assert "registered digcomp-item-bank version 1" in r.output
+    from models import registry, tracking
+
+    assert tracking.configure().tracking_uri == f"sqlite:///{digipath_home.resolve()}/mlflow.db"
+    served, version = registry.load_item_bank(version=1)
+    assert version == 1 and [it.id for it in served.items] == [it.id for it in new.items]
 
 
 def test_link_new_calibration_onto_bank(files):

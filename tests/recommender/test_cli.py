@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli_recommender import app
@@ -11,7 +12,16 @@ from api.cli_recommender import app
 runner = CliRunner(env={"COLUMNS": "200"})
 
 
-def test_generate_evaluate_train_recommend(tmp_path):
+@pytest.fixture(autouse=True)
+def digipath_home(tmp_path, monkeypatch):
+    """`evaluate` and `train` log MLflow runs into DIGIPATH_HOME's store: keep it in the test's tmp dir."""
+    monkeypatch.setenv("DIGIPATH_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("DIGIPATH_MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path / "home"
+
+
+def test_generate_evaluate_train_recommend(tmp_path, digipath_home):
     data = tmp_path / "data"
     res = runner.invoke(
         app, ["generate", "--out", str(data), "--learners", "400", "--content", "150", "--seed", "2"]
@@ -40,11 +50,22 @@ def test_generate_evaluate_train_recommend(tmp_path):
     assert set(metrics["summary"]) == {"popularity", "role-popularity", "als"}
     assert 0 <= metrics["summary"]["als"]["ndcg@10"] <= 1 and metrics["tuning"]["als"]
     assert (out / "comparison.png").stat().st_size > 1000 and (out / "per_role.csv").exists()
+    from models import tracking
+
+    client = tracking.client()
+    assert tracking.configure().tracking_uri == f"sqlite:///{digipath_home.resolve()}/mlflow.db"
+    evaluation = client.get_experiment_by_name("recommender-evaluation")
+    logged = {r.info.run_name: r for r in client.search_runs([evaluation.experiment_id])}
+    assert set(logged) == {"popularity", "role-popularity", "als"}
+    assert logged["als"].data.metrics["ndcg_at_10"] == pytest.approx(metrics["summary"]["als"]["ndcg@10"])
     res = runner.invoke(
-        app, ["train", "--data", str(data), "--out", str(tmp_path / "bundle"), "--ranker", "als", "--no-tune"]
+        app,
+        ["train", "--data", str(data), "--out", str(tmp_path / "bundle"), "--ranker", "als", "--no-tune",
+         "--register"],
     )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "bundle" / "metrics.json").read_text())["test_ndcg_at_10"] >= 0
+    assert "registered learning-recommender version 1" in res.output
     res = runner.invoke(
         app, ["recommend", "--bundle", str(tmp_path / "bundle"), "--role", "clerk", "--k", "3"]
     )

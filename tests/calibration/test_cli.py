@@ -18,8 +18,10 @@ runner = CliRunner()
 def digipath_home(tmp_path, monkeypatch):
     """`calibrate fit` logs an MLflow run into DIGIPATH_HOME's store: keep it in the test's tmp dir."""
     monkeypatch.setenv("DIGIPATH_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("DIGIPATH_MLFLOW_TRACKING_URI", raising=False)
+    # mlflow exports the tracking URI to os.environ: setenv first so that teardown restores the absence
+    for name in ("MLFLOW_TRACKING_URI", "DIGIPATH_MLFLOW_TRACKING_URI"):
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
     return tmp_path / "home"
 
 

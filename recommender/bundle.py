@@ -144,7 +144,7 @@ class RecommenderBundle:
     ) -> list[PathwayStep]:
         """For each competence with a gap (largest first), one item per level from the learner's next
         level up to the role requirement, choosing the best-ranked item at each level. Levels within a
-        competence never go down. Empty when no level is known."""
+        competence never go down, and no content appears twice. Empty when no level is known."""
         inter, cat = self.interactions, self.catalogue
         batch = LearnerBatch.single(inter, learner_id, profile, role, events)
         levels = batch.levels[0]
@@ -156,6 +156,7 @@ class RecommenderBundle:
         allowed = cat.mask(language, format)
         done = np.zeros(len(cat), dtype=bool)
         done[batch.completed.indices] = True
+        chosen = np.zeros(len(cat), dtype=bool)  # content developing two competences is one step, not two
         gaps = np.nan_to_num(required - levels, nan=0.0)
         comp_items = cat.competence_matrix.tocsc()
         steps: list[PathwayStep] = []
@@ -166,10 +167,11 @@ class RecommenderBundle:
             items = items[allowed[items] & ~done[items]]
             cid = cat.competence_ids[j]
             for level in range(int(np.floor(levels[j])) + 1, int(required[j]) + 1):
-                at = items[cat.level[items] == level]
+                at = items[(cat.level[items] == level) & ~chosen[items]]
                 if at.size == 0:
                     continue
                 best = int(at[np.argmax(scores[at])])
+                chosen[best] = True
                 reason = self.gap.reasons_.reason(best, levels, int(batch.role[0]), "gap")
                 reason = f"step towards {cid} level {level}: " + reason
                 steps.append(

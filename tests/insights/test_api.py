@@ -190,9 +190,7 @@ def test_unit_on_diagnostics_and_pathway_progress_end_to_end(api, bank_v1, bundl
     assert r.status_code == 200, r.text
     learners = pd.DataFrame(_get(api, "/v1/insights/pathways", table="learners").json()["items"])
     row = learners.set_index("learner_id").loc["u0"]
-    # the step count is not compared with len(path): with some session seeds the insights' pathway (rebuilt
-    # from the diagnostic's stored profile) and /pathway differ by a couple of steps -- a known defect to fix
-    assert row["n_steps"] >= 1 and row["n_completed"] == 1 and row["unit"] == "tax-office"
+    assert row["n_steps"] == len(path) and row["n_completed"] == 1 and row["unit"] == "tax-office"
     units = pd.DataFrame(_get(api, "/v1/insights/pathways", table="units").json()["items"])
     unit = units[(units["grouping"] == "unit") & (units["group"] == "tax-office")].iloc[0]
     assert unit["n"] == 5 and unit["steps_completed"] == 1

@@ -96,6 +96,20 @@ def test_pathway_climbs_level_by_level(world, trained):
     assert bundle.pathway("nobody", None, None) == []
 
 
+def test_pathway_never_lists_one_content_twice(world, trained):
+    """Content that develops two competences with gaps is one step (a learner completes it once), so a
+    pathway's length is its number of distinct contents, as the insights' progress counts them."""
+    bundle, _ = trained
+    total = 0
+    for i in range(40):
+        lid = world.learners.ids[i]
+        steps = bundle.pathway(lid, world.profiles[lid], str(world.learners.role_ids[i]))
+        ids = [s.content_id for s in steps]
+        assert len(ids) == len(set(ids)), lid
+        total += len(ids)
+    assert total > 40  # pathways of several steps were checked
+
+
 def test_save_load_round_trip_identical_rankings(world, trained, tmp_path):
     bundle, _ = trained
     bundle.save(tmp_path / "b")

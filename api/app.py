@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import db as dbmod
 from api.auth import KeyVerifier
-from api.diagnostics import DiagnosticService
+from api.diagnostics import DiagnosticService, SeedSource
 from api.limits import BodySizeLimitMiddleware
 from api.metrics import LatencyMiddleware, Metrics
 from api.problems import install_problem_handlers
 from api.providers import ModelProvider, RegistryModelProvider
-from api.routers.diagnostics import AnswerFastPath
 from api.settings import Settings, get_settings
 
 log = logging.getLogger("digipath.api")
@@ -33,7 +32,7 @@ for public-sector learning platforms. Every endpoint except the health checks ne
 
 @dataclass
 class Services:
-    """What request handlers reach through ``request.app.state.services``."""
+    """What the request dependencies (``api.deps``) hand to the routes."""
 
     settings: Settings
     engine: Engine
@@ -73,7 +72,7 @@ def create_app(
         sessionmaker=maker,
         keys=KeyVerifier(maker, settings.key_cache_seconds),
         provider=provider,
-        diagnostics=DiagnosticService(provider, cat_overrides=overrides),
+        diagnostics=DiagnosticService(provider, cat_overrides=overrides, seeds=SeedSource(settings.cat_seed)),
         metrics=Metrics(),
     )
     try:
@@ -84,7 +83,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        # Sync endpoints are CPU-bound (CAT update) under one GIL: a few threads queue requests fairly,
+        # Routes are sync and CPU-bound (CAT update) under one GIL: a few threads queue requests fairly,
         # forty threads only fight over the GIL and stretch tail latency.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         # Everything loaded so far (modules, item banks, recommender) lives as long as the process: keep
@@ -111,8 +110,7 @@ def create_app(
     )
     app.state.services = services
     install_problem_handlers(app)
-    # the last added is outermost: latency -> body size limit -> answer fast path -> FastAPI routing
-    app.add_middleware(AnswerFastPath)
+    # the last added is outermost: latency -> body size limit -> FastAPI routing
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 

@@ -14,12 +14,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.deps import ServicesDep
 from api.persistence.tables import ApiKey, Organisation
 from api.problems import ProblemError
 
@@ -135,11 +136,14 @@ def _unauthorized(detail: str) -> ProblemError:
 bearer_scheme = HTTPBearer(auto_error=False, description="an API key from `digipath keys create`")
 
 
-async def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def get_key_verifier(services: ServicesDep) -> KeyVerifier:
+    return services.keys
+
+
+async def authenticate(keys: KeyVerifier, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None or not credentials.credentials.strip():
         raise _unauthorized("missing or malformed Authorization: Bearer <API key> header")
     token = credentials.credentials.strip()
-    keys = request.app.state.services.keys
     # A cached key is checked on the event loop; only a miss (a DB query) goes to the thread pool.
     principal = keys.cached(token)
     return principal if principal is not None else await run_in_threadpool(keys.verify, token)
@@ -149,9 +153,10 @@ def require(scope: str | None):
     """FastAPI dependency: the caller's principal holding ``scope`` (admin: all; None: any key)."""
 
     async def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
+        keys: KeyVerifier = Depends(get_key_verifier),
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     ) -> Principal:
-        principal = await authenticate(request, credentials)
+        principal = await authenticate(keys, credentials)
         if scope is not None and not principal.has(scope):
             raise ProblemError(403, "forbidden", f"this API key lacks the {scope!r} scope")
         return principal

@@ -108,31 +108,3 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
-
-
-class DriverStatement:
-    """A Core statement compiled once for a dialect, run on a raw DBAPI cursor.
-
-    For the few statements of a hot path (the answer step): SQLAlchemy's per-execution work (execution
-    context, Session transaction bookkeeping) costs several times the driver call. Values still go
-    through the column types' bind processors, so they are stored exactly as the ORM stores them.
-    """
-
-    def __init__(self, statement, dialect):  # noqa: ANN001
-        compiled = statement.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.names = list(compiled.positiontup) if compiled.positional else None
-        self.processors = {}
-        for name, bind in compiled.binds.items():
-            processor = bind.type._cached_bind_processor(dialect)
-            if processor is not None:
-                self.processors[name] = processor
-
-    def params(self, values: dict):  # noqa: ANN201 - tuple or dict, as the driver's paramstyle wants
-        for name, processor in self.processors.items():
-            values[name] = processor(values[name])
-        return tuple(values[n] for n in self.names) if self.names is not None else values
-
-    def execute(self, cursor, values: dict):  # noqa: ANN001, ANN201
-        cursor.execute(self.sql, self.params(dict(values)))
-        return cursor

@@ -13,18 +13,18 @@ import json
 import secrets
 import threading
 import uuid
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, bindparam, insert, select, update
+import numpy as np
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adaptive.cat import CatConfig, CatSession
 from adaptive.errors import ValidationError
 from api.auth import Principal
-from api.db import DriverStatement
 from api.insights.retest import exclude_items, items_seen_last_time
 from api.jsonable import jsonable
 from api.persistence.learners import ensure_learner
@@ -37,7 +37,22 @@ class StepOutcome:
     reply: dict[str, Any]
     applied: bool  # False for an idempotent replay
     finished_now: bool = False
-    body: bytes | None = None  # ``reply`` already encoded as JSON (the hot path encodes it once)
+
+
+class SeedSource:
+    """Seeds of new CAT sessions: drawn from the OS by default, or a reproducible stream from ``seed``
+    (``DIGIPATH_CAT_SEED``: tests, audits and demonstrations that must replay the same diagnostics)."""
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        if self._rng is None:
+            return secrets.randbelow(2**31 - 1)
+        with self._lock:  # sessions start on several threads: one draw at a time keeps the stream fixed
+            return int(self._rng.integers(0, 2**31 - 1))
 
 
 class SessionCache:
@@ -67,12 +82,13 @@ class SessionCache:
 
 
 class DiagnosticService:
-    def __init__(self, provider, cache: SessionCache | None = None, cat_overrides: dict | None = None):  # noqa: ANN001
+    def __init__(self, provider, cache: SessionCache | None = None, cat_overrides: dict | None = None,  # noqa: ANN001
+                 seeds: SeedSource | None = None):
         self.provider = provider
         self.cache = cache or SessionCache()
+        self.seeds = seeds or SeedSource()
         self.cat_overrides = dict(cat_overrides or {})
         self._public_items: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self._hot_statements: dict[tuple, dict[str, Any]] = {}
 
     # -- helpers ------------------------------------------------------------------------------
     def _item(self, bank, item_id: str | None, language: str, sequence: int,  # noqa: ANN001
@@ -169,7 +185,7 @@ class DiagnosticService:
         # a retest avoids the items of the learner's last diagnostic where the bank allows (issue 8)
         overrides = exclude_items({**self.cat_overrides, "areas": areas}, items_seen_last_time(db, learner))
         config = CatConfig.from_dict(overrides)
-        seed = secrets.randbelow(2**31 - 1)
+        seed = self.seeds()
         cat = CatSession(bank, config, seed)
         first = cat.next_item()
         now = utcnow()
@@ -200,46 +216,16 @@ class DiagnosticService:
         return self._reply(row, bank, cat)
 
     # -- answer ---------------------------------------------------------------------------------
-    # The hot path runs three precompiled statements on a raw DBAPI connection from the engine's pool
-    # (api.db.DriverStatement): SELECT the session row, UPDATE ... WHERE version = :seen, INSERT into the
-    # response log, one commit. Rare paths (replays, conflicts, a cache miss) use the ORM session.
-    def _driver_statements(self, dialect) -> dict[str, Any]:  # noqa: ANN001
-        key = (dialect.name, dialect.driver, dialect.paramstyle)
-        hot = self._hot_statements.get(key)
-        if hot is None:
-            hot = self._hot_statements[key] = {
-                name: DriverStatement(statement, dialect)
-                for name, statement in (
-                    ("select", _HOT_SELECT),
-                    ("update", _HOT_UPDATE),
-                    ("finish", _HOT_FINISH),
-                    ("insert", _HOT_INSERT),
-                )
-            }
-            # a unique-key race on the response log surfaces as the driver's own exception here
-            hot["IntegrityError"] = dialect.loaded_dbapi.IntegrityError
-        return hot
-
+    # One transaction of three Core statements through the request's Session: SELECT the session row,
+    # UPDATE ... WHERE version = :seen (optimistic concurrency), INSERT into the response log. SQLAlchemy
+    # caches their compiled form, so an answer costs the driver calls plus the CAT step.
     def answer(
         self, db: Session, principal: Principal, session_id: str, item_id: str, answer: int, sequence: int
     ) -> StepOutcome:
-        if len(session_id) > 36:
+        found = db.execute(_HOT_SELECT, {"sid": session_id}).first() if len(session_id) <= 36 else None
+        if found is None or found.org_id != principal.org_id:  # another organisation's session: not found
             raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
-        engine = db.get_bind()
-        hot = self._driver_statements(engine.dialect)
-        conn = engine.raw_connection()
-        try:
-            return self._answer(db, conn, hot, principal, session_id, item_id, answer, sequence)
-        finally:
-            conn.close()  # back to the pool (which rolls back anything left open)
-
-    def _answer(self, db: Session, conn, hot: dict, principal: Principal, session_id: str,  # noqa: ANN001
-                item_id: str, answer: int, sequence: int) -> StepOutcome:
-        cursor = conn.cursor()
-        found = hot["select"].execute(cursor, {"sid": session_id}).fetchone()
-        row = _HotRow(*found) if found is not None else None
-        if row is None or row.org_id != principal.org_id:  # another organisation's session: not found
-            raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
+        row = found
         if sequence <= row.sequence:
             return StepOutcome(self._replay(db, row, item_id, answer, sequence), applied=False)
         if row.status == "finished":
@@ -294,13 +280,12 @@ class DiagnosticService:
             "result": values.get("result"),
             "bank_version": row.bank_version,
         }
-        text = _dumps(reply)  # encoded once: the HTTP body and the stored reply for retries
         try:
-            statement = hot["finish"] if next_item is None else hot["update"]
-            if statement.execute(cursor, {**values, "b_id": row.id, "b_seen": seen_version}).rowcount != 1:
+            statement = _FINISH if next_item is None else _STEP
+            if db.execute(statement, {**values, "b_id": row.id, "b_seen": seen_version}).rowcount != 1:
                 raise _Conflict
-            hot["insert"].execute(
-                cursor,
+            db.execute(
+                _RESPONSE_INSERT,
                 {
                     "org_id": row.org_id,
                     "session_id": row.id,
@@ -311,14 +296,14 @@ class DiagnosticService:
                     "response": response,
                     "bank_version": row.bank_version,
                     "administered_at": now,
-                    "reply_json": text,
+                    "reply": reply,
                 },
             )
-            conn.commit()
-        except (_Conflict, IntegrityError, hot["IntegrityError"]):
-            conn.rollback()
+            db.commit()
+        except (_Conflict, IntegrityError):
+            db.rollback()
             # Another request won the race; if it was this very answer, hand back its reply.
-            fresh = db.get(DiagnosticSession, session_id, populate_existing=True)
+            fresh = db.execute(_HOT_SELECT, {"sid": session_id}).first()
             if fresh is not None and sequence <= fresh.sequence:
                 return StepOutcome(self._replay(db, fresh, item_id, answer, sequence), applied=False)
             raise ProblemError(
@@ -329,9 +314,9 @@ class DiagnosticService:
             ) from None
         if next_item is not None:  # a finished session is read from its stored result, never replayed
             self.cache.put(row.id, seen_version + 1, cat)
-        return StepOutcome(reply, applied=True, finished_now=next_item is None, body=text.encode())
+        return StepOutcome(reply, applied=True, finished_now=next_item is None)
 
-    def _replay(self, db: Session, row: DiagnosticSession, item_id: str, answer: int, sequence: int) -> dict:
+    def _replay(self, db: Session, row, item_id: str, answer: int, sequence: int) -> dict:
         record = db.scalar(
             select(ResponseRecord).where(
                 ResponseRecord.session_id == row.id, ResponseRecord.sequence == sequence
@@ -411,17 +396,17 @@ class _Conflict(Exception):
     pass
 
 
-_HOT_COLUMNS = (
-    "id", "org_id", "learner_id", "bank_version", "language", "status", "sequence", "pending_item", "version"
-)
-_HotRow = namedtuple("_HotRow", _HOT_COLUMNS)
-
-
 _SESSIONS = DiagnosticSession.__table__
 _RESPONSES = ResponseRecord.__table__
 
-# Hot-path statements built once: SQLAlchemy then reuses their compiled form on every answer.
-_HOT_SELECT = select(*(_SESSIONS.c[name] for name in _HOT_COLUMNS)).where(_SESSIONS.c.id == bindparam("sid"))
+# Answer-path statements built once: SQLAlchemy reuses their compiled form on every answer.
+_HOT_SELECT = select(
+    *(
+        _SESSIONS.c[name]
+        for name in ("id", "org_id", "learner_id", "bank_version", "language", "status", "sequence",
+                     "pending_item", "version")
+    )
+).where(_SESSIONS.c.id == bindparam("sid"))
 # Only on a cache miss (restart, another worker, eviction): the CAT set-up and the answers so far.
 _STATE_SELECT = select(_SESSIONS.c.state).where(_SESSIONS.c.id == bindparam("sid"))
 _LOG_SELECT = (
@@ -434,25 +419,14 @@ _LOG_SELECT = (
     .order_by(_RESPONSES.c.sequence)
 )
 _STEP_COLUMNS = ("sequence", "pending_item", "version", "updated_at")
-_HOT_UPDATE = (
+_STEP = (
     update(_SESSIONS)
     .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.version == bindparam("b_seen"))
     .values({c: bindparam(c) for c in _STEP_COLUMNS})
 )
-_HOT_FINISH = (
+_FINISH = (
     update(_SESSIONS)
     .where(_SESSIONS.c.id == bindparam("b_id"), _SESSIONS.c.version == bindparam("b_seen"))
     .values({c: bindparam(c) for c in (*_STEP_COLUMNS, "state", "status", "result", "finished_at")})
 )
-# the reply goes in as the JSON text already sent to the client (the column reads it back as JSON)
-_HOT_INSERT = insert(_RESPONSES).values(
-    {
-        **{c: bindparam(c) for c in _RESPONSES.c.keys() if c not in ("id", "reply")},
-        "reply": bindparam("reply_json", type_=Text()),
-    }
-)
-
-
-def _dumps(obj: Any) -> str:
-    """JSON as Starlette's JSONResponse renders it (compact, no NaN)."""
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_RESPONSE_INSERT = insert(_RESPONSES).values({c: bindparam(c) for c in _RESPONSES.c.keys() if c != "id"})

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     recommender_alias: str = "champion"
     # CAT defaults applied when the client does not say (the CAT engine owns the meaning).
     max_items: int = 30
+    cat_seed: int | None = Field(
+        None, description="seed of the CAT session seeds (reproducible diagnostics); unset: from the OS"
+    )
     sqlite_busy_timeout_ms: int = 5000
     key_cache_seconds: float = Field(
         30.0, description="how long a verified API key is trusted without a DB hit"

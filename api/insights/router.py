@@ -7,17 +7,17 @@ paginated like the other list endpoints; ``?format=csv`` returns the whole table
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
-from api.deps import get_db
+from api.deps import DbSession, ServicesDep
 from api.insights.analytics import (
     OBSERVATIONAL_CAVEAT,
     as_records,
@@ -29,6 +29,9 @@ from api.insights.plots import IMAGE_FORMATS, gap_heatmap
 from api.insights.service import load_organisation, recommended_pathways
 from api.insights.suppression import DEFAULT_MIN_GROUP_SIZE
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
+
+if TYPE_CHECKING:
+    from api.app import Services
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
 
@@ -58,8 +61,8 @@ class InsightsTable(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-def _min_group_size(request: Request, asked: int | None) -> int:
-    settings = request.app.state.services.settings
+def _min_group_size(services: Services, asked: int | None) -> int:
+    settings = services.settings
     floor = int(getattr(settings, "insights_min_group_size", DEFAULT_MIN_GROUP_SIZE))
     if asked is None:
         return floor
@@ -83,31 +86,31 @@ def _table(report: str, table: str, frame: pd.DataFrame, fmt: str, offset: int, 
             "notes": notes or []}
 
 
-def _roles(request: Request):  # noqa: ANN202
-    bundle, _ = request.app.state.services.provider.recommender()
+def _roles(services: Services):  # noqa: ANN202
+    bundle, _ = services.provider.recommender()
     return bundle
 
 
-def _overview(request: Request, db: Session, principal: Principal, min_size: int):  # noqa: ANN202
+def _overview(services: Services, db: Session, principal: Principal, min_size: int):  # noqa: ANN202
     data = load_organisation(db, principal.org_id, events=False)
-    return gap_overview(data.learners, data.diagnostics, _roles(request).roles, min_group_size=min_size)
+    return gap_overview(data.learners, data.diagnostics, _roles(services).roles, min_group_size=min_size)
 
 
 @router.get("/gaps", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},
             summary="Competence gaps per role and unit (levels, share below the role's requirement)")
 def gaps(
-    request: Request,
+    services: ServicesDep,
+    db: DbSession,
     table: Annotated[Literal["competences", "levels", "largest_gaps", "groups"], Query()] = "competences",
     grouping: Grouping = None,
     format: OutFormat = "json",
     min_group_size: MinGroup = None,
     offset: Offset = 0,
     limit: Limit = 200,
-    db: Session = Depends(get_db),
     principal: Principal = Depends(require("insights")),
 ) -> Any:
-    min_size = _min_group_size(request, min_group_size)
-    ov = _overview(request, db, principal, min_size)
+    min_size = _min_group_size(services, min_group_size)
+    ov = _overview(services, db, principal, min_size)
     notes = [f"{ov.n_learners} learners with a finished diagnostic count; {ov.n_without_diagnostic} without "
              f"one do not; groups under {min_size} are suppressed (with complementary suppression)"]
     if ov.unknown_roles:
@@ -121,16 +124,16 @@ def gaps(
                        409: {**_PROBLEM, "description": "no group large enough to show yet"}},
             summary="Heatmap of the gaps, group x competence (PNG or SVG)", response_class=Response)
 def gaps_heatmap(
-    request: Request,
+    services: ServicesDep,
+    db: DbSession,
     grouping: Annotated[Literal["role", "unit"], Query()] = "role",
     value: Annotated[Literal["share_below", "expected_share_below", "mean_gap"], Query()] = "share_below",
     format: Annotated[Literal["png", "svg"], Query()] = "png",
     min_group_size: MinGroup = None,
-    db: Session = Depends(get_db),
     principal: Principal = Depends(require("insights")),
 ) -> Response:
-    min_size = _min_group_size(request, min_group_size)
-    ov = _overview(request, db, principal, min_size)
+    min_size = _min_group_size(services, min_group_size)
+    ov = _overview(services, db, principal, min_size)
     if not (~ov.competences["suppressed"] & (ov.competences["grouping"] == grouping)).any():
         raise ProblemError(409, "not-enough-data", f"no {grouping} group has {min_size} or more learners "
                            "with a finished diagnostic and a role requirement yet")
@@ -141,7 +144,8 @@ def gaps_heatmap(
 @router.get("/pathways", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},
             summary="Pathway progress: share of the recommended pathway completed, per learner and per unit")
 def pathways(
-    request: Request,
+    services: ServicesDep,
+    db: DbSession,
     table: Annotated[Literal["units", "learners"], Query()] = "units",
     grouping: Grouping = None,
     unit: Annotated[str | None, Query(max_length=64, description="only learners of this unit")] = None,
@@ -149,14 +153,13 @@ def pathways(
     min_group_size: MinGroup = None,
     offset: Offset = 0,
     limit: Limit = 200,
-    db: Session = Depends(get_db),
     principal: Principal = Depends(require("insights")),
 ) -> Any:
     from api.routers.learners import model_learner_key
 
-    min_size = _min_group_size(request, min_group_size)
+    min_size = _min_group_size(services, min_group_size)
     data = load_organisation(db, principal.org_id)
-    paths, since = recommended_pathways(data, _roles(request),
+    paths, since = recommended_pathways(data, _roles(services),
                                         lambda lid: model_learner_key(principal, lid))
     res = pathway_progress(data.learners, paths, data.events, since=since, min_group_size=min_size)
     frame = res.learners if table == "learners" else res.units
@@ -171,7 +174,8 @@ def pathways(
 @router.get("/impact", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},
             summary="Training impact: change between two diagnostics per area, per group and per content")
 def impact(
-    request: Request,
+    services: ServicesDep,
+    db: DbSession,
     table: Annotated[Literal["groups", "contents", "changes"], Query()] = "groups",
     grouping: Grouping = None,
     pairing: Annotated[Literal["first-last", "last-two"], Query()] = "first-last",
@@ -179,26 +183,24 @@ def impact(
     min_group_size: MinGroup = None,
     offset: Offset = 0,
     limit: Limit = 200,
-    db: Session = Depends(get_db),
     principal: Principal = Depends(require("insights")),
 ) -> Any:
-    min_size = _min_group_size(request, min_group_size)
+    min_size = _min_group_size(services, min_group_size)
     data = load_organisation(db, principal.org_id)
-    bundle = _roles(request)
+    bundle = _roles(services)
     res = training_impact(data.learners, data.diagnostics, data.events, catalogue=bundle.catalogue.items,
-                          pairing=pairing, prior=_cat_prior(request), min_group_size=min_size)
+                          pairing=pairing, prior=_cat_prior(services), min_group_size=min_size)
     notes = [OBSERVATIONAL_CAVEAT, "reliable change: |delta| / sqrt(se1^2 + se2^2) > 1.96 (95%); *_adjusted "
              "columns take the diagnostic's prior out of the estimates (shrinkage would understate change)"]
     return _table("impact", table, getattr(res, table), format, offset, limit, min_size, notes, grouping)
 
 
-def _cat_prior(request: Request) -> tuple[np.ndarray, np.ndarray] | None:
+def _cat_prior(services: Services) -> tuple[np.ndarray, np.ndarray] | None:
     """The CAT's prior over the framework's areas (champion bank, the service's CAT settings)."""
     from adaptive.cat import CatConfig
     from adaptive.cat.start import prior
     from adaptive.framework import load_framework
 
-    services = request.app.state.services
     try:
         bank, _ = services.provider.champion_bank()
         config = CatConfig.from_dict(dict(services.diagnostics.cat_overrides))

@@ -6,26 +6,31 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from api.auth import Principal, require
+from api.deps import Provider, ServicesDep
 from api.persistence.tables import Learner, LearningEvent, ResponseRecord
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import ModelsOut
 
+if TYPE_CHECKING:
+    from api.app import Services
+
 router = APIRouter(tags=["models"])
 _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
+Admin = Annotated[Principal, Depends(require("admin"))]
 
 EXPORT_COLUMNS = ("person_id", "item_id", "response", "session_id", "administered_at")
 EVENT_COLUMNS = ("learner_id", "content_id", "event", "value", "timestamp", "event_id")
 
 
 @router.get("/v1/models", response_model=ModelsOut, summary="Served model names, versions and aliases")
-def list_models(request: Request, principal: Principal = Depends(require(None))) -> dict:
-    provider = request.app.state.services.provider
+def list_models(provider: Provider, principal: Principal = Depends(require(None))) -> dict:
     served = provider.served_versions()
     try:
         rows = provider.list_models()
@@ -47,10 +52,9 @@ def list_models(request: Request, principal: Principal = Depends(require(None)))
     description="Requests in flight finish on the objects they hold; running diagnostics keep the "
     "item bank version they started with.",
 )
-def reload_models(request: Request, principal: Principal = Depends(require("admin"))) -> dict:
-    services = request.app.state.services
+def reload_models(services: ServicesDep, principal: Principal = Depends(require("admin"))) -> dict:
     services.load_models()
-    return list_models(request, principal)
+    return list_models(services.provider, principal)
 
 
 def _csv_stream(header: tuple[str, ...], rows: Iterator[tuple]) -> Iterator[str]:
@@ -71,10 +75,13 @@ def _iso(value: datetime) -> str:
 
 
 def _csv_export(
-    request: Request, statement, row, columns: tuple[str, ...], filename: str
+    services: Services, statement, row, columns: tuple[str, ...], filename: str
 ) -> StreamingResponse:
-    """Stream ``statement``'s rows (mapped by ``row``) as a CSV attachment, 2,000 rows per fetch."""
-    maker = request.app.state.services.sessionmaker
+    """Stream ``statement``'s rows (mapped by ``row``) as a CSV attachment, 2,000 rows per fetch.
+
+    The stream opens its own session: the request's session closes when the route returns, before
+    Starlette iterates the (sync) generator in its thread pool."""
+    maker = services.sessionmaker
 
     def rows() -> Iterator[tuple]:
         with maker() as db:
@@ -99,7 +106,7 @@ def _csv_export(
     description="Pilot items included, so live data can be calibrated (`digipath calibrate`). "
     "Only the calling organisation's responses.",
 )
-def export_responses(request: Request, principal: Principal = Depends(require("admin"))) -> StreamingResponse:
+def export_responses(services: ServicesDep, principal: Admin) -> StreamingResponse:
     statement = (
         select(
             Learner.external_id,
@@ -116,7 +123,7 @@ def export_responses(request: Request, principal: Principal = Depends(require("a
     def row(person, item, response, session, at) -> tuple:
         return person, item, response, session, _iso(at)
 
-    return _csv_export(request, statement, row, EXPORT_COLUMNS, "responses.csv")
+    return _csv_export(services, statement, row, EXPORT_COLUMNS, "responses.csv")
 
 
 @router.get(
@@ -128,7 +135,7 @@ def export_responses(request: Request, principal: Principal = Depends(require("a
     },
     summary="Learning events as CSV (the recommender's training input)",
 )
-def export_events(request: Request, principal: Principal = Depends(require("admin"))) -> StreamingResponse:
+def export_events(services: ServicesDep, principal: Admin) -> StreamingResponse:
     statement = (
         select(
             Learner.external_id,
@@ -147,4 +154,4 @@ def export_events(request: Request, principal: Principal = Depends(require("admi
         value = "" if value is None else value
         return f"{principal.org_slug}:{learner}", content, event, value, _iso(ts), event_id
 
-    return _csv_export(request, statement, row, EVENT_COLUMNS, "learning_events.csv")
+    return _csv_export(services, statement, row, EVENT_COLUMNS, "learning_events.csv")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
-from api.deps import get_db
+from api.deps import DbSession, MetricsDep
 from api.persistence.learners import ensure_learner
 from api.persistence.tables import LearningEvent
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
@@ -44,8 +44,8 @@ def _existing(db: Session, org_id: int, event_ids: list[str]) -> set[str]:
 )
 def post_events(
     body: LearningEventBatch,
-    request: Request,
-    db: Session = Depends(get_db),
+    db: DbSession,
+    metrics: MetricsDep,
     principal: Principal = Depends(require("events")),
 ) -> LearningEventsAccepted:
     batch = list({e.event_id: e for e in reversed(body.events)}.values())[::-1]  # first of duplicates wins
@@ -75,5 +75,5 @@ def post_events(
             db.rollback()
     else:  # pragma: no cover - three lost races in a row
         raise ProblemError(409, "concurrent-update", "events were being stored concurrently; retry the batch")
-    request.app.state.services.metrics.events.inc(len(fresh))
+    metrics.events.inc(len(fresh))
     return LearningEventsAccepted(accepted=len(fresh), duplicates=len(body.events) - len(fresh))

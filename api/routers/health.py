@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.deps import MetricsDep, ServicesDep
 from api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -22,8 +23,7 @@ def healthz() -> Health:
     summary="Readiness: database reachable and models loaded",
     responses={503: {"model": Health, "description": "not ready; `checks` says why"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    services = request.app.state.services
+def readyz(services: ServicesDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         with services.engine.connect() as connection:
@@ -44,6 +44,6 @@ def readyz(request: Request) -> JSONResponse:
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
-def metrics(request: Request) -> Response:
-    payload, content_type = request.app.state.services.metrics.render()
+def metrics(metrics: MetricsDep) -> Response:
+    payload, content_type = metrics.render()
     return Response(payload, media_type=content_type)

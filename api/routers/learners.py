@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth import Principal, require
-from api.deps import get_db
+from api.deps import DbSession, Recommender
 from api.jsonable import jsonable
 from api.persistence.learners import get_learner, latest_finished_session
 from api.persistence.tables import Learner, LearningEvent
@@ -61,16 +61,16 @@ def _items(recs: list[Any]) -> list[dict]:
 )
 def learner_recommendations(
     learner_id: LearnerId,
-    request: Request,
+    recommender: Recommender,
+    db: DbSession,
     k: K = 10,
     language: Annotated[Language | None, Query()] = None,
     format: Format = None,
-    db: Session = Depends(get_db),
     principal: Principal = Depends(require("recommendations")),
 ) -> dict:
     learner = get_learner(db, principal.org_id, learner_id)
     profile, session_id, events = _context(db, principal, learner)
-    bundle, version = request.app.state.services.provider.recommender()
+    bundle, version = recommender
     recs = bundle.recommend(
         model_learner_key(principal, learner_id),
         k=k,
@@ -98,15 +98,15 @@ def learner_recommendations(
 )
 def learner_pathway(
     learner_id: LearnerId,
-    request: Request,
+    recommender: Recommender,
+    db: DbSession,
     role: Annotated[ExternalId | None, Query(description="target role (default: learner's)")] = None,
     language: Annotated[Language | None, Query()] = None,
-    db: Session = Depends(get_db),
     principal: Principal = Depends(require("recommendations")),
 ) -> dict:
     learner = get_learner(db, principal.org_id, learner_id)
     profile, session_id, events = _context(db, principal, learner)
-    bundle, version = request.app.state.services.provider.recommender()
+    bundle, version = recommender
     target = role or learner.role
     steps = bundle.pathway(
         model_learner_key(principal, learner_id), profile, target, events=events, language=language
@@ -128,13 +128,13 @@ def learner_pathway(
 )
 def role_recommendations(
     role_id: RoleId,
-    request: Request,
+    recommender: Recommender,
     k: K = 10,
     language: Annotated[Language | None, Query()] = None,
     format: Format = None,
     principal: Principal = Depends(require("recommendations")),
 ) -> dict:
-    bundle, version = request.app.state.services.provider.recommender()
+    bundle, version = recommender
     recs = bundle.recommend_for_role(role_id, k=k, language=language, format=format)
     return {
         "role": role_id,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 
 from api.auth import Principal, require
+from api.deps import Recommender
 from api.jsonable import jsonable
 from api.schemas import Language, Page
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["reference"])
 
 
 @router.get("/framework", summary="The competence framework served (DigComp 2.2 by default)")
-def framework(request: Request, principal: Principal = Depends(require(None))) -> dict:
+def framework(principal: Principal = Depends(require(None))) -> dict:
     from adaptive.framework import load_framework
 
     return jsonable(load_framework().to_dict())
@@ -22,12 +23,12 @@ def framework(request: Request, principal: Principal = Depends(require(None))) -
 
 @router.get("/roles", response_model=Page, summary="Role profiles: required level per competence")
 def roles(
-    request: Request,
+    recommender: Recommender,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     principal: Principal = Depends(require(None)),
 ) -> dict:
-    bundle, _ = request.app.state.services.provider.recommender()
+    bundle, _ = recommender
     profiles = bundle.roles
     rows = [
         {"role_id": r, "title": profiles.title(r), "required_levels": profiles.required_levels(r)}
@@ -38,14 +39,14 @@ def roles(
 
 @router.get("/catalog", response_model=Page, summary="The learning catalogue the recommender ranks")
 def catalog(
-    request: Request,
+    recommender: Recommender,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     language: Annotated[Language | None, Query()] = None,
     format: Annotated[str | None, Query(max_length=32, pattern=r"^[a-z-]+$")] = None,
     principal: Principal = Depends(require(None)),
 ) -> dict:
-    bundle, _ = request.app.state.services.provider.recommender()
+    bundle, _ = recommender
     catalogue = bundle.catalogue
     frame = catalogue.items[catalogue.mask(language=language, format=format)]
     page = frame.iloc[offset : offset + limit]

@@ -1,5 +1,5 @@
-"""The answer hot path (issue 7 performance work): state kept by appending to the response log, the pure-
-ASGI fast path answering like the FastAPI route, and sessions rebuilt from the log after a cache loss."""
+"""The answer path: state kept by appending to the response log, one FastAPI route with its dependencies,
+sessions rebuilt from the log after a cache loss, reproducible seeds."""
 
 from __future__ import annotations
 
@@ -65,34 +65,105 @@ def test_session_rebuilt_from_the_response_log_continues_identically(api, bank_v
     assert r.json()["answered"] == 4
 
 
-def test_fast_path_and_fastapi_route_give_the_same_replies_and_problems(api, bank_v1):
+def test_one_route_answers_replies_retries_and_problems(api, bank_v1):
+    """The answer route is an ordinary FastAPI route: its key check, validation and problems come from the
+    framework's dependencies and exception handlers, whether the key is cached or verified afresh."""
     services = api.app.state.services
     taker = SimulatedTaker(bank_v1, 0.0, seed=7)
     step = api.client.post("/v1/diagnostics", json={"learner_id": "s3"}, headers=api.a).json()
-    first, body = _answer(api, step, taker)  # key cached by the start request: fast path
+    first, body = _answer(api, step, taker)
     assert first.status_code == 200
-    services.keys.forget()  # an unverified key goes through the FastAPI route
+    services.keys.forget()  # a key verified again from the database answers the same
     retry = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=body, headers=api.a)
     assert retry.status_code == 200 and retry.json() == first.json()
-    # the same 409 problem both ways (the FastAPI route verified the key again, so this is the fast path)
     stale = {**body, "item_id": "nope"}
-    fast = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=stale, headers=api.a)
-    services.keys.forget()
-    slow = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=stale, headers=api.a)
-    assert fast.status_code == slow.status_code == 409
-    assert fast.json() == slow.json() and fast.headers["content-type"] == slow.headers["content-type"]
+    conflict = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=stale, headers=api.a)
+    assert conflict.status_code == 409 and conflict.headers["content-type"] == "application/problem+json"
+    assert conflict.json()["type"].endswith("/already-answered")
     # a body the model rejects: the standard 422 problem, nothing recorded
     bad = api.client.post(
         f"/v1/diagnostics/{step['session_id']}/responses", json={**body, "answer": "2"}, headers=api.a
     )
     assert bad.status_code == 422 and bad.json()["type"].endswith("/validation")
     assert len(_rows(api, step["session_id"])[1]) == 1
-    # another organisation's session is not found on the fast path either
+    # another organisation's session is not found; no key is a 401; a key without the scope a 403
     other = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=body, headers=api.b)
     assert other.status_code == 404
-    # the fast path keeps the metrics: applied answers counted once (not the retry), latency by route
+    anonymous = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=body)
+    assert anonymous.status_code == 401
+    events_only = api.key("org-a", "events")
+    url = f"/v1/diagnostics/{step['session_id']}/responses"
+    forbidden = api.client.post(url, json=body, headers=events_only)
+    assert forbidden.status_code == 403
+    # metrics: applied answers counted once (not the retry), latency by route template
     metrics = api.client.get("/metrics").text
     assert "digipath_diagnostic_answers_total 1.0" in metrics
     assert 'route="/v1/diagnostics/{session_id}/responses",status="200"' in metrics
     assert 'route="/v1/diagnostics/{session_id}/responses",status="409"' in metrics
     assert 'route="<unmatched>"' not in metrics
+
+
+def test_the_routes_take_their_services_from_dependencies(api, bank_v1):
+    """Overriding the diagnostic-service dependency reaches the answer route: no route looks the
+    service up elsewhere."""
+    from api.deps import get_diagnostics
+
+    calls = []
+    real = api.app.state.services.diagnostics
+
+    class Counting:
+        def __getattr__(self, name):  # noqa: ANN001, ANN204
+            calls.append(name)
+            return getattr(real, name)
+
+    api.app.dependency_overrides[get_diagnostics] = lambda: Counting()
+    try:
+        taker = SimulatedTaker(bank_v1, 0.0, seed=8)
+        step = api.client.post("/v1/diagnostics", json={"learner_id": "s4"}, headers=api.a).json()
+        assert _answer(api, step, taker)[0].status_code == 200
+        api.client.get(f"/v1/diagnostics/{step['session_id']}", headers=api.a)
+    finally:
+        api.app.dependency_overrides.clear()
+    assert calls == ["start", "answer", "status"]
+
+
+def test_a_seeded_service_gives_the_same_diagnostics(settings, bank_v1, bank_v2, bundle, tmp_path):
+    """``DIGIPATH_CAT_SEED`` makes the service reproducible: the same answers give the same items."""
+    import shutil
+
+    from api.providers import StaticModelProvider
+    from tests.api.conftest import CAT, make_api
+
+    def run(directory: str) -> list[str]:
+        home = tmp_path / directory
+        home.mkdir()
+        url = settings.database_url
+        if url.startswith("sqlite"):
+            shutil.copy(url.split("///", 1)[1], home / "digipath.db")
+            url = f"sqlite:///{home / 'digipath.db'}"
+        else:
+            from tests.api.helpers import reset_postgres
+
+            reset_postgres(url)
+        seeded = settings.model_copy(update={"home": home, "database_url": url, "cat_seed": 1234})
+        provider = StaticModelProvider({"1": bank_v1, "2": bank_v2}, champion="1", recommender=bundle)
+        # randomesque selection: without a fixed seed the same answers give different items
+        service = make_api(seeded, provider, cat={**CAT, "exposure": "randomesque", "randomesque_k": 8})
+        try:
+            items = []
+            for learner in ("r1", "r2"):
+                taker = SimulatedTaker(bank_v1, 0.5, seed=3)
+                started = service.client.post("/v1/diagnostics", json={"learner_id": learner},
+                                              headers=service.a)
+                assert started.status_code == 201, started.text
+                step = started.json()
+                while step["status"] == "in_progress":
+                    items.append(step["item"]["id"])
+                    step = _answer(service, step, taker)[0].json()
+            return items
+        finally:
+            service.client.close()
+            service.app.state.services.engine.dispose()
+
+    first, second = run("one"), run("two")
+    assert len(first) >= 8 and first == second

@@ -110,7 +110,8 @@ def create_app(
     )
     app.state.services = services
     install_problem_handlers(app)
-    # the last added is outermost: latency -> body size limit -> FastAPI routing
+    # the last added is outermost: latency -> body size limit -> FastAPI routing. The body limit is ours,
+    # not FastAPI's ``max_body_size``, which answers a declared oversize body in text/plain.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 

@@ -23,8 +23,8 @@ def make_engine(
 
     ``background_checkpoint``: a SQLite file's WAL is checkpointed by a daemon thread every second
     (``WalCheckpointer``) instead of by whichever commit crosses 1,000 pages. The checkpoint is the only
-    fsync under WAL + synchronous=NORMAL; run inline by an ``async`` endpoint it stalled the event loop
-    (every request) for tens of ms about once a second under load.
+    fsync under WAL + synchronous=NORMAL; run inline, it added tens of ms to the request whose commit
+    crossed the threshold (and holds the write lock meanwhile), about once a second under load.
     """
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]

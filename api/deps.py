@@ -2,16 +2,18 @@
 
 Routes declare what they need (a database session, the model provider, the diagnostic service, the
 metrics, the settings) as ``Annotated`` dependencies; tests override any of them through
-``app.dependency_overrides``. ``get_db`` is a plain (sync) generator, so FastAPI opens and closes the
-session in its thread pool: no database I/O ever runs on the event loop.
+``app.dependency_overrides``. No database I/O runs on the event loop: routes that use the database are
+plain ``def`` (FastAPI runs them in its thread pool), and ``get_db`` closes a session that still holds a
+connection in the thread pool too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
@@ -31,10 +33,21 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Any, Depends(get_services)]
 
 
-def get_db(services: ServicesDep) -> Iterator[Session]:
-    """A database session for the request, closed (connection back to the pool) after the response."""
-    with services.sessionmaker() as db:
+async def get_db(services: ServicesDep) -> AsyncIterator[Session]:
+    """A database session for the request, closed after the route returns.
+
+    Creating a ``Session`` opens nothing (it connects on first use, in the route's thread). After a
+    commit it holds no connection, so closing it is bookkeeping that needs no thread; one still in a
+    transaction (a read, an error) is closed, rolling back and returning its connection, in the pool.
+    """
+    db = services.sessionmaker()
+    try:
         yield db
+    finally:
+        if db.in_transaction():
+            await run_in_threadpool(db.close)
+        else:
+            db.close()
 
 
 async def get_provider(services: ServicesDep) -> ModelProvider:

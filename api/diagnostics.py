@@ -222,7 +222,8 @@ class DiagnosticService:
     def answer(
         self, db: Session, principal: Principal, session_id: str, item_id: str, answer: int, sequence: int
     ) -> StepOutcome:
-        found = db.execute(_HOT_SELECT, {"sid": session_id}).first() if len(session_id) <= 36 else None
+        conn = db.connection()  # Core statements on the session's connection: no ORM bookkeeping needed
+        found = conn.execute(_HOT_SELECT, {"sid": session_id}).first() if len(session_id) <= 36 else None
         if found is None or found.org_id != principal.org_id:  # another organisation's session: not found
             raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
         row = found
@@ -282,9 +283,9 @@ class DiagnosticService:
         }
         try:
             statement = _FINISH if next_item is None else _STEP
-            if db.execute(statement, {**values, "b_id": row.id, "b_seen": seen_version}).rowcount != 1:
+            if conn.execute(statement, {**values, "b_id": row.id, "b_seen": seen_version}).rowcount != 1:
                 raise _Conflict
-            db.execute(
+            conn.execute(
                 _RESPONSE_INSERT,
                 {
                     "org_id": row.org_id,

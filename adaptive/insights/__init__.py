@@ -1,0 +1,1 @@
+"""Organisation insights as plain analytics (see the submodules)."""

@@ -216,7 +216,8 @@ class ProfileEstimator:
 
 
 def estimate_profile(bank, item_ids: Sequence[str], scores: Sequence[int], *,
-                     areas: Sequence[str] | None = None, prior_sd: float = 1.0, independent_areas: bool = False,
+                     areas: Sequence[str] | None = None, prior_sd: float = 1.0,
+                     independent_areas: bool = False,
                      start_theta: dict[str, float] | None = None) -> CompetenceProfile:
     """The competence profile from one person's scored responses (``scores`` 0..K-1 per item).
 

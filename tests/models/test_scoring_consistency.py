@@ -32,7 +32,7 @@ from tests.api.conftest import (  # noqa: F401 - fixtures of the API tests, used
     world,
 )
 from tests.api.helpers import run_diagnostic
-from tests.cat.conftest import respond, run_session
+from tests.cat.conftest import run_session
 
 DIAGNOSTICS = [  # (learner, true theta, areas asked for)
     ("amy", -1.2, None), ("ben", 0.3, None), ("cai", 1.4, ["1", "3"]), ("dan", -0.4, ["2", "4", "5"]),
@@ -40,7 +40,7 @@ DIAGNOSTICS = [  # (learner, true theta, areas asked for)
 ]
 
 
-def test_predict_on_the_exported_log_reproduces_every_diagnostic_result(api, bank_v1, home):
+def test_predict_on_the_exported_log_reproduces_every_diagnostic_result(api, bank_v1, home):  # noqa: F811
     results = {}
     for k, (learner, theta, areas) in enumerate(DIAGNOSTICS):
         sid, _, final = run_diagnostic(api.client, api.a, bank_v1, theta, seed=40 + k, learner=learner,
@@ -65,7 +65,7 @@ def test_predict_on_the_exported_log_reproduces_every_diagnostic_result(api, ban
     pd.testing.assert_frame_equal(out, estimate_abilities(bank_v1, log))   # the wrapper is the library
     got = out.set_index(["session_id", "area"])
     compared = 0
-    for sid, (learner, result) in results.items():
+    for sid, (_, result) in results.items():
         tested = {a for a, r in result["areas"].items() if r["n_items"] > 0}
         assert set(got.loc[sid].index) == tested
         for area in tested:

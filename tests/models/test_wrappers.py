@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adaptive.errors import UnknownIdError, ValidationError
 from adaptive.cat.profile import estimate_profile
+from adaptive.errors import UnknownIdError, ValidationError
 from adaptive.estimation import map_estimate
 from adaptive.synthetic import simulate_responses
 from models import registry, runs, tracking

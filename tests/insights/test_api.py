@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adaptive.insights import gap_overview, training_impact
+from adaptive.synthetic_organisation import AREAS
 from api.auth import get_or_create_org
-from api.insights import gap_overview, training_impact
-from api.insights.synthetic import AREAS
 from api.persistence.tables import DiagnosticSession, Learner, LearningEvent
 from tests.api.helpers import run_diagnostic
 

@@ -1,8 +1,8 @@
 """Insights study: how well the organisation figures recover a known truth, and what suppression costs.
 
 Generated organisations (``adaptive.synthetic_organisation``: roles with known true competence, real
-batched CAT diagnostics on a synthetic bank, training contents with known effects, retests) at several sizes and
-seeds. Prints, per size:
+batched CAT diagnostics on a synthetic bank, training contents with known effects, retests) at several
+sizes and seeds. Prints, per size:
 
 - gap overview: mean and max |share below - true share| over shown role/unit/competence cells (from the
   reported level and from the level probabilities), and the share of cells suppressed;

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 LIBRARY_MODULES = [
-    "adaptive.cat", "adaptive.cat.profile", "adaptive.cat.simulation", "adaptive.change", "adaptive.insights",
+    "adaptive.cat", "adaptive.cat.profile", "adaptive.cat.simulation", "adaptive.change",
+    "adaptive.insights",
     "adaptive.insights.plots", "adaptive.synthetic_organisation", "recommender.progress", "recommender.bundle",
 ]
 FORBIDDEN = ("api", "fastapi", "sqlalchemy", "mlflow")

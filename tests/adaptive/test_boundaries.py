@@ -12,7 +12,8 @@ import pytest
 LIBRARY_MODULES = [
     "adaptive.cat", "adaptive.cat.profile", "adaptive.cat.simulation", "adaptive.change",
     "adaptive.insights",
-    "adaptive.insights.plots", "adaptive.synthetic_organisation", "recommender.progress", "recommender.bundle",
+    "adaptive.insights.plots", "adaptive.synthetic_organisation", "recommender.progress",
+    "recommender.bundle",
 ]
 FORBIDDEN = ("api", "fastapi", "sqlalchemy", "mlflow")
 

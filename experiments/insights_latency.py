@@ -1,6 +1,6 @@
 """Latency of the ``/v1/insights`` endpoints on a seeded organisation (in-process app, SQLite file).
 
-A generated organisation (``api.insights.synthetic``: learners with role and unit, real batched CAT
+A generated organisation (``adaptive.synthetic_organisation``: learners with role and unit, real batched CAT
 diagnostics, retests, learning events) is written into a fresh database; roles are mapped onto a small
 trained recommender's role profiles. Each endpoint is called ``--repeat`` times through the ASGI app
 (TestClient: no network) and the median and max wall time are printed. Insights recompute from the
@@ -23,9 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from adaptive.synthetic import generate_synthetic_bank
+from adaptive.synthetic_organisation import AREAS, generate_organisation
 from api.app import create_app
 from api.auth import create_key, get_or_create_org
-from api.insights.synthetic import AREAS, generate_organisation
 from api.persistence.tables import DiagnosticSession, Learner, LearningEvent
 from api.providers import StaticModelProvider
 from api.settings import Settings

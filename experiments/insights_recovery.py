@@ -1,8 +1,8 @@
 """Insights study: how well the organisation figures recover a known truth, and what suppression costs.
 
-Generated organisations (``api.insights.synthetic``: roles with known true competence, real batched CAT
-diagnostics on a synthetic bank, training contents with known effects, retests) at several sizes and
-seeds. Prints, per size:
+Generated organisations (``adaptive.synthetic_organisation``: roles with known true competence, real
+batched CAT diagnostics on a synthetic bank, training contents with known effects, retests) at several
+sizes and seeds. Prints, per size:
 
 - gap overview: mean and max |share below - true share| over shown role/unit/competence cells (from the
   reported level and from the level probabilities), and the share of cells suppressed;
@@ -30,9 +30,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from adaptive.insights import gap_overview, training_impact
+from adaptive.insights.plots import gap_heatmap
 from adaptive.synthetic import generate_synthetic_bank
-from api.insights import gap_heatmap, gap_overview, training_impact
-from api.insights.synthetic import AREAS, CONTENTS, generate_organisation
+from adaptive.synthetic_organisation import AREAS, CONTENTS, generate_organisation
 
 OUT = Path(__file__).parent / "out" / "insights"
 METRICS = {

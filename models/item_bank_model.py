@@ -2,7 +2,9 @@
 
 The service never goes through ``predict``: it reads the bank JSON from the downloaded model
 directory (:func:`load_from_model_dir`). ``predict`` is for generic MLflow clients: response
-patterns in long format in, EAP ability estimates per person and area out.
+patterns in long format in (e.g. the service's response log export), competence profiles per person
+(or per diagnostic session) and area out, scored by the one estimator the live diagnostic reports with
+(``adaptive.cat.profile.ProfileEstimator``: joint MAP + Laplace under the bank's correlated area prior).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import Model, ModelSignature
-from mlflow.types import ColSpec, Schema
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
 from adaptive.errors import ValidationError
 
@@ -22,49 +24,63 @@ REPORT_ARTIFACT = "calibration_report"
 BANK_FILE = "item_bank.json"
 
 INPUT_COLUMNS = ("person_id", "item_id", "response")
+SESSION_COLUMN = "session_id"      # optional: one profile per (person, session) instead of per person
 SIGNATURE = ModelSignature(
     inputs=Schema([
         ColSpec("string", "person_id"),
         ColSpec("string", "item_id"),
         ColSpec("long", "response"),
+        ColSpec("string", SESSION_COLUMN, required=False),
+        ColSpec("string", "administered_at", required=False),     # in the service's export; ignored
     ]),
     outputs=Schema([
         ColSpec("string", "person_id"),
+        ColSpec("string", SESSION_COLUMN, required=False),
         ColSpec("string", "area"),
         ColSpec("double", "theta"),
         ColSpec("double", "se"),
         ColSpec("long", "level"),
         ColSpec("long", "n_items"),
     ]),
+    params=ParamSchema([
+        ParamSpec("prior_sd", "double", 1.0),
+        ParamSpec("independent_areas", "boolean", False),
+    ]),
 )
 
 
-def estimate_abilities(bank, responses: pd.DataFrame) -> pd.DataFrame:
-    """EAP theta, SE and most likely proficiency level per person and area.
+def estimate_abilities(bank, responses: pd.DataFrame, *, prior_sd: float = 1.0,
+                       independent_areas: bool = False) -> pd.DataFrame:
+    """Theta, SE and most likely proficiency level per person (and session) and area.
 
-    ``responses`` is long format (``person_id, item_id, response``), scored 0/1 for dichotomous
-    items and 0..K-1 for GRM items; areas a person was given no item in are left out.
+    ``responses`` is long format (``person_id, item_id, response[, session_id]``), scored 0/1 for
+    dichotomous items and 0..K-1 for GRM items. With a ``session_id`` column every session is its own
+    profile (a learner's diagnostics are not pooled). Pilot items are validated but never scored; areas
+    a person was given no scored item in are left out (which does not change the other areas' estimates:
+    see ``adaptive.cat.profile``). The prior is the one ``CatConfig(prior_sd=..., independent_areas=...)``
+    gives a diagnostic, so a finished diagnostic's log reproduces its reported result.
     """
-    from adaptive.estimation import eap, level_probabilities, most_likely_level
+    from adaptive.cat.profile import ProfileEstimator
 
     missing = [c for c in INPUT_COLUMNS if c not in responses.columns]
     if missing:
         raise ValidationError(f"missing column(s) {missing}; expected {list(INPUT_COLUMNS)}",
                               where="model input", field=missing[0])
-    frame = responses.loc[:, list(INPUT_COLUMNS)].reset_index(drop=True)
-    frame["person_id"] = frame["person_id"].astype(str)
-    frame["item_id"] = frame["item_id"].astype(str)
-    dup = frame.duplicated(["person_id", "item_id"])
+    by_session = SESSION_COLUMN in responses.columns
+    keys = ["person_id", SESSION_COLUMN] if by_session else ["person_id"]
+    frame = responses.loc[:, [*INPUT_COLUMNS, *keys[1:]]].reset_index(drop=True)
+    for col in ("item_id", *keys):
+        frame[col] = frame[col].astype(str)
+    dup = frame.duplicated([*keys, "item_id"])
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         raise ValidationError(f"item {frame.at[row, 'item_id']!r} answered twice by person "
                               f"{frame.at[row, 'person_id']!r}", where="model input", row=row,
                               field="item_id")
 
-    index = np.array([bank.index_of(i) for i in frame["item_id"]], dtype=int)  # UnknownIdError names the item
-    areas = np.asarray(bank.area_ids)[bank.item_areas()[index]]
-    all_params = bank.parameters()
-    n_cat = np.asarray(all_params.n_categories)[index]
+    estimator = ProfileEstimator(bank, None, prior_sd=prior_sd, independent_areas=independent_areas)
+    index = estimator.indices(frame["item_id"].tolist())            # UnknownIdError names the item
+    n_cat = np.asarray(bank.parameters().n_categories)[index]
     resp = pd.to_numeric(frame["response"], errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(resp) | (resp < 0) | (resp >= n_cat) | (resp != np.round(resp))
     if bad.any():
@@ -72,17 +88,16 @@ def estimate_abilities(bank, responses: pd.DataFrame) -> pd.DataFrame:
         raise ValidationError(f"response {frame.at[row, 'response']!r} out of range 0..{n_cat[row] - 1} "
                               f"for item {frame.at[row, 'item_id']!r}", where="model input", row=row,
                               field="response")
-    frame["_index"] = index
-    frame["_area"] = areas
-    frame["_resp"] = resp.astype(int)
+    scores = resp.astype(np.int64)
 
     rows = []
-    for (person, area), group in frame.groupby(["person_id", "_area"], sort=True):
-        idx = group["_index"].to_numpy()
-        est = eap(all_params.subset(idx), group["_resp"].to_numpy())
-        probs = level_probabilities(est.theta, est.se, np.asarray(bank.cut_scores[area], dtype=float))
-        rows.append((person, area, float(est.theta), float(est.se), int(most_likely_level(probs)), len(idx)))
-    return pd.DataFrame(rows, columns=["person_id", "area", "theta", "se", "level", "n_items"])
+    for key, group in frame.groupby(keys, sort=True).indices.items():
+        key = key if isinstance(key, tuple) else (key,)
+        profile = estimator.estimate_indices(index[group], scores[group])
+        for area, r in profile.areas.items():
+            rows.append((*key, area, r.theta, r.se, r.level, r.n_items))
+    out = pd.DataFrame(rows, columns=[*keys, "area", "theta", "se", "level", "n_items"])
+    return out.astype({"theta": float, "se": float, "level": "int64", "n_items": "int64"})
 
 
 class ItemBankModel(mlflow.pyfunc.PythonModel):
@@ -94,7 +109,10 @@ class ItemBankModel(mlflow.pyfunc.PythonModel):
         self.bank = ItemBank.load_json(context.artifacts[BANK_ARTIFACT])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        return estimate_abilities(self.bank, pd.DataFrame(model_input))
+        params = params or {}
+        return estimate_abilities(self.bank, pd.DataFrame(model_input),
+                                  prior_sd=float(params.get("prior_sd", 1.0)),
+                                  independent_areas=bool(params.get("independent_areas", False)))
 
 
 def artifact_paths(model_dir: str | Path) -> dict[str, Path]:

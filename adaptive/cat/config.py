@@ -34,6 +34,11 @@ class CatConfig:
     prior_sd: float = 1.0                     # prior SD of each area's theta (correlations from the bank)
     independent_areas: bool = False           # ignore the bank's area correlations (separate per-area CATs)
     shadow_pool_per_competence: int = 24      # shadow test: best candidates kept per competence for the MIP
+    # items this test must not give (e.g. those a learner saw in the last diagnostic), where the bank allows:
+    # an eligibility mask under every selection and exposure method. An area left with fewer unexcluded
+    # operational items than min_items_per_area gets its excluded items back (all of them); so does the
+    # whole test if fewer than min_items remain. Ids not in the bank are ignored (an older bank's items).
+    exclude_items: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -67,6 +72,8 @@ class CatConfig:
             for item_id, k in self.exposure_parameters.items():
                 if not 0 <= float(k) <= 1:
                     raise bad("exposure_parameters", f"item {item_id!r}: K must be in [0, 1], got {k}")
+        if self.exclude_items is not None and not all(isinstance(i, str) for i in self.exclude_items):
+            raise bad("exclude_items", "must be a list of item ids (strings)")
         if self.areas is not None and len(self.areas) == 0:
             raise bad("areas", "must name at least one area (or be null for all areas)")
 
@@ -82,6 +89,8 @@ class CatConfig:
         data = dict(data)
         if data.get("areas") is not None:
             data["areas"] = [str(a) for a in data["areas"]]
+        if data.get("exclude_items") is not None:
+            data["exclude_items"] = [str(i) for i in data["exclude_items"]]
         if data.get("exposure_parameters") is not None:
             data["exposure_parameters"] = {str(k): float(v) for k, v in data["exposure_parameters"].items()}
         return cls(**data)

@@ -84,7 +84,30 @@ class CatEngine:
         self.finished = np.zeros(n, dtype=bool)
         self.pilot_positions = (np.zeros((n, 0), dtype=np.intp) if pilot_positions is None
                                 else np.asarray(pilot_positions, dtype=np.intp).reshape(n, -1))
+        self.excluded = self._excluded(config.exclude_items)
+        if self.excluded.any():          # an eligibility mask: out of every examinee's test from the start
+            self.used[:, self.excluded] = True
+            self.available -= np.bincount(t.item_competence[self.excluded & self.balancer.operational],
+                                          minlength=len(t.competence_ids))
         self._update_stopping(np.arange(n))
+
+    def _excluded(self, item_ids: list[str] | None) -> np.ndarray:
+        """(n_items,) items ``config.exclude_items`` keeps out of the test, after the fall-backs: an area
+        with fewer than ``min_items_per_area`` operational items left gets its excluded items back, and
+        so does the whole test if fewer than ``min_items`` are left."""
+        t, b = self.tables, self.balancer
+        mask = np.zeros(t.n_items, dtype=bool)
+        idx = [t.index[i] for i in item_ids or () if i in t.index]
+        if not idx:
+            return mask
+        mask[idx] = True
+        mask &= self.item_dim >= 0                             # items outside the tested areas: irrelevant
+        left = np.bincount(self.item_dim[b.operational & ~mask], minlength=b.n_dims)
+        for d in np.flatnonzero(left < self.config.min_items_per_area):
+            mask[self.item_dim == d] = False
+        if (b.operational & ~mask).sum() < self.config.min_items:
+            mask[:] = False
+        return mask
 
     # -- selection -------------------------------------------------------------------------------
     def select(self, rows: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,12 +1,31 @@
-"""The competence profile a finished (or interrupted) diagnostic ends with."""
+"""The competence profile of a diagnostic, and the one estimator that produces it from responses.
+
+:func:`estimate_profile` (or :class:`ProfileEstimator` for many people) is the scoring of record: the
+live CAT's final result (``CatSession.result``), the ``digcomp-item-bank`` MLflow model's ``predict``,
+the simulator's final estimates and the synthetic organisation all come from it. It is the joint
+posterior of the area thetas (``adaptive.estimation.MultidimensionalPosterior``: MAP + Laplace) under
+the bank's correlated area prior (``adaptive.cat.start.prior``: area correlation x ``prior_sd``, or
+independent areas), with level probabilities under the normal (Laplace) posterior. Pilot items are never
+scored. The CAT's running estimate (``adaptive.cat.posterior.BatchPosterior``, grid-tabulated) is only
+its hot-path kernel for item selection and stopping; it agrees with this one to ~1e-3.
+
+An area with no scored items does not change the marginal posterior of the others (the likelihood
+factorises over areas and the prior is Gaussian: the joint mode's tested part is the mode under the
+marginal prior, and the Laplace covariance's tested block is the marginal's). So scoring only the areas
+a person has responses in (``areas=None``) gives the same thetas and SEs as scoring a CAT over more areas.
+"""
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from adaptive.cat.stopping import level_probabilities_batch
+from adaptive.cat.start import prior, resolve_areas
+from adaptive.errors import ValidationError
+from adaptive.estimation import MultidimensionalEstimate, MultidimensionalPosterior, level_probabilities
 
 
 @dataclass
@@ -45,17 +64,166 @@ class CompetenceProfile:
                    competences={c: CompetenceEvidence(**e) for c, e in data.get("competences", {}).items()})
 
 
-def build_profile(areas: list[str], theta: np.ndarray, se: np.ndarray, n_area: np.ndarray,
-                  cuts: np.ndarray | None, competence_ids: list[str], competence_items: np.ndarray,
-                  competence_score: np.ndarray, competence_max: np.ndarray) -> CompetenceProfile:
-    """Profile of one examinee from plain arrays (theta, se, n_area: (D,); competence arrays: (C,))."""
-    probs = level_probabilities_batch(theta, se, cuts) if cuts is not None else None
-    area_results = {}
-    for k, a in enumerate(areas):
-        p = None if probs is None else [float(x) for x in probs[k]]
-        area_results[a] = AreaResult(theta=float(theta[k]), se=float(se[k]),
-                                     level=None if p is None else int(np.argmax(p)) + 1,
-                                     level_probabilities=p, n_items=int(n_area[k]))
-    comps = {c: CompetenceEvidence(int(competence_items[j]), int(competence_score[j]), int(competence_max[j]))
-             for j, c in enumerate(competence_ids)}
-    return CompetenceProfile(area_results, comps)
+class _BankIndex:
+    """Per-item arrays of a bank the estimator needs (built once per estimator)."""
+
+    def __init__(self, bank):
+        items = list(bank.items)
+        self.area_ids = [str(a) for a in bank.area_ids]
+        self.index = {it.id: i for i, it in enumerate(items)}
+        self.item_area = np.asarray(bank.item_areas(), dtype=np.intp)
+        self.pilot = np.array([it.status == "pilot" for it in items], dtype=bool)
+        self.competence_ids: list[str] = []
+        pos: dict[str, int] = {}
+        self.item_competence = np.empty(len(items), dtype=np.intp)
+        for i, it in enumerate(items):
+            if it.competence not in pos:
+                pos[it.competence] = len(self.competence_ids)
+                self.competence_ids.append(it.competence)
+            self.item_competence[i] = pos[it.competence]
+        self.competence_area = np.zeros(len(self.competence_ids), dtype=np.intp)
+        self.competence_area[self.item_competence] = self.item_area
+        params = bank.parameters()
+        self.params = params
+        self.max_score = np.asarray(params.n_categories, dtype=np.int64) - 1
+
+
+_INDEX_CACHE: dict[int, tuple[weakref.ref, _BankIndex]] = {}
+
+
+def _bank_index(bank) -> _BankIndex:
+    """``_BankIndex`` of ``bank``, built once per bank object (an ``ItemBank`` is immutable once built)."""
+    key = id(bank)
+    hit = _INDEX_CACHE.get(key)
+    if hit is not None and hit[0]() is bank:
+        return hit[1]
+    ix = _BankIndex(bank)
+    try:
+        ref = weakref.ref(bank, lambda _r, k=key: _INDEX_CACHE.pop(k, None))
+    except TypeError:       # not weak-referenceable: do not cache
+        return ix
+    _INDEX_CACHE[key] = (ref, ix)
+    return ix
+
+
+class ProfileEstimator:
+    """Competence profiles from scored responses on one bank under one prior.
+
+    ``areas``: the areas every profile reports (``None``: the areas each person has scored items in, in
+    bank order). ``prior_sd``/``independent_areas``/``start_theta`` define the prior exactly as
+    ``CatConfig``/``CatSession`` do (``adaptive.cat.start.prior``).
+    """
+
+    def __init__(self, bank, areas: Sequence[str] | None = None, *, prior_sd: float = 1.0,
+                 independent_areas: bool = False, start_theta: dict[str, float] | None = None):
+        self.bank = bank
+        self.areas = None if areas is None else resolve_areas(bank, list(areas))
+        self.prior_sd = float(prior_sd)
+        self.independent_areas = bool(independent_areas)
+        self.start_theta = dict(start_theta or {})
+        self._ix = _bank_index(bank)
+        cut_scores = getattr(bank, "cut_scores", None) or {}
+        self._cuts = {a: np.asarray(c, dtype=float) for a, c in cut_scores.items()}
+        self._posteriors: dict[tuple[str, ...], MultidimensionalPosterior] = {}
+
+    # -- the estimate ----------------------------------------------------------------------------
+    def posterior(self, areas: Sequence[str]) -> MultidimensionalPosterior:
+        """The joint posterior over ``areas`` (the prior's marginal over them), cached per area set."""
+        key = tuple(areas)
+        post = self._posteriors.get(key)
+        if post is None:
+            mean, cov = prior(self.bank, list(key), self.start_theta, self.prior_sd, self.independent_areas)
+            post = self._posteriors[key] = MultidimensionalPosterior(mean, cov)
+        return post
+
+    def indices(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Bank indices of ``item_ids`` (``UnknownIdError`` naming an unknown item)."""
+        try:
+            return np.fromiter((self._ix.index[str(i)] for i in item_ids), dtype=np.intp, count=len(item_ids))
+        except KeyError:
+            for i in item_ids:       # the bank's own error, naming the item
+                self.bank.index_of(str(i))
+            raise
+
+    def scored(self, index: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The responses that count: pilot items dropped."""
+        keep = ~self._ix.pilot[index]
+        return index[keep], scores[keep]
+
+    def areas_for(self, index: np.ndarray) -> list[str]:
+        if self.areas is not None:
+            return self.areas
+        present = set(self._ix.item_area[index].tolist())
+        return [a for k, a in enumerate(self._ix.area_ids) if k in present]
+
+    def posterior_estimate(self, index: np.ndarray, scores: np.ndarray,
+                           areas: Sequence[str]) -> MultidimensionalEstimate:
+        """Joint MAP + Laplace covariance over ``areas`` from scored (non-pilot) items by bank index."""
+        dim_of = np.full(len(self._ix.area_ids), -1, dtype=np.intp)
+        for k, a in enumerate(areas):
+            dim_of[self._ix.area_ids.index(a)] = k
+        dims = dim_of[self._ix.item_area[index]]
+        if (dims < 0).any():
+            bad = int(index[np.flatnonzero(dims < 0)[0]])
+            raise ValidationError(f"item {self.bank.items[bad].id!r} is in area "
+                                  f"{self._ix.area_ids[self._ix.item_area[bad]]!r}, not among the "
+                                  f"profile's areas {list(areas)}", where="responses", field="item_id")
+        return self.posterior(areas).estimate(self._ix.params.subset(index), dims,
+                                              np.asarray(scores, dtype=np.int64))
+
+    def estimate(self, item_ids: Sequence[str], scores: Sequence[int]) -> CompetenceProfile:
+        """The competence profile from one person's scored responses (pilot items are dropped)."""
+        scores = np.asarray(scores, dtype=np.int64).reshape(-1)
+        index = self.indices(list(item_ids))
+        if len(index) != len(scores):
+            raise ValidationError(f"{len(index)} item ids but {len(scores)} scores", where="responses",
+                                  field="response")
+        if len(np.unique(index)) != len(index):
+            raise ValidationError("an item is answered twice", where="responses", field="item_id")
+        return self.estimate_indices(index, scores)
+
+    def estimate_indices(self, index: np.ndarray, scores: np.ndarray) -> CompetenceProfile:
+        """``estimate`` with items given by bank index (no duplicate check)."""
+        index, scores = self.scored(np.asarray(index, dtype=np.intp), np.asarray(scores, dtype=np.int64))
+        areas = self.areas_for(index)
+        if not areas:                  # nothing scored (e.g. pilot items only) and no areas asked for
+            return CompetenceProfile({}, {})
+        return self._profile(areas, self.posterior_estimate(index, scores, areas), index, scores)
+
+    # -- assembly --------------------------------------------------------------------------------
+    def _profile(self, areas: list[str], est: MultidimensionalEstimate, index: np.ndarray,
+                 scores: np.ndarray) -> CompetenceProfile:
+        ix = self._ix
+        theta, se = est.theta, est.se
+        area_pos = [ix.area_ids.index(a) for a in areas]
+        n_area = np.bincount(ix.item_area[index], minlength=len(ix.area_ids))
+        results = {}
+        for k, a in enumerate(areas):
+            p = None
+            if a in self._cuts:
+                p = [float(x) for x in level_probabilities(float(theta[k]), float(se[k]), self._cuts[a])]
+            results[a] = AreaResult(theta=float(theta[k]), se=float(se[k]),
+                                    level=None if p is None else int(np.argmax(p)) + 1,
+                                    level_probabilities=p, n_items=int(n_area[area_pos[k]]))
+        n_comp = len(ix.competence_ids)
+        comp_items = np.bincount(ix.item_competence[index], minlength=n_comp)
+        comp_score = np.bincount(ix.item_competence[index], weights=scores, minlength=n_comp)
+        comp_max = np.bincount(ix.item_competence[index], weights=ix.max_score[index], minlength=n_comp)
+        in_profile = np.isin(ix.competence_area, area_pos)
+        comps = {c: CompetenceEvidence(int(comp_items[j]), int(comp_score[j]), int(comp_max[j]))
+                 for j, c in enumerate(ix.competence_ids) if in_profile[j]}
+        return CompetenceProfile(results, comps)
+
+
+def estimate_profile(bank, item_ids: Sequence[str], scores: Sequence[int], *,
+                     areas: Sequence[str] | None = None, prior_sd: float = 1.0,
+                     independent_areas: bool = False,
+                     start_theta: dict[str, float] | None = None) -> CompetenceProfile:
+    """The competence profile from one person's scored responses (``scores`` 0..K-1 per item).
+
+    Pilot items are dropped. ``areas``: the areas to report (``None``: those with scored items); the
+    prior is the bank's area correlation x ``prior_sd`` (identity with ``independent_areas``) with mean
+    ``start_theta`` (0 where not given), as in ``CatConfig``. See the module docstring.
+    """
+    return ProfileEstimator(bank, areas, prior_sd=prior_sd, independent_areas=independent_areas,
+                            start_theta=start_theta).estimate(item_ids, scores)

@@ -15,7 +15,7 @@ import numpy as np
 from adaptive.cat.config import CatConfig
 from adaptive.cat.engine import CatEngine, pilot_slots
 from adaptive.cat.exposure import N_UNIFORMS
-from adaptive.cat.profile import CompetenceProfile, build_profile
+from adaptive.cat.profile import CompetenceProfile, ProfileEstimator
 from adaptive.cat.start import resolve_areas
 from adaptive.errors import (
     AlreadyAnsweredError,
@@ -47,6 +47,7 @@ class CatSession:
         self._pending: str | None = None
         self._pending_pilot = False
         self.finished = False
+        self._estimator: ProfileEstimator | None = None
         self._advance()
 
     # -- state machine ------------------------------------------------------------------------------
@@ -114,21 +115,15 @@ class CatSession:
         }
 
     def result(self) -> CompetenceProfile:
-        """The competence profile so far (final once ``finished``); pilot items are not in it."""
-        e = self._engine
-        t = e.tables
-        comp_in_test = e.balancer.competence_dim >= 0
-        cids = [c for j, c in enumerate(t.competence_ids) if comp_in_test[j]]
-        cidx = np.flatnonzero(comp_in_test)
-        score = np.zeros(len(t.competence_ids), dtype=np.int64)
-        max_score = np.zeros(len(t.competence_ids), dtype=np.int64)
-        for entry in self.log:
-            if not entry["is_pilot"]:
-                i = t.index[entry["item_id"]]
-                score[t.item_competence[i]] += entry["score"]
-                max_score[t.item_competence[i]] += t.max_score[i]
-        return build_profile(self.areas, e.posterior.theta[0], e.posterior.se[0], e.n_area[0], e.cuts, cids,
-                             e.n_competence[0, cidx], score[cidx], max_score[cidx])
+        """The competence profile so far (final once ``finished``); pilot items are not in it.
+
+        Scored by the one estimator of record (:class:`adaptive.cat.profile.ProfileEstimator`: joint
+        MAP + Laplace under the session's prior), not by the CAT's grid-tabulated running estimate."""
+        if self._estimator is None:
+            self._estimator = ProfileEstimator(self.bank, self.areas, prior_sd=self.config.prior_sd,
+                                               independent_areas=self.config.independent_areas,
+                                               start_theta=self.start_theta or None)
+        return self._estimator.estimate([e["item_id"] for e in self.log], [e["score"] for e in self.log])
 
     # -- persistence ------------------------------------------------------------------------------
     def _bank_fingerprint(self) -> dict:

@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from adaptive.cat.engine import CatEngine, pilot_slots
 from adaptive.cat.exposure import N_UNIFORMS
+from adaptive.cat.profile import ProfileEstimator
 from adaptive.cat.stopping import level_probabilities_batch
 from adaptive.synthetic import simulate_responses
 
@@ -37,12 +38,12 @@ class SimulationResult:
     item_ids: list[str]
     config: dict
     true_theta: np.ndarray        # (N, D)
-    theta: np.ndarray             # (N, D) final estimates
+    theta: np.ndarray             # (N, D) final estimates (the scoring of record unless rescore=False)
     se: np.ndarray                # (N, D)
     n_items: np.ndarray           # (N,) operational test length
     n_area: np.ndarray            # (N, D)
     administered: np.ndarray      # (N, n) operational items given
-    theta_trace: np.ndarray       # (N, L+1, D) estimate after 0..L operational items (NaN after the end)
+    theta_trace: np.ndarray       # (N, L+1, D) running (CAT kernel) estimate after 0..L operational items
     se_trace: np.ndarray          # (N, L+1, D)
     cuts: np.ndarray | None       # (D, 7)
     test_information: np.ndarray  # (D, G) information of the bank's test items per area on the grid
@@ -113,9 +114,15 @@ class SimulationResult:
 
 def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np.ndarray | None = None,
              correlation: np.ndarray | float | None = None, chunk_size: int = 2000, progress: bool = False,
-             exposure_target: float = 0.25, prior_mean: np.ndarray | None = None) -> SimulationResult:
+             exposure_target: float = 0.25, prior_mean: np.ndarray | None = None,
+             rescore: bool = True) -> SimulationResult:
     """Run ``n_simulees`` adaptive tests. Thetas are drawn from N(0, correlation) (default: the bank's
-    area correlations) unless ``true_theta`` (N, D) is given."""
+    area correlations) unless ``true_theta`` (N, D) is given.
+
+    ``theta``/``se`` are each simulee's final profile from the estimator of record
+    (:class:`adaptive.cat.profile.ProfileEstimator`, what ``CatSession.result`` reports) on the items
+    given; ``rescore=False`` keeps the CAT's running (grid-kernel) estimate instead (faster; the traces
+    are always the running estimate, what selection and stopping saw)."""
     rng = np.random.default_rng(seed)
     probe = CatEngine(bank, config, 1)
     areas, d = probe.areas, len(probe.areas)
@@ -137,6 +144,12 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
     for k in range(d):
         idx = np.flatnonzero(probe.item_dim == k)
         responses[:, idx] = simulate_responses(params.subset(idx), true_theta[:, k], rng)
+    estimator = None
+    if rescore:
+        start = None if prior_mean is None else dict(zip(areas, np.asarray(prior_mean, dtype=float).tolist(),
+                                                         strict=True))
+        estimator = ProfileEstimator(bank, areas, prior_sd=config.prior_sd,
+                                     independent_areas=config.independent_areas, start_theta=start)
     L = config.max_items
     res = dict(theta=np.zeros((n, d)), se=np.zeros((n, d)), n_items=np.zeros(n, dtype=np.int64),
                n_area=np.zeros((n, d), dtype=np.int64), administered=np.zeros((n, t.n_items), dtype=bool),
@@ -172,6 +185,8 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
                 live = rows[~eng.finished[rows]]
             res["theta"][sl] = eng.posterior.theta
             res["se"][sl] = eng.posterior.se
+            if rescore:
+                _rescore(estimator, eng, resp, res["theta"][sl], res["se"][sl])
             res["n_items"][sl] = eng.n_items
             res["n_area"][sl] = eng.n_area
             res["administered"][sl] = eng.administered & eng.balancer.operational
@@ -190,6 +205,16 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
                            exposure_target=exposure_target, lotteries=lotteries,
                            test_items_mask=operational, responses=responses, **res)
     return out
+
+
+def _rescore(estimator: ProfileEstimator, eng: CatEngine, resp: np.ndarray, theta: np.ndarray,
+             se: np.ndarray) -> None:
+    """Overwrite ``theta``/``se`` (m, D) with each simulee's profile from the estimator of record."""
+    given = eng.administered & eng.balancer.operational
+    for r in range(len(given)):
+        index = np.flatnonzero(given[r])
+        est = estimator.posterior_estimate(index, resp[r, index], eng.areas)
+        theta[r], se[r] = est.theta, est.se
 
 
 def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int = 1000,
@@ -226,7 +251,7 @@ def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int
     for it in range(n_iterations):
         cfg = replace(config, exposure="sympson-hetter",
                       exposure_parameters={i: float(v) for i, v in zip(ids, k, strict=True) if v < 1})
-        sim = simulate(bank, cfg, n_simulees=n_simulees, seed=seed + it, progress=progress)
+        sim = simulate(bank, cfg, n_simulees=n_simulees, seed=seed + it, progress=progress, rescore=False)
         rates = np.zeros(len(ids))          # the simulation's rates are over its tables' items: bank order
         rates[[pos[i] for i in sim.item_ids]] = sim.exposure_rates
         history.append(float(rates.max()))

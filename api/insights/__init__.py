@@ -1,35 +1,5 @@
-"""Organisation insights: competence gaps by role and unit, pathway progress and training impact.
-
-``analytics`` (plain pandas/numpy), ``suppression`` (small-group rules), ``change`` (reliable change,
-prior-free thetas), ``plots`` (matplotlib Agg), ``synthetic`` (a generated organisation with known truth).
+"""Organisation insights in the service: routes (``router``), the organisation's data read from the
+database (``service``) and the retest's query (``retest``). The analytics are library code:
+``adaptive.insights`` (gaps, training impact, suppression, plots), ``adaptive.change`` (reliable change,
+prior removal), ``recommender.progress`` (pathway progress), ``adaptive.synthetic_organisation``.
 """
-
-from api.insights.analytics import (
-    OBSERVATIONAL_CAVEAT,
-    GapOverview,
-    PathwayProgress,
-    ProfileSet,
-    TrainingImpact,
-    gap_overview,
-    pathway_progress,
-    training_impact,
-)
-from api.insights.change import reliable_change, remove_prior
-from api.insights.plots import gap_heatmap
-from api.insights.suppression import DEFAULT_MIN_GROUP_SIZE, suppression_mask
-
-__all__ = [
-    "DEFAULT_MIN_GROUP_SIZE",
-    "OBSERVATIONAL_CAVEAT",
-    "GapOverview",
-    "PathwayProgress",
-    "ProfileSet",
-    "TrainingImpact",
-    "gap_heatmap",
-    "gap_overview",
-    "pathway_progress",
-    "reliable_change",
-    "remove_prior",
-    "suppression_mask",
-    "training_impact",
-]

@@ -1,15 +1,10 @@
 """A retest avoids the items the learner saw last time, where the bank allows.
 
-``CatSession`` has no "exclude these items" argument, but its configuration does carry per-item
-Sympson-Hetter exposure parameters (``CatConfig.exposure_parameters``, K_i by item id): with K = 0 an item
-never passes the lottery, so it is rejected and marked used for this test, and the next-ranked item is
-given instead. A retest therefore runs with ``exposure="sympson-hetter"``, K = 0 for the items of the
-learner's latest finished diagnostic and the configured K (1 by default) for every other item. The
-configuration is stored with the session, so replay (``CatSession.from_json``) gives the same test.
-
-Trade-off: a service configured with randomesque exposure control gives retests the best unseen item
-instead of one of the k best (Sympson-Hetter with K = 1 for unseen items); when every one of the top-ranked
-candidates was seen, the engine gives the best anyway ("where the bank allows").
+``CatConfig.exclude_items`` keeps the items of the learner's latest finished diagnostic out of the new
+test as an eligibility mask under whatever selection and exposure control the service is configured with
+(randomesque, Sympson-Hetter or none); when excluding would leave an area unable to meet its minimum,
+that area's seen items come back (see ``CatConfig``). The configuration is stored with the session, so
+replay (``CatSession.from_json``) gives the same test.
 """
 
 from __future__ import annotations
@@ -36,14 +31,11 @@ def items_seen_last_time(db: Session, learner: Learner) -> list[str]:
 
 
 def exclude_items(overrides: dict, item_ids: Iterable[str]) -> dict:
-    """CAT config overrides that keep ``item_ids`` out of the test (K_i = 0)."""
+    """CAT config overrides that keep ``item_ids`` out of the test (``CatConfig.exclude_items``; any
+    exclusion already in ``overrides`` is kept); the exposure settings are left as they are."""
     item_ids = list(dict.fromkeys(item_ids))
     if not item_ids:
         return dict(overrides)
     out = dict(overrides)
-    # keep calibrated Sympson-Hetter parameters if the service uses them; otherwise every other item K = 1
-    k = dict(out.get("exposure_parameters") or {}) if out.get("exposure") == "sympson-hetter" else {}
-    k.update({i: 0.0 for i in item_ids})
-    out["exposure"] = "sympson-hetter"
-    out["exposure_parameters"] = k
+    out["exclude_items"] = list(dict.fromkeys([*(out.get("exclude_items") or []), *map(str, item_ids)]))
     return out

@@ -1,7 +1,7 @@
 """``/v1/insights/...``: competence gaps, pathway progress and training impact of the caller's organisation.
 
 Scope ``insights`` (or ``admin``). Every figure comes from the caller's organisation only (queries filter by
-``org_id``); groups below the minimum size are suppressed (``api.insights.suppression``). JSON tables are
+``org_id``); groups below the minimum size are suppressed (``adaptive.insights.suppression``). JSON tables are
 paginated like the other list endpoints; ``?format=csv`` returns the whole table as CSV.
 """
 
@@ -16,19 +16,16 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from adaptive.insights.gaps import gap_overview
+from adaptive.insights.impact import OBSERVATIONAL_CAVEAT, training_impact
+from adaptive.insights.plots import IMAGE_FORMATS, gap_heatmap
+from adaptive.insights.suppression import DEFAULT_MIN_GROUP_SIZE
+from adaptive.insights.tables import as_records
 from api.auth import Principal, require
 from api.deps import DbSession, ServicesDep
-from api.insights.analytics import (
-    OBSERVATIONAL_CAVEAT,
-    as_records,
-    gap_overview,
-    pathway_progress,
-    training_impact,
-)
-from api.insights.plots import IMAGE_FORMATS, gap_heatmap
 from api.insights.service import load_organisation, recommended_pathways
-from api.insights.suppression import DEFAULT_MIN_GROUP_SIZE
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
+from recommender.progress import pathway_progress
 
 if TYPE_CHECKING:
     from api.app import Services

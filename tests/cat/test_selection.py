@@ -148,7 +148,7 @@ def test_competence_spread_within_areas(bank):
 
 def test_se_stop(bank):
     cfg = CatConfig(se_target=0.5, max_items=40, min_items=0, min_items_per_area=1, max_items_per_area=12)
-    sim = simulate(bank, cfg, n_simulees=300, seed=6)
+    sim = simulate(bank, cfg, n_simulees=300, seed=6, rescore=False)     # what the stopping rule saw
     early = sim.n_items < cfg.max_items
     assert early.mean() > 0.9 and sim.n_items.mean() < 25
     met = (sim.se[early] <= 0.5) | (sim.n_area[early] >= 12)
@@ -159,7 +159,7 @@ def test_classification_rule_shortens_the_test(bank):
     base = CatConfig(se_target=0.3, max_items=40, min_items=5, min_items_per_area=1)
     plain = simulate(bank, base, n_simulees=300, seed=7)
     cfg = CatConfig(**{**base.to_dict(), "classification_threshold": 0.5})
-    ruled = simulate(bank, cfg, n_simulees=300, seed=7)
+    ruled = simulate(bank, cfg, n_simulees=300, seed=7, rescore=False)   # what the stopping rule saw
     assert ruled.n_items.mean() < plain.n_items.mean() - 2
     probs = level_probabilities_batch(ruled.theta, ruled.se, ruled.cuts).max(axis=-1)
     early = ruled.n_items < cfg.max_items

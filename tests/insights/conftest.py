@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adaptive.insights import gap_overview, training_impact
 from adaptive.synthetic import generate_synthetic_bank
-from api.insights import gap_overview, pathway_progress, training_impact
-from api.insights.synthetic import AREAS, generate_organisation
+from adaptive.synthetic_organisation import AREAS, generate_organisation
+from recommender.progress import pathway_progress
 from tests.api.conftest import (  # noqa: F401 - the API tests' fixtures, reused by test_api.py
     api,
     bank_v1,

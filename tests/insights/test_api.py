@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adaptive.insights import gap_overview, training_impact
+from adaptive.synthetic_organisation import AREAS
 from api.auth import get_or_create_org
-from api.insights import gap_overview, training_impact
-from api.insights.synthetic import AREAS
 from api.persistence.tables import DiagnosticSession, Learner, LearningEvent
 from tests.api.helpers import run_diagnostic
 
@@ -245,19 +245,20 @@ def test_a_retest_avoids_the_items_seen_last_time(api, bank_v1):
     assert items(third) and not items(third) & items(second)
 
 
-def test_exclude_items_keeps_calibrated_exposure_parameters():
+def test_exclude_items_keeps_the_configured_exposure_control():
     from adaptive.cat import CatConfig
     from api.insights.retest import exclude_items
 
     base = {"max_items": 12, "exposure": "randomesque"}
     assert exclude_items(base, []) == base
     out = exclude_items(base, ["DC-1.1-001", "DC-1.1-001", "DC-2.1-003"])
-    assert out["exposure"] == "sympson-hetter" and out["exposure_parameters"] == {"DC-1.1-001": 0.0,
-                                                                                  "DC-2.1-003": 0.0}
-    calibrated = {"exposure": "sympson-hetter", "exposure_parameters": {"DC-1.1-001": 0.4, "DC-3.1-002": 0.7}}
+    assert out == {**base, "exclude_items": ["DC-1.1-001", "DC-2.1-003"]}
+    calibrated = {"exposure": "sympson-hetter", "exposure_parameters": {"DC-1.1-001": 0.4, "DC-3.1-002": 0.7},
+                  "exclude_items": ["DC-5.1-001"]}
     out = exclude_items(calibrated, ["DC-1.1-001"])
-    assert out["exposure_parameters"] == {"DC-1.1-001": 0.0, "DC-3.1-002": 0.7}
-    CatConfig.from_dict(out)                     # a valid CAT configuration
+    assert out["exposure_parameters"] == calibrated["exposure_parameters"]
+    assert out["exclude_items"] == ["DC-5.1-001", "DC-1.1-001"]
+    assert CatConfig.from_dict(out).exclude_items == ["DC-5.1-001", "DC-1.1-001"]   # a valid configuration
 
 
 def test_the_service_floor_for_group_size(tmp_path, sqlite_template, bank_v1, bundle, org):

@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from adaptive.errors import ValidationError
-from api.insights import gap_overview
-from api.insights.synthetic import AREAS
+from adaptive.insights import gap_overview
+from adaptive.synthetic_organisation import AREAS
 from tests.insights.conftest import profile
 
 

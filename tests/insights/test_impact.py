@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adaptive.change import reliable_change, remove_prior
 from adaptive.errors import ValidationError
-from api.insights import reliable_change, remove_prior, training_impact
-from api.insights.synthetic import AREAS, CONTENTS
+from adaptive.insights import training_impact
+from adaptive.synthetic_organisation import AREAS, CONTENTS
 from tests.insights.conftest import profile
 
 

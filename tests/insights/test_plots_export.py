@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from adaptive.errors import ValidationError
-from api.insights import gap_heatmap
-from api.insights.plots import gap_matrix
+from adaptive.insights.plots import gap_heatmap, gap_matrix
 
 
 def test_png_heatmap(overview):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from adaptive.errors import ValidationError
-from api.insights import pathway_progress
-from api.insights.synthetic import TINY_UNIT, UNITS
+from adaptive.synthetic_organisation import TINY_UNIT, UNITS
+from recommender.progress import pathway_progress
 
 
 def test_per_learner_share_matches_the_generated_completions(progress, org):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from adaptive.errors import ValidationError
-from api.insights import gap_overview, suppression_mask
+from adaptive.insights import gap_overview, suppression_mask
 from tests.insights.conftest import profile
 
 
@@ -95,7 +95,8 @@ def test_small_organisation_shows_nothing():
 
 
 def test_an_empty_organisation_gives_empty_tables():
-    from api.insights import pathway_progress, training_impact
+    from adaptive.insights import training_impact
+    from recommender.progress import pathway_progress
 
     ov = gap_overview([], {}, {"r": {"1.1": 3}})
     assert ov.n_learners == 0 and ov.competences.empty and ov.largest_gaps.empty and ov.levels.empty

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from adaptive.cat.profile import estimate_profile
 from adaptive.errors import UnknownIdError, ValidationError
-from adaptive.estimation import eap
+from adaptive.estimation import map_estimate
 from adaptive.synthetic import simulate_responses
 from models import registry, runs, tracking
 from models.item_bank_model import artifact_paths, estimate_abilities
@@ -23,7 +24,7 @@ def _long(person_ids, item_ids, matrix):
 
 
 def test_item_bank_pyfunc_predict_recovers_abilities(home, small_bank):
-    """EAP from ~8 items per area: with 300 simulees the correlation of estimate and truth is known to
+    """MAP from ~8 items per area: with 300 simulees the correlation of estimate and truth is known to
     be about sqrt(reliability) ~ 0.85-0.9; 0.75 leaves room for sampling error (SE of r ~ 0.015)."""
     version = runs.log_item_bank(small_bank, metrics={"loglik_total": -1.0})
     model = mlflow.pyfunc.load_model(f"models:/{ITEM_BANK_MODEL}/{version}")
@@ -39,9 +40,13 @@ def test_item_bank_pyfunc_predict_recovers_abilities(home, small_bank):
     assert set(out["area"]) == {area} and (out["n_items"] == len(ids)).all()
     est = out.set_index("person_id").loc[persons, "theta"].to_numpy()
     assert np.corrcoef(est, theta)[0, 1] > 0.75
-    # the wrapper is exactly the library EAP, person by person
-    direct = eap(small_bank.parameters(ids), matrix[0])
+    # the wrapper is exactly the library's profile estimator, person by person (one area: N(0, 1) prior)
+    direct = estimate_profile(small_bank, ids, matrix[0]).areas[area]
     assert out.set_index("person_id").loc["p0", "theta"] == pytest.approx(direct.theta, abs=1e-12)
+    assert direct.theta == pytest.approx(map_estimate(small_bank.parameters(ids), matrix[0]).theta, abs=1e-5)
+    # the prior is a parameter of predict (as of CatConfig)
+    wide = model.predict(_long(persons[:1], ids, matrix[:1]), params={"prior_sd": 2.0})
+    assert abs(wide.loc[0, "theta"]) > abs(direct.theta)
     assert out["level"].between(1, 8).all()
 
 
@@ -81,7 +86,8 @@ def test_item_bank_run_records_params_metrics_artifacts(home, small_bank, tmp_pa
     report_copy = artifact_paths(model_dir)["calibration_report"] / "report.md"
     assert report_copy.read_text() == "# calibration report\n"
     sig = mlflow.models.get_model_info(f"models:/{ITEM_BANK_MODEL}/{version}").signature
-    assert sig.inputs.input_names() == ["person_id", "item_id", "response"]
+    assert sig.inputs.input_names() == ["person_id", "item_id", "response", "session_id", "administered_at"]
+    assert sig.inputs.required_input_names() == ["person_id", "item_id", "response"]
 
 
 def test_clean_keys_and_params():

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from adaptive.cat import CatConfig
-from adaptive.cat.profile import build_profile
+from adaptive.cat.profile import ProfileEstimator
 from adaptive.cat.simulation import simulate
 from adaptive.cat.start import prior
 from adaptive.estimation import level_of
@@ -135,9 +135,13 @@ def generate_organisation(n_learners: int = 400, seed: int = 0, bank=None, retes
     true_after = np.where(retest[:, None], true_before + gain + rng.normal(0, 0.1, (n, d)), np.nan)
     second = simulate(bank, config, true_theta=np.nan_to_num(true_after), seed=seed + 2)
 
+    scoring = ProfileEstimator(bank, list(first.areas), prior_sd=config.prior_sd,
+                               independent_areas=config.independent_areas)
+
     def profile(res, i: int) -> dict:
-        return build_profile(list(res.areas), res.theta[i], res.se[i], res.n_area[i], cuts, [], np.zeros(0),
-                             np.zeros(0), np.zeros(0)).to_dict()
+        """The reported profile of simulee ``i``: the estimator of record on the items given."""
+        given = np.flatnonzero(res.administered[i])
+        return scoring.estimate_indices(given, res.responses[i, given]).to_dict()
 
     # whole microseconds: what databases and datetime keep
     start = (T0 + pd.to_timedelta(rng.uniform(0, 10, n), unit="D")).floor("us")

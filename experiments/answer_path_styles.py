@@ -15,8 +15,10 @@ with the JSON reply, one commit. Same SQLite pragmas (WAL, synchronous=NORMAL, b
 via engine ``connect`` events, same pool sizes. Each style runs as its own uvicorn server (1 worker) on
 loopback, driven by the load benchmark's raw HTTP/1.1 keep-alive client; every client answers its own
 pre-created session in sequence. Reported per database and style: answers/s, p50/p99 latency, server CPU
-ms per answer (/proc, the server process tree; PostgreSQL's own backends are not included), PostgreSQL
-connections opened while measuring, and async/sync ratios. Figures go to experiments/out/.
+ms per answer (/proc, the server process tree), PostgreSQL CPU ms per answer (the database's backends plus
+the postmaster with its reaped children: exited backends and forks; other databases' exited backends would
+count too), PostgreSQL connections opened while measuring (pool overflow churn), and async/sync ratios.
+Figures go to experiments/out/answer_path_styles.json, keyed by database, clients and pool.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ COLUMNS = {"answers_per_s": "answers/s", "p50_ms": "p50 ms", "p99_ms": "p99 ms",
            "client_cpu_ms_per_answer": "client CPU ms/ans", "pg_connections_opened": "PG conns opened",
            "errors": "errors", "load_average_1m": "load 1m"}
 RATIOS = ("answers_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_answer", "pg_backend_cpu_ms_per_answer")
-POOL = {"pool_size": 16, "max_overflow": 16}  # as api.db.make_engine, for both styles
+POOL = {"pool_size": 16, "max_overflow": 16}  # default as api.db.make_engine; the same for both styles
 _GEN = np.random.default_rng(0)
 _A, _B = _GEN.uniform(0.8, 2.0, 1000), _GEN.normal(0.0, 1.0, 1000)  # a bank's item parameters
 
@@ -204,24 +206,31 @@ def prepare(url: str, sessions: int) -> list[str]:
     return ids
 
 
-def _cpu(pid: int) -> float:
+def _stat(pid: int) -> list[str]:
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:  # gone (or not ours to read)
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone
+        return ["0"] * 15
+
+
+def _cpu(pid: int, reaped_children: bool = False) -> float:
+    f = _stat(pid)
+    return sum(int(x) for x in f[11:15 if reaped_children else 13]) / os.sysconf("SC_CLK_TCK")
 
 
 def pg_probe(url: str) -> tuple[int, dict[int, float]]:
-    """Connections ever opened to the database (PostgreSQL >= 14) and the CPU seconds of its backends."""
+    """Connections ever opened to the database (PostgreSQL >= 14) and the CPU seconds of its live backends
+    plus the postmaster's (forks, and the CPU of exited backends: any database's) under key 0."""
     engine = create_engine(url)
     with engine.connect() as c:
         n = c.scalar(text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()"))
-        pids = c.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                              "AND pid <> pg_backend_pid()")).all()
+        own, pids = c.scalar(text("SELECT pg_backend_pid()")), c.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).all()
+        postmaster = int(_stat(own)[1])
     engine.dispose()
-    return int(n), {p: _cpu(p) for p in pids}
+    return int(n), {0: _cpu(postmaster, True), **{p: _cpu(p) for p in pids}}
 
 
 async def client(port: int, sid: str, stop: dict, lat: list, errors: list, measure_from: float) -> None:
@@ -246,8 +255,8 @@ async def drive(port: int, ids: list[str], warmup: float, seconds: float, pid: i
     tasks = [asyncio.create_task(client(port, s, stop, lat, errors, time.monotonic() + warmup)) for s in ids]
     pg = not url.startswith("sqlite")
     await asyncio.sleep(warmup)
-    pg0 = await asyncio.to_thread(pg_probe, url) if pg else None  # off the client loop
     t0, cpu0, ccpu0 = time.monotonic(), tree_cpu(pid), time.process_time()
+    pg0 = await asyncio.to_thread(pg_probe, url) if pg else None  # off the client loop
     await asyncio.sleep(seconds)
     elapsed, cpu, ccpu = time.monotonic() - t0, tree_cpu(pid) - cpu0, time.process_time() - ccpu0
     n = len(lat)
@@ -263,7 +272,6 @@ async def drive(port: int, ids: list[str], warmup: float, seconds: float, pid: i
             "server_cpu_ms_per_answer": round(1000 * cpu / max(n, 1), 3),
             "client_cpu_ms_per_answer": round(1000 * ccpu / max(n, 1), 3), "errors": len(errors),
             "first_error": str(errors[0]) if errors else None,
-            # backends alive at the end (one that closed meanwhile is missed: see the connections opened)
             **({"pg_backend_cpu_ms_per_answer": round(1000 * sum(
                 c - pg0[1].get(p, 0.0) for p, c in pg1[1].items()) / max(n, 1), 3),
                 "pg_connections_opened": pg1[0] - pg0[0] - 1} if pg else {})}  # minus the probe's own
@@ -273,9 +281,10 @@ def run_style(style: str, url: str, args, iterations: int, workdir: Path) -> dic
     ids = prepare(url, args.clients)
     port = _free_port()
     log = open(workdir / f"server-{style}.log", "ab")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "experiments.answer_path_styles", "--serve", style,
-                               "--url", url, "--port", str(port), "--cpu-iterations", str(iterations)],
-                              cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "experiments.answer_path_styles", "--serve", style, "--url", url, "--port",
+         str(port), "--cpu-iterations", str(iterations), "--pool-size", str(POOL["pool_size"]),
+         "--max-overflow", str(POOL["max_overflow"])], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -305,12 +314,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup-seconds", type=float, default=3.0)
     ap.add_argument("--cpu-work-ms", type=float, default=0.5)
+    ap.add_argument("--pool-size", type=int, default=POOL["pool_size"])
+    ap.add_argument("--max-overflow", type=int, default=POOL["max_overflow"])
     ap.add_argument("--postgres-url", default="postgresql+psycopg2://postgres@127.0.0.1:55432/bench_styles")
     ap.add_argument("--serve", choices=("sync", "async"), help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--cpu-iterations", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    POOL.update(pool_size=args.pool_size, max_overflow=args.max_overflow)
     if args.serve:  # the server process: one uvicorn worker, no access log
         import uvicorn
 
@@ -326,7 +338,7 @@ def main() -> None:
     saved = json.loads(out.read_text()) if out.exists() else {}
     table = Table(title=f"answer path, {args.clients} clients, {args.seconds:g} s, CAT stand-in "
                         f"{args.cpu_work_ms:g} ms CPU ({iterations} iterations), 1 uvicorn worker, "
-                        f"{os.cpu_count()} cores")
+                        f"pool {POOL['pool_size']}+{POOL['max_overflow']}, {os.cpu_count()} cores")
     for col in ("database", "style", *COLUMNS.values()):
         table.add_column(col, justify="left" if col in ("database", "style") else "right")
     for db in databases:
@@ -339,10 +351,11 @@ def main() -> None:
         for style, r in runs.items():
             table.add_row(db, style, *(str(r.get(k, "-")) for k in COLUMNS))
         table.add_row(db, "async/sync", *(str(ratio.get(k) or "") for k in COLUMNS), end_section=True)
-        saved[f"{db}_{args.clients}c"] = {"database": db, "clients": args.clients, "seconds": args.seconds,
-                                         "cpu_work_ms": args.cpu_work_ms, "cpu_iterations": iterations,
-                                         "pool": POOL, "cpu_count": os.cpu_count(), "sync": runs["sync"],
-                                         "async": runs["async"], "ratio_async_over_sync": ratio}
+        key = f"{db}_{args.clients}c_pool{POOL['pool_size']}+{POOL['max_overflow']}"
+        saved[key] = {"database": db, "clients": args.clients, "seconds": args.seconds, "pool": dict(POOL),
+                      "cpu_work_ms": args.cpu_work_ms, "cpu_iterations": iterations,
+                      "cpu_count": os.cpu_count(), "sync": runs["sync"], "async": runs["async"],
+                      "ratio_async_over_sync": ratio}
     Console(width=max(console.width, 150)).print(table)
     console.print(f"1-minute load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     out.write_text(json.dumps(saved, indent=2))

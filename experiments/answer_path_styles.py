@@ -1,24 +1,21 @@
 """The answer path in two styles: async SQLAlchemy 2 + ``async def`` routes, or ``def`` routes in threads.
 
     python -m experiments.answer_path_styles [--database sqlite|postgres|both] [--clients 32] [--seconds 20]
-                                             [--cpu-work-ms 0.5] [--postgres-url postgresql+psycopg2://...]
+                                             [--cpu-work-ms 0.5] [--pool-size 16] [--max-overflow 16]
 
-Issue 11 asks to keep database I/O off the event loop either with async SQLAlchemy (``create_async_engine``;
-aiosqlite / asyncpg, ``AsyncSession`` from an async generator dependency) or with plain ``def`` routes run
-in FastAPI's thread pool (``Session`` from a sync generator dependency, as the service does now), to measure
-both on the answer path and keep the better one. This isolates the difference: one FastAPI app, the
-service's own tables (``api.persistence.tables``, ``metadata.create_all`` on a fresh database) and ONE
-answer-shaped route whose body is the same in both styles: SELECT the session row by id, a fixed amount of
-numpy CPU work standing in for the CAT step (on the event loop in the async style, as it would be), the
-optimistic ``UPDATE ... WHERE id = :id AND version = :seen`` of 4 columns, the INSERT into the response log
-with the JSON reply, one commit. Same SQLite pragmas (WAL, synchronous=NORMAL, busy_timeout, foreign keys)
-via engine ``connect`` events, same pool sizes. Each style runs as its own uvicorn server (1 worker) on
-loopback, driven by the load benchmark's raw HTTP/1.1 keep-alive client; every client answers its own
-pre-created session in sequence. Reported per database and style: answers/s, p50/p99 latency, server CPU
-ms per answer (/proc, the server process tree), PostgreSQL CPU ms per answer (the database's backends plus
-the postmaster with its reaped children: exited backends and forks; other databases' exited backends would
-count too), PostgreSQL connections opened while measuring (pool overflow churn), and async/sync ratios.
-Figures go to experiments/out/answer_path_styles.json, keyed by database, clients and pool.
+Issue 11: keep database I/O off the event loop either with async SQLAlchemy (``create_async_engine``,
+aiosqlite / asyncpg, ``AsyncSession`` from an async generator dependency, ``async def`` routes) or with
+plain ``def`` routes in FastAPI's thread pool (``Session`` from a sync generator dependency: the service
+now); measure both on the answer path and keep the better one. One FastAPI app on the service's tables
+(``metadata.create_all`` on a fresh database), ONE answer-shaped route with the same body in both styles:
+SELECT the session row, fixed numpy CPU work standing in for the CAT step (on the loop in the async style,
+as it would be), ``UPDATE ... WHERE id = :id AND version = :seen`` of 4 columns, INSERT into the response
+log with the JSON reply, one commit; same SQLite pragmas (``connect`` events) and pool sizes. Each style
+is its own uvicorn server (1 worker) on loopback, driven by the load benchmark's raw keep-alive client, one
+pre-created session per client answered in sequence. Reported: answers/s, p50/p99, server CPU ms/answer
+(/proc), PostgreSQL CPU ms/answer (the database's backends + the postmaster with its reaped children, i.e.
+forks and exited backends, of any database), PostgreSQL connections opened (pool overflow churn), and
+async/sync ratios; JSON in experiments/out/answer_path_styles.json, keyed by database, clients and pool.
 """
 
 from __future__ import annotations
@@ -79,14 +76,12 @@ def cat_work(iterations: int, theta: float) -> int:
 
 def calibrate(ms: float) -> int:
     """Iterations of ``cat_work`` costing ``ms`` of CPU (thread CPU time, so other load does not count)."""
-    per = min(_timed(50) for _ in range(7)) / 50
-    return max(1, round(ms / 1000 / per)) if ms > 0 else 0
-
-
-def _timed(n: int) -> float:
-    t0 = time.thread_time()
-    cat_work(n, 0.1)
-    return time.thread_time() - t0
+    best = float("inf")
+    for _ in range(7):
+        t0 = time.thread_time()
+        cat_work(50, 0.1)
+        best = min(best, (time.thread_time() - t0) / 50)
+    return max(1, round(ms / 1000 / best)) if ms > 0 else 0
 
 
 class AnswerIn(BaseModel):

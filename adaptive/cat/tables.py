@@ -91,13 +91,10 @@ def build_tables(bank) -> BankTables:
 
     grid = np.round(np.arange(GRID_LO, GRID_HI + GRID_STEP / 2, GRID_STEP), 10)
     info = np.ascontiguousarray(np.asarray(params.information(grid), dtype=float))
-    probs = np.asarray(params.category_probabilities(grid), dtype=float)      # (G, n, K)
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
-    score_fn = np.gradient(logp, GRID_STEP, axis=0, edge_order=2)            # (G, n, K)
+    # analytic scores from adaptive.irt; zero for categories an item does not have, so a bad lookup
+    # cannot move theta
+    score_fn = params.category_scores(grid)                                  # (G, n, K)
     n_categories = np.asarray(params.n_categories, dtype=np.intp)
-    # categories an item does not have: zero score so a bad lookup cannot move theta
-    k_idx = np.arange(score_fn.shape[2])
-    score_fn[:, k_idx[None, :] >= n_categories[:, None]] = 0.0
     # float32 halves the largest table; the running sums it feeds stay float64
     score_fn = np.ascontiguousarray(np.transpose(score_fn, (1, 2, 0)), dtype=np.float32)   # (n, K, G)
     return BankTables(

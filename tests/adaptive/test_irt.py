@@ -324,7 +324,8 @@ def test_category_scores_are_derivatives_of_the_log_probabilities(irt_mixed_para
     theta = np.linspace(-3.5, 3.5, 29)
     h = 1e-5
     real = np.arange(p.max_categories)[None, :] < p.n_categories[:, None]
-    up, down = p.log_category_probabilities(theta + h)[:, real], p.log_category_probabilities(theta - h)[:, real]
+    up = p.log_category_probabilities(theta + h)[:, real]
+    down = p.log_category_probabilities(theta - h)[:, real]
     scores = p.category_scores(theta)
     np.testing.assert_allclose(scores[:, real], (up - down) / (2 * h), rtol=1e-6, atol=1e-8)
     assert np.all(scores[:, ~real] == 0)

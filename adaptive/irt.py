@@ -307,16 +307,27 @@ class ItemParameters:
         """Score functions d log P(X = k | theta) / d theta: (T, n, K_max), 0 beyond an item's categories.
 
         What a posterior update adds per answer; analytic (the CAT tabulates these on its grid)."""
-        t2 = _as_theta(theta)[:, None]
-        _, scores = self._grm_parts(t2)
+        return self.information_and_scores(theta)[1]
+
+    def information_and_scores(self, theta):
+        """``information(theta)`` (T, n) and ``category_scores(theta)`` (T, n, K_max) from one evaluation."""
+        return self._information_and_scores(_as_theta(theta)[:, None], scores_wanted=True)
+
+    def _information_and_scores(self, t2: np.ndarray, scores_wanted: bool = False):
+        probs, scores = self._grm_parts(t2)
+        info = np.sum(probs * scores**2, axis=2)
         if self._guess.any():
             llp, llq, log_slope = self._guess_parts(t2)
             g = np.flatnonzero(self._guess)
-            scores[:, g, 1] = np.exp(log_slope - llp)
-            scores[:, g, 0] = -np.exp(log_slope - llq)
-        k = np.arange(scores.shape[2])
-        scores[:, k[None, :] >= self.n_categories[:, None]] = 0.0
-        return scores
+            # (P')^2 / (P Q): the two categories' P score^2 summed, in logs so tails never give 0/0
+            info[:, g] = np.exp(2 * log_slope - llp - llq)
+            if scores_wanted:
+                scores[:, g, 1] = np.exp(log_slope - llp)
+                scores[:, g, 0] = -np.exp(log_slope - llq)
+        if not scores_wanted:
+            return info, None
+        scores *= np.arange(scores.shape[2])[None, :] < self.n_categories[:, None]   # 0 beyond
+        return info, scores
 
     def information(self, theta) -> np.ndarray:
         """Fisher information sum_k (P_k')^2 / P_k = sum_k P_k score_k^2: (T, n)."""
@@ -330,13 +341,7 @@ class ItemParameters:
         return self._information(t[None, :])[0]
 
     def _information(self, t2: np.ndarray) -> np.ndarray:
-        probs, scores = self._grm_parts(t2)
-        info = np.sum(probs * scores**2, axis=2)
-        if self._guess.any():
-            llp, llq, log_slope = self._guess_parts(t2)
-            # (P')^2 / (P Q): the two categories' P score^2 summed, in logs
-            info[:, self._guess] = np.exp(2 * log_slope - llp - llq)
-        return info
+        return self._information_and_scores(t2)[0]
 
     def information_at(self, theta: float) -> np.ndarray:
         """Fisher information of every item at one theta: (n,). What item selection calls."""

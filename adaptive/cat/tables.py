@@ -90,10 +90,10 @@ def build_tables(bank) -> BankTables:
     enemy_idx = np.concatenate(enemies + [np.zeros(0, dtype=np.intp)]).astype(np.intp)
 
     grid = np.round(np.arange(GRID_LO, GRID_HI + GRID_STEP / 2, GRID_STEP), 10)
-    info = np.ascontiguousarray(np.asarray(params.information(grid), dtype=float))
-    # analytic scores from adaptive.irt; zero for categories an item does not have, so a bad lookup
-    # cannot move theta
-    score_fn = params.category_scores(grid)                                  # (G, n, K)
+    # analytic information and scores from adaptive.irt; the score is zero for categories an item does
+    # not have, so a bad lookup cannot move theta
+    info, score_fn = params.information_and_scores(grid)                     # (G, n), (G, n, K)
+    info = np.ascontiguousarray(info, dtype=float)
     n_categories = np.asarray(params.n_categories, dtype=np.intp)
     # float32 halves the largest table; the running sums it feeds stay float64
     score_fn = np.ascontiguousarray(np.transpose(score_fn, (1, 2, 0)), dtype=np.float32)   # (n, K, G)

@@ -24,7 +24,13 @@ if TYPE_CHECKING:
 def check_item_parameters(items: Item | Sequence[Item]) -> None:
     """Model and parameter checks for one item or many at once (vectorised; the CSV import uses it)."""
     items = [items] if not isinstance(items, Sequence) else items
-    for it in items:
+    if not items:
+        return
+    try:
+        arrays = parameter_arrays(items)
+    except (TypeError, ValueError):
+        arrays = None      # a value that is not a number: find the item (only on this slow path)
+    for it in items if arrays is None else ():
         for fld in ("a", "c", "d"):
             if not _is_number(getattr(it, fld)):
                 raise ItemBankValidationError(f"{fld} must be a number, got {getattr(it, fld)!r}",
@@ -32,9 +38,7 @@ def check_item_parameters(items: Item | Sequence[Item]) -> None:
         if not isinstance(it.b, list) or not all(_is_number(x) for x in it.b):
             raise ItemBankValidationError(f"b must be a list of numbers, got {it.b!r}",
                                           item_id=it.id, field="b")
-    if not items:
-        return
-    problem = parameter_problem(**parameter_arrays(items))
+    problem = parameter_problem(**arrays)
     if problem is not None:
         i, fld, reason = problem
         # the bank stores thresholds as b, so a missing category is a missing threshold

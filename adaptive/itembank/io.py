@@ -166,12 +166,14 @@ def bank_from_dict(data: Any, framework=None, validate: bool = True, bank_class=
         bank.validate(framework)
     return bank
 
+
 def save_json(bank: ItemBank, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(bank_to_dict(bank), ensure_ascii=False, indent=1, default=_json_default)
     path.write_text(text + "\n", encoding="utf-8")
     return path
+
 
 def load_json(path: str | Path, framework=None, validate: bool = True, bank_class=None) -> ItemBank:
     data = read_json_file(path, "item bank")
@@ -204,6 +206,7 @@ def export_parameters_csv(bank: ItemBank, path: str | Path) -> Path:
                 ]
             )
     return path
+
 
 def with_parameters_from_csv(bank: ItemBank, path: str | Path) -> ItemBank:
     """A copy of this bank with model/a/b/c/d replaced for the items listed in the CSV file.

@@ -509,3 +509,22 @@ def test_a_bank_with_other_levels_validates_without_a_framework():
     with pytest.raises(ItemBankValidationError) as info:
         too_high.validate()
     assert info.value.field == "level" and "1..4" in info.value.reason
+
+
+def test_the_package_keeps_every_name_of_the_old_module():
+    import adaptive.itembank as ib
+
+    for name in ("Item", "ItemBank", "ItemContent", "DEFAULT_CUT_SCORES", "STATUSES", "N_LEVELS", "N_CUTS",
+                 "FORMAT", "FORMAT_VERSION", "PARAMETERIZATION", "CSV_FIXED_COLUMNS", "check_item",
+                 "check_item_parameters"):
+        assert hasattr(ib, name), name
+    assert ib.N_LEVELS == len(ib.DEFAULT_CUT_SCORES) + 1 and ib.N_CUTS == len(ib.DEFAULT_CUT_SCORES)
+
+
+def test_public_item_function_and_method_agree_and_hide_the_key(small_bank):
+    from adaptive.itembank import public_item
+
+    it = small_bank.items[0]
+    shown = small_bank.public_item(it.id, "en")
+    assert shown == public_item(it, "en")
+    assert "key" not in shown and "a" not in shown and "b" not in shown

@@ -16,8 +16,6 @@ from scipy.special import ndtr
 from adaptive.errors import ValidationError
 from adaptive.irt import ItemParameters, ResponsePattern
 
-N_LEVELS = 8
-
 METHOD_EAP = "EAP"
 METHOD_MAP = "MAP"
 METHOD_MLE = "MLE"
@@ -254,28 +252,54 @@ class MultidimensionalPosterior:
 
 
 # -- proficiency levels --------------------------------------------------------------------------
+# L levels are separated by L - 1 increasing cut scores: level k+1 when theta >= the k-th cut. The number
+# of levels always comes from the cuts (DigComp has 8, nothing here assumes it).
 
 def _check_cuts(cut_scores) -> np.ndarray:
-    cuts = np.asarray(cut_scores, dtype=float).reshape(-1)
-    if cuts.shape != (N_LEVELS - 1,):
-        raise ValidationError(f"need {N_LEVELS - 1} cut scores, got {cuts.shape[0]}", field="cut_scores")
-    if not (np.all(np.isfinite(cuts)) and np.all(np.diff(cuts) > 0)):
+    cuts = np.asarray(cut_scores, dtype=float)
+    if cuts.ndim == 0 or cuts.shape[-1] < 1:
+        raise ValidationError("need at least one cut score", field="cut_scores")
+    if not (np.isfinite(cuts).all() and (cuts[..., 1:] > cuts[..., :-1]).all()):
         raise ValidationError("cut scores must be finite and strictly increasing", field="cut_scores")
     return cuts
 
 
-def level_probabilities(theta_mean: float, theta_sd: float, cut_scores, *, grid=None,
-                        posterior=None) -> np.ndarray:
-    """P(level = 1..8) from the area posterior.
+def level_probabilities_batch(theta, se, cuts) -> np.ndarray:
+    """P(level = 1..L) under normal posteriors N(theta, se^2), vectorised, unchecked (the CAT hot path).
 
-    Normal approximation N(theta_mean, theta_sd^2) by default; with ``grid``/``posterior`` (the
-    EAP quadrature posterior) each grid weight is spread uniformly over its cell and the mass
-    between cuts is summed.
+    ``theta``, ``se`` broadcast together (e.g. (R, D)); ``cuts`` (..., L-1) broadcasts against them with
+    its last axis the cuts (e.g. (D, L-1), one row per area) -> (..., L). ``se == 0`` is a point mass.
+    """
+    theta = np.asarray(theta, dtype=float)[..., None]
+    se = np.asarray(se, dtype=float)[..., None]
+    if se.all():
+        cdf = ndtr((cuts - theta) / se)
+    else:
+        point = se == 0
+        cdf = np.where(point, theta < cuts, ndtr((cuts - theta) / np.where(point, 1.0, se)))
+    return _levels_from_cdf(cdf)
+
+
+def _levels_from_cdf(cdf: np.ndarray) -> np.ndarray:
+    """Level probabilities from P(theta < cut_k), k = 1..L-1 (last axis); non-negative as the cdf is
+    non-decreasing in the cuts."""
+    zeros = np.zeros(cdf.shape[:-1] + (1,))
+    return np.diff(np.concatenate([zeros, cdf, zeros + 1.0], axis=-1), axis=-1)
+
+
+def level_probabilities(theta_mean, theta_sd, cut_scores, *, grid=None, posterior=None) -> np.ndarray:
+    """P(level = 1..L) from an area posterior, L = len(cut_scores) + 1; checked.
+
+    Normal approximation N(theta_mean, theta_sd^2) by default: scalars give (L,), arrays are batched as
+    in :func:`level_probabilities_batch`. With ``grid``/``posterior`` (one EAP quadrature posterior) each
+    grid weight is spread uniformly over its cell and the mass between cuts is summed.
     """
     cuts = _check_cuts(cut_scores)
     if grid is not None or posterior is not None:
         if grid is None or posterior is None:
             raise ValidationError("grid and posterior go together", field="posterior")
+        if cuts.ndim != 1:
+            raise ValidationError("one posterior takes one row of cut scores", field="cut_scores")
         x = np.asarray(grid, dtype=float)
         w = np.asarray(posterior, dtype=float)
         if x.shape != w.shape or x.ndim != 1 or x.size < 2:
@@ -284,29 +308,27 @@ def level_probabilities(theta_mean: float, theta_sd: float, cut_scores, *, grid=
         w = w / w.sum()
         mid = 0.5 * (x[1:] + x[:-1])
         edges = np.concatenate([[x[0] - (mid[0] - x[0])], mid, [x[-1] + (x[-1] - mid[-1])]])
-        cdf = np.interp(cuts, edges, np.concatenate([[0.0], np.cumsum(w)]))
-    else:
-        if not np.isfinite(theta_mean):
-            raise ValidationError("theta must be finite", field="theta")
-        if not (np.isfinite(theta_sd) and theta_sd >= 0):
-            raise ValidationError("theta SD must be finite and >= 0", field="se")
-        if theta_sd == 0:
-            cdf = (theta_mean < cuts).astype(float)  # P(theta < cut) for a point mass
-        else:
-            cdf = ndtr((cuts - theta_mean) / theta_sd)
-    probs = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
-    return np.clip(probs, 0.0, 1.0)
+        return _levels_from_cdf(np.interp(cuts, edges, np.concatenate([[0.0], np.cumsum(w)])))
+    theta_mean, theta_sd = np.asarray(theta_mean, dtype=float), np.asarray(theta_sd, dtype=float)
+    if not np.isfinite(theta_mean).all():
+        raise ValidationError("theta must be finite", field="theta")
+    if not (np.isfinite(theta_sd).all() and (theta_sd >= 0).all()):
+        raise ValidationError("theta SD must be finite and >= 0", field="se")
+    return level_probabilities_batch(theta_mean, theta_sd, cuts)
 
 
 def most_likely_level(probs) -> int:
-    """The level (1..8) with the largest probability."""
+    """The level (1..L) with the largest probability."""
     p = np.asarray(probs, dtype=float).reshape(-1)
-    if p.shape != (N_LEVELS,):
-        raise ValidationError(f"need {N_LEVELS} level probabilities, got {p.shape[0]}",
+    if p.size < 2:
+        raise ValidationError(f"need at least 2 level probabilities, got {p.size}",
                               field="level_probabilities")
     return int(np.argmax(p)) + 1
 
 
 def level_of(theta: float, cut_scores) -> int:
-    """The level (1..8) a theta point falls in: level k+1 when theta >= the k-th cut."""
-    return int(np.searchsorted(_check_cuts(cut_scores), theta, side="right")) + 1
+    """The level (1..L) a theta point falls in: level k+1 when theta >= the k-th cut."""
+    cuts = _check_cuts(cut_scores)
+    if cuts.ndim != 1:
+        raise ValidationError("need one row of cut scores", field="cut_scores")
+    return int(np.searchsorted(cuts, theta, side="right")) + 1

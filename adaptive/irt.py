@@ -37,6 +37,60 @@ def _as_theta(theta) -> np.ndarray:
     return t
 
 
+def parameter_problem(model, a, b, c, d, n_categories) -> tuple[int, str, str] | None:
+    """The first parameter rule broken, as (item index, field, reason), or None if all items are valid.
+
+    The one definition of what valid item parameters are (``ItemParameters`` and the item bank's
+    validation both call it). Arrays as in ``ItemParameters``: ``b`` (n, K_max - 1), NaN-padded.
+    """
+    model = np.asarray(model, dtype=str)
+    a, b, c, d = (np.asarray(x, dtype=float) for x in (a, b, c, d))
+    k = np.asarray(n_categories)
+    poly = model == "GRM"
+    col = np.arange(b.shape[1])
+    used = col[None, :] < (k - 1)[:, None]
+    n_given = np.sum(~np.isnan(b), axis=1)
+    with np.errstate(invalid="ignore"):
+        rising = np.diff(b, axis=1) > 0
+    no_c = np.isin(model, ("1PL", "2PL", "GRM"))
+    # (field, broken per item, reason for item i); checked in this order, the first broken rule wins
+    rules = (
+        ("model", ~np.isin(model, MODELS),
+         lambda i: f"unknown IRT model {model[i]!r} (expected one of {', '.join(MODELS)})"),
+        ("a", ~(np.isfinite(a) & (a > 0)),
+         lambda i: f"discrimination a must be finite and > 0, got {a[i]!r}"),
+        ("b", poly & (k < 2), lambda i: "a GRM item needs at least one threshold"),
+        ("n_categories", ~poly & (k != 2), lambda i: "dichotomous items have 2 categories"),
+        ("n_categories", k - 1 > b.shape[1], lambda i: "more categories than thresholds"),
+        ("b", np.any(used & ~np.isfinite(b), axis=1),
+         lambda i: f"difficulties/thresholds must be finite, got {_used(b, k, i)}"),
+        ("b", ~poly & (n_given != 1),
+         lambda i: f"a {model[i]} item has exactly one difficulty, got {n_given[i]} values"),
+        ("b", poly & (n_given != k - 1),
+         lambda i: f"a GRM item with {k[i]} categories has {k[i] - 1} thresholds, got {n_given[i]}"),
+        ("b", np.any(used[:, 1:] & ~rising, axis=1),
+         lambda i: f"GRM thresholds must be strictly increasing, got {_used(b, k, i)}"),
+        ("c", ~((c >= 0) & (c < 1)), lambda i: f"guessing c must be in [0, 1), got {c[i]!r}"),
+        ("c", no_c & (c != 0),
+         lambda i: f"a {model[i]} item has no guessing parameter: c must be 0, got {c[i]!r}"),
+        ("d", ~((d > c) & (d <= 1)),
+         lambda i: f"upper asymptote d must be in (c, 1] = ({c[i]!r}, 1], got {d[i]!r}"),
+        ("d", (model != "4PL") & (d != 1),
+         lambda i: f"a {model[i]} item has no upper asymptote: d must be 1, got {d[i]!r}"),
+    )
+    for field, broken, reason in rules:
+        bad = np.flatnonzero(broken)
+        if bad.size:
+            i = int(bad[0])
+            return i, field, reason(i)
+    return None
+
+
+def _used(b: np.ndarray, k: np.ndarray, i: int) -> list[float]:
+    """Item i's difficulty/thresholds as a list (for messages)."""
+    return [float(x) for x in b[i, : max(int(k[i]) - 1, 1)]]
+
+
 @dataclass(eq=False)
 class ItemParameters:
     """Parameters of n items, any mix of models, as plain arrays.
@@ -120,11 +174,6 @@ class ItemParameters:
     def _name(self, i: int) -> str:
         return f"item {self.ids[i]!r}" if self.ids is not None else f"item index {i}"
 
-    def _fail(self, mask: np.ndarray, field: str, reason: str) -> None:
-        bad = np.flatnonzero(mask)
-        if bad.size:
-            raise ValidationError(reason, where=self._name(int(bad[0])), field=field)
-
     def _validate(self) -> None:
         n = self.model.shape[0]
         for name in ("a", "c", "d", "n_categories"):
@@ -134,23 +183,10 @@ class ItemParameters:
             raise ValidationError(f"expected {n} rows, got {self.b.shape[0]}", field="b")
         if self.ids is not None and self.ids.shape != (n,):
             raise ValidationError(f"expected {n} ids, got {self.ids.shape[0]}", field="ids")
-        self._fail(~np.isin(self.model, MODELS), "model", f"model must be one of {MODELS}")
-        self._fail(~(np.isfinite(self.a) & (self.a > 0)), "a", "slope a must be finite and > 0")
-        poly = self.model == "GRM"
-        self._fail(~poly & (self.n_categories != 2), "n_categories", "dichotomous items have 2 categories")
-        self._fail(poly & (self.n_categories < 2), "n_categories", "GRM items need at least 2 categories")
-        self._fail(self.n_categories - 1 > self.b.shape[1], "n_categories", "more categories than thresholds")
-        col = np.arange(self.b.shape[1])
-        used = col[None, :] < (self.n_categories - 1)[:, None]
-        self._fail(np.any(used & ~np.isfinite(self.b), axis=1), "b", "thresholds must be finite")
-        diffs = np.diff(self.b, axis=1)
-        used_d = used[:, 1:]
-        self._fail(np.any(used_d & ~(diffs > 0), axis=1), "b", "GRM thresholds must be strictly increasing")
-        self._fail(~((self.c >= 0) & (self.c < 1)), "c", "c must be in [0, 1)")
-        self._fail(~((self.d > self.c) & (self.d <= 1)), "d", "d must be in (c, 1]")
-        no_c = np.isin(self.model, ("1PL", "2PL", "GRM"))
-        self._fail(no_c & (self.c != 0), "c", "c must be 0 for this model")
-        self._fail((self.model != "4PL") & (self.d != 1), "d", "d must be 1 unless the model is 4PL")
+        problem = parameter_problem(self.model, self.a, self.b, self.c, self.d, self.n_categories)
+        if problem is not None:
+            i, field, reason = problem
+            raise ValidationError(reason, where=self._name(i), field=field)
 
     def _precompute(self) -> None:
         n, kmax1 = self.b.shape
@@ -219,7 +255,9 @@ class ItemParameters:
         return expit(z), expit(-z)
 
     def _guess_parts(self, t2: np.ndarray):
-        """log P*, log Q*, log P, log Q for the items with asymptotes: (T, n_guess) each."""
+        """For the items with asymptotes: log P(X=1), log P(X=0) and log dP(X=1)/dtheta, (T, n_guess) each.
+
+        P = c + (d - c) P* has slope a (d - c) P* Q*; all three in logs so the tails never give 0/0."""
         g = self._guess
         tg = t2 if t2.shape[1] == 1 else t2[:, g]
         z = self.a[g][None, :] * (tg - self.b[g, 0][None, :])
@@ -227,22 +265,72 @@ class ItemParameters:
         log_dc = self._log_dc[g]
         llp = np.logaddexp(self._log_c[g], log_dc + lp)
         llq = np.logaddexp(self._log_1md[g], log_dc + lq)
-        return lp, lq, llp, llq
+        log_slope = np.log(self.a[g]) + log_dc + lp + lq
+        return llp, llq, log_slope
+
+    def _grm_parts(self, t2: np.ndarray):
+        """Category probabilities and scores d log P_k / d theta as if every item were a GRM (T, n, K_max).
+
+        P_k = P*_k Q*_{k+1} (1 - exp(-a (b_{k+1} - b_k))) has score a (Q*_k - P*_{k+1}); columns beyond
+        an item's categories hold probability 0 and a meaningless score (callers mask or weight by P)."""
+        ps, qs = self._cumulative(t2)
+        return self._grm_probabilities(ps, qs), self.a[None, :, None] * (qs[..., :-1] - ps[..., 1:])
+
+    def _grm_probabilities(self, ps: np.ndarray, qs: np.ndarray) -> np.ndarray:
+        return ps[..., :-1] * qs[..., 1:] * np.exp(self._logw)[None]
 
     def category_probabilities(self, theta) -> np.ndarray:
         """P(X = k | theta): (T, n, K_max), zeros beyond an item's categories."""
         t2 = _as_theta(theta)[:, None]
-        ps, qs = self._cumulative(t2)
-        probs = ps[..., :-1] * qs[..., 1:] * np.exp(self._logw)[None]
+        probs = self._grm_probabilities(*self._cumulative(t2))
         if self._guess.any():
-            _, _, llp, llq = self._guess_parts(t2)
+            llp, llq, _ = self._guess_parts(t2)
             g = np.flatnonzero(self._guess)
             probs[:, g, 1] = np.exp(llp)
             probs[:, g, 0] = np.exp(llq)
         return probs
 
+    def log_category_probabilities(self, theta) -> np.ndarray:
+        """log P(X = k | theta): (T, n, K_max), -inf beyond an item's categories; exact in the tails
+        (no clipping): log P_k = log expit(z_k) + log expit(-z_{k+1}) + log(1 - exp(-a gap))."""
+        t2 = _as_theta(theta)[:, None]
+        z = self.a[None, :, None] * (t2[..., None] - self._bext[None, :, :])
+        logp = log_expit(z[..., :-1]) + log_expit(-z[..., 1:]) + self._logw[None]
+        if self._guess.any():
+            llp, llq, _ = self._guess_parts(t2)
+            g = np.flatnonzero(self._guess)
+            logp[:, g, 1] = llp
+            logp[:, g, 0] = llq
+        return logp
+
+    def category_scores(self, theta) -> np.ndarray:
+        """Score functions d log P(X = k | theta) / d theta: (T, n, K_max), 0 beyond an item's categories.
+
+        What a posterior update adds per answer; analytic (the CAT tabulates these on its grid)."""
+        return self.information_and_scores(theta)[1]
+
+    def information_and_scores(self, theta):
+        """``information(theta)`` (T, n) and ``category_scores(theta)`` (T, n, K_max) from one evaluation."""
+        return self._information_and_scores(_as_theta(theta)[:, None], scores_wanted=True)
+
+    def _information_and_scores(self, t2: np.ndarray, scores_wanted: bool = False):
+        probs, scores = self._grm_parts(t2)
+        info = np.sum(probs * scores**2, axis=2)
+        if self._guess.any():
+            llp, llq, log_slope = self._guess_parts(t2)
+            g = np.flatnonzero(self._guess)
+            # (P')^2 / (P Q): the two categories' P score^2 summed, in logs so tails never give 0/0
+            info[:, g] = np.exp(2 * log_slope - llp - llq)
+            if scores_wanted:
+                scores[:, g, 1] = np.exp(log_slope - llp)
+                scores[:, g, 0] = -np.exp(log_slope - llq)
+        if not scores_wanted:
+            return info, None
+        scores *= np.arange(scores.shape[2])[None, :] < self.n_categories[:, None]   # 0 beyond
+        return info, scores
+
     def information(self, theta) -> np.ndarray:
-        """Fisher information sum_k (P_k')^2 / P_k: (T, n)."""
+        """Fisher information sum_k (P_k')^2 / P_k = sum_k P_k score_k^2: (T, n)."""
         return self._information(_as_theta(theta)[:, None])
 
     def information_per_item(self, theta_items) -> np.ndarray:
@@ -253,16 +341,7 @@ class ItemParameters:
         return self._information(t[None, :])[0]
 
     def _information(self, t2: np.ndarray) -> np.ndarray:
-        ps, qs = self._cumulative(t2)
-        probs = ps[..., :-1] * qs[..., 1:] * np.exp(self._logw)[None]
-        score = qs[..., :-1] - ps[..., 1:]  # d log P_k / d theta, divided by a
-        info = (self.a**2)[None, :] * np.sum(probs * score**2, axis=2)
-        if self._guess.any():
-            lp, lq, llp, llq = self._guess_parts(t2)
-            g = self._guess
-            # (P')^2 / (P Q) with P' = a (d - c) P* Q*, in logs so that tails never give 0/0.
-            info[:, g] = (self.a[g] ** 2)[None, :] * np.exp(2 * (self._log_dc[g] + lp + lq) - llp - llq)
-        return info
+        return self._information_and_scores(t2)[0]
 
     def information_at(self, theta: float) -> np.ndarray:
         """Fisher information of every item at one theta: (n,). What item selection calls."""
@@ -274,7 +353,7 @@ class ItemParameters:
         ps, _ = self._cumulative(t2)
         score = np.sum(ps[..., 1:], axis=2)  # sum_k P(X >= k)
         if self._guess.any():
-            _, _, llp, _ = self._guess_parts(t2)
+            llp, _, _ = self._guess_parts(t2)
             score[:, self._guess] = np.exp(llp)
         return score
 

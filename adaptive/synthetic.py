@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from adaptive.framework import Framework, load_framework
-from adaptive.itembank import DEFAULT_CUT_SCORES, N_LEVELS, Item, ItemBank, ItemContent
+from adaptive.itembank import DEFAULT_CUT_SCORES, Item, ItemBank, ItemContent
 
 A_MEDIAN = 1.2
 A_LOG_SD = 0.25
@@ -37,7 +37,8 @@ TASK_VERBS = (
 
 
 def level_bands(cut_scores: Sequence[float]) -> np.ndarray:
-    """(8, 2) theta interval of each level: between consecutive cuts, outer levels OUTER_BAND wide."""
+    """(L, 2) theta interval of each of the L = len(cut_scores) + 1 levels: between consecutive cuts,
+    outer levels OUTER_BAND wide."""
     cuts = np.asarray(cut_scores, dtype=float)
     edges = np.concatenate([[cuts[0] - OUTER_BAND], cuts, [cuts[-1] + OUTER_BAND]])
     return np.column_stack([edges[:-1], edges[1:]])
@@ -75,8 +76,8 @@ def generate_synthetic_bank(
         for status, n in (("active", items_per_competence), ("pilot", n_pilot_per_competence)):
             if n <= 0:
                 continue
-            # levels cycle 1..8 so every level is covered once n >= 8; models assigned at random
-            levels = np.arange(n) % N_LEVELS + 1
+            # levels cycle 1..L so every level is covered once n >= L; models assigned at random
+            levels = np.arange(n) % len(bands) + 1
             n_grm = int(round(share_grm * n))
             n_3pl = int(round(share_3pl * n))
             models = np.array(["GRM"] * n_grm + ["3PL"] * n_3pl + ["2PL"] * (n - n_grm - n_3pl))

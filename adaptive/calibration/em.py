@@ -7,16 +7,9 @@ responses only. The E-step is two sparse products (responses x categories indica
 costs O(responses x quadrature points) per cycle. The M-step is a vectorised Fisher-scoring step per
 item with step halving (a generalised EM: each cycle raises the marginal likelihood).
 
-Standard errors come from the observed-data information matrix:
-- ``se_method="observed"``: central differences of the analytic observed-data gradient (Fisher's
-  identity), i.e. the numerically differentiated observed information (mirt's "Richardson"/"Louis"
-  estimate, up to O(h^2)); when that costs more than ``max_se_work`` (2 x n_parameters E-steps) the
-  cross-product estimate is used instead and ``se_method_`` says so;
-- ``se_method="crossprod"``: sum over persons of outer products of their score vectors (mirt's
-  "crossprod"; a sparse product, cheap for CAT logs; within a few % of the observed information);
-- ``se_method="louis-block"``: item-diagonal blocks of Louis' formula (cross-item terms dropped, so it
-  understates SEs by up to ~10 % on short tests);
-- ``se_method="none"``.
+Standard errors (observed information, cross-products, Louis blocks, bootstrap) are in
+:mod:`adaptive.calibration.standard_errors`, report tables in :mod:`adaptive.calibration.em_tables`;
+the estimator's methods of those names call them.
 """
 
 from __future__ import annotations
@@ -29,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit, logit
 
-from adaptive.calibration import kernels
+from adaptive.calibration import em_tables, kernels, standard_errors
 from adaptive.calibration.data import ResponseData
 from adaptive.errors import ValidationError
 
@@ -446,94 +439,6 @@ class MMLCalibrator:
             )
 
     # ------------------------------------------------------------------ results
-    def _marginal_grad(self, flat):
-        groups = self._unpack(flat)
-        _, _, R = self._estep(groups)
-        grads = []
-        for g in groups:
-            gr, _ = self._grad_info(g, g.params, R[g.cols])
-            grads.append(gr)
-        return self._pack_grad(groups, grads)
-
-    def _obs_scores(self, groups, W):
-        """Per observed response: the person's posterior-expected score for that item's parameters."""
-        persons, cols, items = self._obs
-        col_group = np.full(self._Y.shape[1], -1)
-        col_local = np.zeros(self._Y.shape[1], int)
-        for gi, g in enumerate(groups):
-            col_group[g.cols.ravel()] = gi
-            col_local[g.cols.ravel()] = np.arange(g.cols.size)
-        out = []
-        for gi, g in enumerate(groups):
-            P, dP = kernels.probabilities(g.model, g.params, self.theta_)
-            S = (dP / np.clip(P, kernels.P_FLOOR, 1.0)[..., None]).reshape(-1, len(self.theta_), dP.shape[-1])
-            o = np.flatnonzero(col_group[cols] == gi)
-            sc = np.empty((len(o), dP.shape[-1]))
-            for s in range(0, len(o), 20000):  # chunks bound memory at 20000 x Q x p
-                oo = o[s : s + 20000]
-                sc[s : s + 20000] = np.einsum("oq,oqp->op", W[persons[oo]], S[col_local[cols[oo]]])
-            row_in_group = col_local[cols[o]] // g.n_categories
-            out.append((o, row_in_group, sc))
-        return out
-
-    def _information(self, flat):
-        p = flat.size
-        nnz = self._Y.nnz
-        work = 2.0 * p * nnz * len(self.theta_)
-        method = self.se_method
-        if method == "observed" and work > self.max_se_work:
-            method = "crossprod"
-        if method == "observed":
-            H = np.empty((p, p))
-            for k in range(p):
-                h = 1e-4 * max(1.0, abs(flat[k]))
-                e = np.zeros(p)
-                e[k] = h
-                H[:, k] = (self._marginal_grad(flat + e) - self._marginal_grad(flat - e)) / (2 * h)
-            return -(H + H.T) / 2, method
-        groups = self._groups
-        _, W, R = self._estep(groups)
-        idx = self._flat_index(groups)
-        persons = self._obs[0]
-        if method == "crossprod":
-            # per-person score vectors as a sparse (persons x parameters) matrix: G'G stays cheap for
-            # CAT logs because each person touches only the parameters of the items they answered
-            rr, cc, vv = [], [], []
-            for _g, gi, (o, r, sc) in zip(groups, idx, self._obs_scores(groups, W), strict=True):
-                for k in range(sc.shape[1]):
-                    cols = gi[r, k]
-                    ok = cols >= 0
-                    rr.append(persons[o[ok]])
-                    cc.append(cols[ok])
-                    vv.append(sc[ok, k])
-            G = sp.csr_matrix(
-                (np.concatenate(vv), (np.concatenate(rr), np.concatenate(cc))), shape=(self._Y.shape[0], p)
-            )
-            return (G.T @ G).toarray(), method
-        # Louis' formula, item-diagonal blocks: sum_{q,k} r (-d2P / P) + sum_persons g g'
-        info = np.zeros((p, p))
-        for g, gi, (_o, r, sc) in zip(groups, idx, self._obs_scores(groups, W), strict=True):
-            npar = g.params.shape[1]
-            P, _ = kernels.probabilities(g.model, g.params, self.theta_, derivatives=False)
-            Pc = np.clip(P, kernels.P_FLOOR, 1.0)
-            Rg = R[g.cols]
-            for l in range(npar):
-                h = 1e-5
-                e = np.zeros(npar)
-                e[l] = h
-                _, dPp = kernels.probabilities(g.model, g.params + e, self.theta_)
-                _, dPm = kernels.probabilities(g.model, g.params - e, self.theta_)
-                d2 = (dPp - dPm) / (2 * h)  # (J, K, Q, p): d/dparam_l of dP
-                blk = -np.einsum("jkq,jkqp->jp", Rg / Pc, d2)
-                gg = np.zeros((len(g.params), npar))
-                np.add.at(gg, r, sc * sc[:, [l]])
-                blk += gg
-                for m in range(npar):
-                    a, b = gi[:, l], gi[:, m]
-                    ok = (a >= 0) & (b >= 0)
-                    np.add.at(info, (a[ok], b[ok]), blk[ok, m])
-        return (info + info.T) / 2, method
-
     def _finish(self, data):
         loglik, W, _ = self._estep(self._groups)
         self.loglik_ = loglik
@@ -564,134 +469,19 @@ class MMLCalibrator:
             self.fixed_[g.items] = ~g.free
         self.compute_standard_errors(self.se_method)
 
+    # ------------------------------------------------------------------ standard errors (standard_errors.py)
     def compute_standard_errors(self, method: str = "observed") -> MMLCalibrator:
         """(Re)compute ``se_``/``covariance_`` at the fitted parameters (e.g. only for the chosen model)."""
-        self.se_method = method
-        flat = self._pack(self._groups)
-        J = len(self.item_ids_)
-        self.se_method_ = self.se_method
-        nan = {
-            "a": np.full(J, np.nan),
-            "d": np.full_like(self.d_, np.nan),
-            "b": np.full_like(self.d_, np.nan),
-            "c": np.full(J, np.nan),
-        }
-        self.se_ = nan
-        self.covariance_ = None
-        if self.se_method == "none" or flat.size == 0:
-            return self
-        info, self.se_method_ = self._information(flat)
-        try:
-            cov = np.linalg.inv(info)
-            if np.any(np.diag(cov) <= 0):
-                raise np.linalg.LinAlgError
-        except np.linalg.LinAlgError:
-            warnings.warn(
-                "information matrix not positive definite: standard errors unavailable",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return self
-        self.covariance_ = cov
-        self.information_ = info
-        self._fill_se(cov)
-        return self
-
-    def _fill_se(self, cov):
-        se = self.se_
-        for g, gi in zip(self._groups, self._flat_index(self._groups), strict=True):
-            for r, j in enumerate(g.items):
-                if not g.free[r]:
-                    continue
-                ix = gi[r]
-                C = cov[np.ix_(ix, ix)]
-                a = g.params[r, 0]
-                se["a"][j] = np.sqrt(C[0, 0])
-                nd = 1 if g.model == "3PL" else len(ix) - 1
-                for k in range(nd):
-                    d = g.params[r, 1 + k]
-                    se["d"][j, k] = np.sqrt(C[1 + k, 1 + k])
-                    grad = np.array([d / a**2, -1.0 / a])  # b = -d / a
-                    sub = C[np.ix_([0, 1 + k], [0, 1 + k])]
-                    se["b"][j, k] = np.sqrt(grad @ sub @ grad)
-                if g.model == "3PL":
-                    c = expit(g.params[r, 2])
-                    se["c"][j] = c * (1 - c) * np.sqrt(C[2, 2])
+        return standard_errors.compute_standard_errors(self, method)
 
     def bootstrap_standard_errors(self, n_boot: int = 100, seed: int | np.random.Generator = 0) -> dict:
         """Nonparametric bootstrap over persons (an option; slow: ``n_boot`` refits). Sets ``se_`` to
         the bootstrap SDs of a, d, b, c and ``se_method_ = "bootstrap"``; returns it."""
-        from rich.progress import track
-
-        rng = np.random.default_rng(seed)
-        data = self._data
-        order = np.argsort(data.rows, kind="stable")
-        starts = np.searchsorted(data.rows[order], np.arange(data.n_persons + 1))
-        draws = {"a": [], "d": [], "b": [], "c": []}
-        for _ in track(range(n_boot), description="bootstrap", disable=not self.progress, transient=True):
-            pick = rng.integers(0, data.n_persons, data.n_persons)
-            n_i = starts[pick + 1] - starts[pick]
-            new_rows = np.repeat(np.arange(len(pick)), n_i)
-            first = np.repeat(starts[pick], n_i)
-            within = np.arange(n_i.sum()) - np.repeat(np.cumsum(n_i) - n_i, n_i)
-            obs = order[first + within]
-            boot = ResponseData(
-                np.arange(len(pick)).astype(str),
-                data.item_ids,
-                new_rows,
-                data.cols[obs],
-                data.scores[obs],
-                source=f"bootstrap of {data.source}",
-            )
-            est = MMLCalibrator(
-                model=dict(zip(self.item_ids_, self.models_, strict=True)),
-                n_quadrature=self.n_quadrature,
-                theta_bound=self.theta_bound,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                c_prior=self.c_prior,
-                a_prior=self.a_prior,
-                se_method="none",
-                estimate_latent=self.estimate_latent,
-            )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                try:
-                    est.fit(boot, fixed=self._fixed)
-                except ValidationError:  # an item without variance in this resample: skip the draw
-                    continue
-            for k in draws:
-                draws[k].append(getattr(est, f"{k}_"))
-        self.se_ = {k: np.nanstd(np.array(v), axis=0, ddof=1) for k, v in draws.items()}
-        self.se_["c"] = np.where(self.models_ == "3PL", self.se_["c"], np.nan)
-        self.se_["a"] = np.where(self.fixed_, np.nan, self.se_["a"])
-        self.se_method_ = "bootstrap"
-        self.n_bootstrap_ = len(draws["a"])
-        return self.se_
+        return standard_errors.bootstrap_standard_errors(self, n_boot, seed)
 
     # ------------------------------------------------------------------ conveniences
     def item_parameters_table(self):
-        import pandas as pd
-
-        rows = []
-        for j, iid in enumerate(self.item_ids_):
-            K = int(self.n_categories_[j])
-            rows.append(
-                {
-                    "item_id": iid,
-                    "model": self.models_[j],
-                    "n_categories": K,
-                    "n": self.responses_per_item_[j],
-                    "a": self.a_[j],
-                    "b": [float(x) for x in self.b_[j, : K - 1]],
-                    "c": self.c_[j],
-                    "se_a": self.se_["a"][j],
-                    "se_b": [float(x) for x in self.se_["b"][j, : K - 1]],
-                    "se_c": self.se_["c"][j],
-                    "fixed": bool(self.fixed_[j]),
-                }
-            )
-        return pd.DataFrame(rows).set_index("item_id")
+        return em_tables.item_parameters_table(self)
 
     def category_probabilities(self, theta: np.ndarray) -> np.ndarray:
         """(T, J, K_max) probabilities of the fitted items at ``theta`` (0 beyond an item's categories)."""

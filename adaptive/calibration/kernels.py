@@ -7,6 +7,12 @@ derivatives ``dP (J, K, Q, p)``. Parameters:
 - 1PL/2PL: ``[a, d]`` with ``P(X=1) = 1 / (1 + exp(-(a theta + d)))`` (difficulty b = -d / a);
 - 3PL: ``[a, d, g]`` with ``c = expit(g)`` (the logit keeps c inside (0, 1) during Newton steps);
 - GRM: ``[a, d_1, ..., d_{K-1}]`` with ``P(X>=k) = expit(a theta + d_k)``, d decreasing (b_k = -d_k / a).
+
+``adaptive.irt`` is the definition of these models; this is a specialised copy for the EM only because
+the EM needs derivatives w.r.t. the item parameters, in an items x categories x quadrature layout, for
+trial parameters that ``ItemParameters`` would reject (a <= 0 or unordered intercepts during step
+halving, screened afterwards by :func:`valid`). ``tests/calibration/test_kernels.py`` pins it to
+``ItemParameters.category_probabilities`` and to finite differences of the irt log-likelihood.
 """
 
 from __future__ import annotations

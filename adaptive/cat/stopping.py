@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
+# one definition of the level probabilities, shared with estimation (re-exported: simulation and
+# profile import it from here)
+from adaptive.estimation import level_probabilities_batch
 
-def level_probabilities_batch(theta: np.ndarray, se: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """P(level = 1..L) under a normal posterior, vectorised: theta, se (..., D); cuts (D, L-1) -> (..., D, L).
-
-    Same definition as ``adaptive.estimation.level_probabilities`` (which takes one area at a time).
-    """
-    z = (cuts - theta[..., None]) / np.maximum(se, 1e-12)[..., None]
-    cdf = ndtr(z)
-    ones = np.ones_like(cdf[..., :1])
-    return np.diff(np.concatenate([np.zeros_like(ones), cdf, ones], axis=-1), axis=-1)
+__all__ = ["StoppingRule", "level_probabilities_batch"]
 
 
 class StoppingRule:
@@ -25,7 +19,7 @@ class StoppingRule:
         self.min_per_area = config.min_items_per_area
         self.max_per_area = config.max_items_per_area
         self.threshold = config.classification_threshold
-        self.cuts = cuts                      # (D, 7) theta cut scores, or None
+        self.cuts = cuts                      # (D, L-1) theta cut scores, or None
 
     def area_done(self, theta: np.ndarray, se: np.ndarray, n_area: np.ndarray) -> np.ndarray:
         """(R, D): an area needs no more items."""

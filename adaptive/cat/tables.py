@@ -90,14 +90,11 @@ def build_tables(bank) -> BankTables:
     enemy_idx = np.concatenate(enemies + [np.zeros(0, dtype=np.intp)]).astype(np.intp)
 
     grid = np.round(np.arange(GRID_LO, GRID_HI + GRID_STEP / 2, GRID_STEP), 10)
-    info = np.ascontiguousarray(np.asarray(params.information(grid), dtype=float))
-    probs = np.asarray(params.category_probabilities(grid), dtype=float)      # (G, n, K)
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
-    score_fn = np.gradient(logp, GRID_STEP, axis=0, edge_order=2)            # (G, n, K)
+    # analytic information and scores from adaptive.irt; the score is zero for categories an item does
+    # not have, so a bad lookup cannot move theta
+    info, score_fn = params.information_and_scores(grid)                     # (G, n), (G, n, K)
+    info = np.ascontiguousarray(info, dtype=float)
     n_categories = np.asarray(params.n_categories, dtype=np.intp)
-    # categories an item does not have: zero score so a bad lookup cannot move theta
-    k_idx = np.arange(score_fn.shape[2])
-    score_fn[:, k_idx[None, :] >= n_categories[:, None]] = 0.0
     # float32 halves the largest table; the running sums it feeds stay float64
     score_fn = np.ascontiguousarray(np.transpose(score_fn, (1, 2, 0)), dtype=np.float32)   # (n, K, G)
     return BankTables(

@@ -401,14 +401,44 @@ def test_level_probabilities_from_the_eap_quadrature_posterior(est_mixed_test):
 
 
 def test_level_validation():
-    with pytest.raises(ValidationError, match="7 cut scores"):
-        level_probabilities(0.0, 1.0, CUTS[:6])
+    with pytest.raises(ValidationError, match="at least one cut"):
+        level_probabilities(0.0, 1.0, CUTS[:0])
     with pytest.raises(ValidationError, match="increasing"):
         level_probabilities(0.0, 1.0, CUTS[::-1])
     with pytest.raises(ValidationError):
         level_probabilities(0.0, -1.0, CUTS)
     with pytest.raises(ValidationError):
-        most_likely_level([0.5, 0.5])
+        most_likely_level([1.0])
+
+
+@pytest.mark.parametrize("n_cuts", [1, 3, 6, 7, 10])
+def test_the_number_of_levels_comes_from_the_cuts(n_cuts):
+    cuts = np.linspace(-2.0, 2.0, n_cuts)
+    probs = level_probabilities(0.25, 0.5, cuts)
+    assert probs.shape == (n_cuts + 1,)
+    edges = np.concatenate([[-np.inf], cuts, [np.inf]])
+    np.testing.assert_allclose(probs, np.diff(stats.norm.cdf(edges, 0.25, 0.5)), atol=1e-15)
+    assert most_likely_level(probs) == level_of(0.25, cuts)
+    assert level_of(5.0, cuts) == n_cuts + 1
+
+
+def test_scalar_and_batched_level_probabilities_are_one_function():
+    from adaptive.estimation import level_probabilities_batch
+
+    rng = np.random.default_rng(8)
+    cuts = np.sort(rng.normal(0, 1.2, (4, 5)), axis=1)           # 4 areas, 6 levels each
+    theta, se = rng.normal(0, 1, (30, 4)), rng.uniform(0.0, 0.8, (30, 4))
+    se[0, 1] = 0.0                                                 # a point mass among them
+    batch = level_probabilities_batch(theta, se, cuts)
+    assert batch.shape == (30, 4, 6)
+    np.testing.assert_allclose(level_probabilities(theta, se, cuts), batch, rtol=0, atol=0)
+    for r in range(30):
+        for d in range(4):
+            np.testing.assert_allclose(batch[r, d], level_probabilities(theta[r, d], se[r, d], cuts[d]),
+                                       rtol=0, atol=1e-15)
+    np.testing.assert_allclose(batch.sum(axis=-1), 1.0, atol=1e-12)
+    assert np.all(batch >= 0)
+    assert batch[0, 1].max() == 1.0 and most_likely_level(batch[0, 1]) == level_of(theta[0, 1], cuts[1])
 
 
 def test_estimators_reject_bad_priors_and_patterns(est_mixed_test):

@@ -293,3 +293,55 @@ def test_subset_keeps_rows_in_order(irt_mixed_params):
     np.testing.assert_allclose(sub.information(theta), p.information(theta)[:, [5, 0]], rtol=1e-15)
     assert list(sub.ids) == ["iGRM5", "i1PL"]
     assert sub.is_polytomous.tolist() == [True, False]
+
+
+# -- log-probabilities and score functions (what the CAT tables and calibration build on) -------
+
+def test_log_probabilities_are_the_log_of_the_probabilities(irt_mixed_params):
+    p = irt_mixed_params
+    theta = np.linspace(-4, 4, 33)
+    probs = p.category_probabilities(theta)
+    logp = p.log_category_probabilities(theta)
+    real = probs > 0
+    np.testing.assert_allclose(logp[real], np.log(probs[real]), rtol=1e-12, atol=1e-12)
+    assert np.all(np.isneginf(logp[~real]))
+    # each item's log-probability of category k is the log-likelihood of answering k alone
+    for j, k in [(0, 1), (2, 0), (3, 1), (4, 2), (5, 3)]:
+        responses = np.full(len(p), -1)
+        responses[j] = k
+        np.testing.assert_allclose(logp[:, j, k], p.log_likelihood(theta, responses), rtol=1e-12)
+
+
+def test_log_probabilities_are_exact_far_in_the_tails():
+    p = ItemParameters.dichotomous(a=[2.0], b=[0.0])
+    logp = p.log_category_probabilities([-400.0, 400.0])
+    np.testing.assert_allclose(logp[0, 0, 1], -800.0, rtol=1e-12)   # log expit(-800)
+    np.testing.assert_allclose(logp[1, 0, 0], -800.0, rtol=1e-12)
+
+
+def test_category_scores_are_derivatives_of_the_log_probabilities(irt_mixed_params):
+    p = irt_mixed_params
+    theta = np.linspace(-3.5, 3.5, 29)
+    h = 1e-5
+    real = np.arange(p.max_categories)[None, :] < p.n_categories[:, None]
+    up = p.log_category_probabilities(theta + h)[:, real]
+    down = p.log_category_probabilities(theta - h)[:, real]
+    scores = p.category_scores(theta)
+    np.testing.assert_allclose(scores[:, real], (up - down) / (2 * h), rtol=1e-6, atol=1e-8)
+    assert np.all(scores[:, ~real] == 0)
+    # expected score is zero and the expected squared score is the Fisher information
+    probs = p.category_probabilities(theta)
+    np.testing.assert_allclose(np.sum(probs * scores, axis=2), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.sum(probs * scores**2, axis=2), p.information(theta), rtol=1e-10)
+
+
+def test_item_bank_and_item_parameters_share_one_rule_set():
+    from adaptive.irt import parameter_problem
+
+    ok = parameter_problem(["2PL", "GRM"], [1.0, 1.0], [[0.0, np.nan], [-1.0, 1.0]], [0.0, 0.0],
+                           [1.0, 1.0], [2, 3])
+    assert ok is None
+    # a dichotomous item with a second difficulty: the second item, field b
+    i, field, reason = parameter_problem(["2PL", "2PL"], [1.0, 1.0], [[0.0, np.nan], [0.0, 0.5]],
+                                         [0.0, 0.0], [1.0, 1.0], [2, 2])
+    assert (i, field) == (1, "b") and "exactly one difficulty" in reason

@@ -469,3 +469,62 @@ def test_numpy_values_become_plain_json(tmp_path):
     again = ItemBank.load_json(bank.save_json(tmp_path / "b.json"))
     assert again.items == [item]
     assert again.provenance == {"loglik": -12.5, "n": 3, "v": [1.0, 1.0]}
+
+
+# -- one rule set for item parameters (adaptive.irt), levels from the cut scores -----------------
+@pytest.mark.parametrize(("model", "changes", "field"), [
+    ("2PL", {"a": -1.0}, "a"),
+    ("2PL", {"b": [0.1, 0.4]}, "b"),
+    ("2PL", {"c": 0.2}, "c"),
+    ("3PL", {"c": 1.0}, "c"),
+    ("3PL", {"d": 0.9}, "d"),
+    ("GRM", {"b": [0.5, 0.2, 0.9]}, "b"),
+    ("2PL", {"model": "5PL"}, "model"),
+])
+def test_bank_and_item_parameters_report_the_same_rule(model, changes, field):
+    from adaptive.errors import ValidationError
+    from adaptive.irt import ItemParameters
+    from adaptive.itembank import check_item_parameters, parameter_arrays
+
+    base = {"2PL": {"b": [0.0]}, "3PL": {"b": [0.0], "c": 0.2}, "GRM": {"b": [-1.0, 0.0, 1.0]}}[model]
+    fields = {"id": "q1", "area": "1", "competence": "1.1", "level": 3, "model": model, "a": 1.2, **base}
+    item = Item(**{**fields, **changes})
+    with pytest.raises(ItemBankValidationError) as bank_err:
+        check_item_parameters([item])
+    with pytest.raises(ValidationError) as irt_err:
+        ItemParameters(**parameter_arrays([item]), ids=["q1"])
+    assert bank_err.value.item_id == "q1" and bank_err.value.field == field
+    assert irt_err.value.field == field and irt_err.value.reason == bank_err.value.reason
+
+
+def test_a_bank_with_other_levels_validates_without_a_framework():
+    content = {"en": ItemContent("stem", ["x", "y"])}
+    cuts = {"1": [-1.0, 0.0, 1.0]}                                     # 4 levels
+    items = [Item("i1", "1", "1.1", 4, "2PL", 1.0, [0.0], content=content, key=1)]
+    bank = ItemBank(items, framework_version="x", cut_scores=cuts)
+    bank.validate()                                                    # no packaged framework for "x"
+    assert bank.n_levels == 4 and bank.cut_scores_array().shape == (1, 3)
+    too_high = ItemBank([Item("i1", "1", "1.1", 5, "2PL", 1.0, [0.0], content=content, key=1)],
+                        framework_version="x", cut_scores=cuts)
+    with pytest.raises(ItemBankValidationError) as info:
+        too_high.validate()
+    assert info.value.field == "level" and "1..4" in info.value.reason
+
+
+def test_the_package_keeps_every_name_of_the_old_module():
+    import adaptive.itembank as ib
+
+    for name in ("Item", "ItemBank", "ItemContent", "DEFAULT_CUT_SCORES", "STATUSES", "N_LEVELS", "N_CUTS",
+                 "FORMAT", "FORMAT_VERSION", "PARAMETERIZATION", "CSV_FIXED_COLUMNS", "check_item",
+                 "check_item_parameters"):
+        assert hasattr(ib, name), name
+    assert ib.N_LEVELS == len(ib.DEFAULT_CUT_SCORES) + 1 and ib.N_CUTS == len(ib.DEFAULT_CUT_SCORES)
+
+
+def test_public_item_function_and_method_agree_and_hide_the_key(small_bank):
+    from adaptive.itembank import public_item
+
+    it = small_bank.items[0]
+    shown = small_bank.public_item(it.id, "en")
+    assert shown == public_item(it, "en")
+    assert "key" not in shown and "a" not in shown and "b" not in shown

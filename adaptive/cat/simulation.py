@@ -14,7 +14,7 @@ from rich.progress import Progress
 from adaptive.cat.engine import CatEngine, pilot_slots
 from adaptive.cat.exposure import N_UNIFORMS
 from adaptive.cat.profile import ProfileEstimator
-from adaptive.cat.stopping import level_probabilities_batch
+from adaptive.estimation import level_probabilities_batch
 from adaptive.synthetic import simulate_responses
 
 

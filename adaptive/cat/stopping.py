@@ -8,7 +8,7 @@ import numpy as np
 # profile import it from here)
 from adaptive.estimation import level_probabilities_batch
 
-__all__ = ["StoppingRule", "level_probabilities_batch"]
+__all__ = ["StoppingRule"]
 
 
 class StoppingRule:

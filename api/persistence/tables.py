@@ -142,3 +142,23 @@ class LearningEvent(Base):
     value: Mapped[float | None] = mapped_column(Float)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class AuditEntry(Base):
+    """Who read or changed personal data or a result through a human-facing scope, and when.
+
+    Append-only; ``org_id`` is the organisation whose data was touched (None for service-wide actions),
+    ``key_id`` the API key (or ``cli:<user>``) that acted. ``detail`` holds what identifies the read or
+    change (learner id, table, filters, reason), never the personal data itself.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_org_at", "org_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    org_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: the log outlives what it names
+    key_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)  # e.g. insights.read, learner.erase
+    target: Mapped[str | None] = mapped_column(String(200))  # e.g. learner:<external id>, session:<id>
+    detail: Mapped[dict | None] = mapped_column(JSON)

@@ -9,8 +9,7 @@ import adaptive.cat.engine as engine_mod
 from adaptive.cat import CatConfig, CatSession
 from adaptive.cat.engine import CatEngine
 from adaptive.cat.simulation import simulate
-from adaptive.cat.stopping import level_probabilities_batch
-from adaptive.estimation import MultidimensionalPosterior, level_probabilities
+from adaptive.estimation import MultidimensionalPosterior, level_probabilities, level_probabilities_batch
 from adaptive.synthetic import generate_synthetic_bank
 from tests.cat.conftest import run_session
 

@@ -17,13 +17,13 @@ a person has responses in (``areas=None``) gives the same thetas and SEs as scor
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from adaptive.cat.start import prior, resolve_areas
+from adaptive.cat.tables import per_bank
 from adaptive.errors import ValidationError
 from adaptive.estimation import MultidimensionalEstimate, MultidimensionalPosterior, level_probabilities
 
@@ -88,22 +88,7 @@ class _BankIndex:
         self.max_score = np.asarray(params.n_categories, dtype=np.int64) - 1
 
 
-_INDEX_CACHE: dict[int, tuple[weakref.ref, _BankIndex]] = {}
-
-
-def _bank_index(bank) -> _BankIndex:
-    """``_BankIndex`` of ``bank``, built once per bank object (an ``ItemBank`` is immutable once built)."""
-    key = id(bank)
-    hit = _INDEX_CACHE.get(key)
-    if hit is not None and hit[0]() is bank:
-        return hit[1]
-    ix = _BankIndex(bank)
-    try:
-        ref = weakref.ref(bank, lambda _r, k=key: _INDEX_CACHE.pop(k, None))
-    except TypeError:       # not weak-referenceable: do not cache
-        return ix
-    _INDEX_CACHE[key] = (ref, ix)
-    return ix
+_bank_index = per_bank(_BankIndex)
 
 
 class ProfileEstimator:

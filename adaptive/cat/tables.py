@@ -8,10 +8,15 @@ of the score function is far below a simulee's posterior SD.
 
 from __future__ import annotations
 
+import functools
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 GRID_LO, GRID_HI, GRID_STEP = -5.0, 5.0, 0.05
 
@@ -107,19 +112,26 @@ def build_tables(bank) -> BankTables:
     )
 
 
-_CACHE: dict[int, tuple[weakref.ref, BankTables]] = {}
+def per_bank(build: Callable[[Any], T]) -> Callable[[Any], T]:
+    """``build(bank)`` computed once per bank object and dropped with it (an ``ItemBank`` is immutable
+    once built, and sessions on the same bank share what is derived from it)."""
+    cache: dict[int, tuple[weakref.ref, T]] = {}
+
+    @functools.wraps(build)
+    def cached(bank) -> T:  # noqa: ANN001
+        key = id(bank)
+        hit = cache.get(key)
+        if hit is not None and hit[0]() is bank:
+            return hit[1]
+        value = build(bank)
+        try:
+            ref = weakref.ref(bank, lambda _r, k=key: cache.pop(k, None))
+        except TypeError:  # not weak-referenceable: do not cache
+            return value
+        cache[key] = (ref, value)
+        return value
+
+    return cached
 
 
-def tables_for(bank) -> BankTables:
-    """Tables of ``bank``, built once per bank object (sessions on the same bank share them)."""
-    key = id(bank)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is bank:
-        return hit[1]
-    tables = build_tables(bank)
-    try:
-        ref = weakref.ref(bank, lambda _r, k=key: _CACHE.pop(k, None))
-    except TypeError:       # not weak-referenceable: do not cache
-        return tables
-    _CACHE[key] = (ref, tables)
-    return tables
+tables_for = per_bank(build_tables)

@@ -1,0 +1,227 @@
+"""Test integrity (issue 13): nothing a client receives during a diagnostic tells whether an answer was
+right, unless the organisation allows practice mode and the session asks for it.
+
+The attack test repeats the key-harvesting attack of the issue through the API: N guessing sessions
+record whatever the replies show, then M new sessions answer with the harvested "keys"; their mean final
+theta is compared with M sessions that guess. With practice mode on the same attack must work (so the
+test can fail); with the default settings it must do no better than guessing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+from sqlalchemy import func, select
+
+from api.persistence.tables import AuditEntry, DiagnosticSession
+from tests.api.conftest import make_api
+
+AREAS = ["1", "2"]  # 54 active items: 30 guessing sessions of 12 items see most of them
+N_HARVEST = 30
+M_ATTACK = 20
+# Per-area progress fields that count items: they move on every answer, right or wrong.
+COUNTS = {"n_items", "n_operational"}
+# Default progress: counts and bounds only.
+PUBLIC_PROGRESS = {"answered", "max_items", "min_items_left", "max_items_left", "finished", "areas"}
+
+
+class Harvester:
+    """The attacker of the issue: after each single-choice answer it reads, in the reply's progress of
+    the answered item's area, every number other than an item count (a running estimate, if shown) and
+    takes a rise as "that answer was right", no rise as "wrong". Rating-scale items have no key."""
+
+    def __init__(self):
+        self.keys: dict[str, int] = {}
+        self.wrong: dict[str, set[int]] = {}
+        self.signals = 0
+
+    def observe(self, item: dict, answer: int, before: dict, after: dict) -> None:
+        if item["response_type"] != "single-choice":
+            return
+        old = before.get("areas", {}).get(item["area"], {})
+        new = after.get("areas", {}).get(item["area"], {})
+        moved = [
+            new[k] - old[k]
+            for k in new
+            if k not in COUNTS and k in old and isinstance(new[k], float) and isinstance(old[k], float)
+            and k != "se"  # a standard error shrinks whatever the answer
+        ]
+        if not moved:
+            return  # the reply shows nothing but counts and bounds: nothing learnt
+        self.signals += 1
+        if any(d > 0 for d in moved):
+            self.keys[item["id"]] = answer
+        else:
+            self.wrong.setdefault(item["id"], set()).add(answer)
+
+    def answer(self, item: dict, rng: np.random.Generator) -> int:
+        if item["id"] in self.keys:
+            return self.keys[item["id"]]
+        left = [o for o in range(len(item["options"])) if o not in self.wrong.get(item["id"], set())]
+        return int(rng.choice(left or range(len(item["options"]))))
+
+
+def _session(client, headers, learner: str, choose, practice: bool, observe=None) -> float:  # noqa: ANN001
+    """One diagnostic answered by ``choose(item)``; returns the mean final theta over its areas."""
+    body = {"learner_id": learner, "areas": AREAS, **({"practice": True} if practice else {})}
+    r = client.post("/v1/diagnostics", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    step = r.json()
+    while step["status"] != "finished":
+        item = step["item"]
+        answer = choose(item)
+        r = client.post(
+            f"/v1/diagnostics/{step['session_id']}/responses",
+            json={"item_id": item["id"], "answer": answer, "sequence": item["sequence"]},
+            headers=headers,
+        )
+        assert r.status_code == 200, r.text
+        if observe is not None:
+            observe(item, answer, step["progress"], r.json()["progress"])
+        step = r.json()
+    return float(np.mean([a["theta"] for a in step["result"]["areas"].values()]))
+
+
+def _attack(client, headers, practice: bool, seed: int) -> dict:  # noqa: ANN001
+    rng = np.random.default_rng(seed)
+
+    def guess(item: dict) -> int:
+        return int(rng.integers(len(item["options"])))
+
+    harvester = Harvester()
+    for k in range(N_HARVEST):
+        _session(client, headers, f"harvest-{practice}-{k}", guess, practice, harvester.observe)
+    # new learners each time: a learner's retest would avoid the items of their last diagnostic
+    attack = [_session(client, headers, f"attack-{practice}-{k}", lambda it: harvester.answer(it, rng), practice)
+              for k in range(M_ATTACK)]
+    control = [_session(client, headers, f"guess-{practice}-{k}", guess, practice) for k in range(M_ATTACK)]
+    diff = float(np.mean(attack) - np.mean(control))
+    se = math.sqrt(np.var(attack, ddof=1) / M_ATTACK + np.var(control, ddof=1) / M_ATTACK)
+    return {"diff": diff, "se": se, "attack": float(np.mean(attack)), "guess": float(np.mean(control)),
+            "keys": len(harvester.keys), "signals": harvester.signals}
+
+
+def test_harvesting_attack_works_only_in_practice_mode(settings, bank_v1, api):
+    """Statistic: d = mean final theta (mean over the two areas) of M=20 sessions answered with the
+    harvested keys minus that of M=20 guessing sessions, with its standard error over sessions
+    se = sqrt(s_attack^2/M + s_guess^2/M). Default settings: the harvester learns nothing, so both groups
+    guess and d ~ N(0, se); we require d < 3 se (a false alarm has one-sided probability 0.13%).
+    Practice mode: the running estimate rises exactly on right answers, so d must exceed 3 se (the
+    issue measured -0.74 -> +1.40). Seeds are fixed, so the run is reproducible."""
+    seeded = make_api(settings.model_copy(update={"cat_seed": 2026}), api.provider)
+    try:
+        client, admin = seeded.client, seeded.a
+        default = _attack(client, admin, practice=False, seed=1)
+        assert default["signals"] == 0 and default["keys"] == 0, default
+        assert default["diff"] < 3 * default["se"], default
+
+        r = client.patch("/v1/organisation/settings", json={"practice_mode": True}, headers=admin)
+        assert r.status_code == 200 and r.json()["practice_mode"] is True
+        practice = _attack(client, admin, practice=True, seed=1)
+        assert practice["keys"] >= 10, practice
+        assert practice["diff"] > 3 * practice["se"] and practice["diff"] > 1.0, practice
+        print(f"\nattack statistic (harvest - guess, mean final theta, M={M_ATTACK}, N={N_HARVEST}): "
+              f"default d={default['diff']:+.3f} (se {default['se']:.3f}; attack {default['attack']:+.2f}, "
+              f"guess {default['guess']:+.2f}); practice d={practice['diff']:+.3f} (se {practice['se']:.3f}; "
+              f"attack {practice['attack']:+.2f}, guess {practice['guess']:+.2f}, {practice['keys']} keys)")
+    finally:
+        seeded.client.close()
+        seeded.app.state.services.engine.dispose()
+
+
+def _walk(value, path=()):  # noqa: ANN001
+    """(path, key) of every dict key in a JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield (*path, k)
+            yield from _walk(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, (*path, i))
+
+
+def test_default_replies_carry_progress_only_and_it_does_not_depend_on_correctness(api, bank_v1):
+    """Two learners, one always right and one always wrong: every in-progress reply and status shows
+    the same kind of progress (counts and bounds), and the fields that are not per-area counts follow
+    from the number of answers alone."""
+    by_answered: dict[int, dict] = {}
+    for right, learner in ((True, "always-right"), (False, "always-wrong")):
+        step = api.client.post("/v1/diagnostics", json={"learner_id": learner, "areas": AREAS},
+                               headers=api.a_diag).json()
+        while step["status"] != "finished":
+            progress = step["progress"]
+            assert set(progress) == PUBLIC_PROGRESS, progress
+            assert all(set(a) == {"n_items"} for a in progress["areas"].values()), progress
+            assert not {"theta", "se", "done", "level"} & {p[-1] for p in _walk(step)}, step
+            bounds = {k: v for k, v in progress.items() if k != "areas"}
+            assert by_answered.setdefault(progress["answered"], bounds) == bounds
+            status = api.client.get(f"/v1/diagnostics/{step['session_id']}", headers=api.a_diag).json()
+            assert status["progress"] == progress and status["practice"] is False
+            item = step["item"]
+            it = bank_v1.item(item["id"])
+            if it.is_polytomous:
+                answer = list(it.key).index(it.n_categories - 1 if right else 0)
+            else:
+                answer = it.key if right else (it.key + 1) % it.n_options
+            step = api.client.post(
+                f"/v1/diagnostics/{step['session_id']}/responses",
+                json={"item_id": item["id"], "answer": answer, "sequence": item["sequence"]},
+                headers=api.a_diag,
+            ).json()
+        status = api.client.get(f"/v1/diagnostics/{step['session_id']}", headers=api.a_diag).json()
+        assert set(status["progress"]) == PUBLIC_PROGRESS
+        assert all(set(a) == {"n_items"} for a in status["progress"]["areas"].values())
+        assert sum(a["n_items"] for a in status["progress"]["areas"].values()) == status["answered"]
+        # the result: evidence counts per competence, never raw item scores
+        result = api.client.get(f"/v1/diagnostics/{step['session_id']}/result", headers=api.a_diag).json()
+        for comp in result["profile"]["competences"].values():
+            assert set(comp) == {"items", "theta", "se"}
+            assert (comp["theta"] is None) == (comp["items"] < 5)
+        assert "score" not in result["profile"]["competences"].__repr__()
+        assert step["result"] == result["profile"]
+    assert len(by_answered) >= 4
+
+
+def test_items_shown_never_reveal_difficulty(api, bank_v1):
+    shown = set()
+    for seed in range(3):
+        step = api.client.post("/v1/diagnostics", json={"learner_id": f"x{seed}"}, headers=api.a).json()
+        shown |= set(step["item"])
+        text = str(step["item"])
+        assert not re.search(r"level", text, re.I), text
+    assert shown == {"id", "sequence", "area", "competence", "language", "response_type", "stem", "options",
+                     "media"}
+    for it in bank_v1.items:  # no stem of the demo bank names its level; ids are not numbered by level
+        for content in it.content.values():
+            assert not re.search(r"level", content.stem, re.I), content.stem
+    first = {it.competence: it for it in reversed(bank_v1.items) if it.id.endswith("-001")}
+    assert len({it.level for it in first.values()}) > 1  # item 001 is not level 1 everywhere
+
+
+def test_practice_mode_needs_the_organisation_to_allow_it(api, bank_v1):
+    def count() -> int:
+        with api.app.state.services.sessionmaker() as db:
+            return db.scalar(select(func.count()).select_from(DiagnosticSession))
+
+    body = {"learner_id": "p1", "areas": ["1"], "practice": True}
+    r = api.client.post("/v1/diagnostics", json=body, headers=api.a_diag)
+    assert r.status_code == 403 and r.json()["type"].endswith("/practice-mode-not-allowed")
+    assert count() == 0
+    # only an admin key changes the organisation's settings, and only its own organisation's
+    assert api.client.patch("/v1/organisation/settings", json={"practice_mode": True},
+                            headers=api.a_diag).status_code == 403
+    r = api.client.patch("/v1/organisation/settings", json={"practice_mode": "yes please"}, headers=api.a)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert api.client.patch("/v1/organisation/settings", json={"practice_mode": True},
+                            headers=api.a).json() == {"slug": "org-a", "practice_mode": True}
+    assert api.client.get("/v1/organisation/settings", headers=api.b).json()["practice_mode"] is False
+    assert api.client.post("/v1/diagnostics", json=body, headers=api.b).status_code == 403
+    step = api.client.post("/v1/diagnostics", json=body, headers=api.a_diag).json()
+    assert step["progress"]["areas"]["1"]["theta"] == 0.0  # running estimates shown
+    plain = api.client.post("/v1/diagnostics", json={**body, "practice": False}, headers=api.a_diag).json()
+    assert "theta" not in plain["progress"]["areas"]["1"]  # allowed is not forced
+    with api.app.state.services.sessionmaker() as db:
+        assert db.scalar(select(func.count()).select_from(AuditEntry)
+                         .where(AuditEntry.action == "organisation.settings")) == 1

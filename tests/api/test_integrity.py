@@ -45,7 +45,10 @@ class Harvester:
         moved = [
             new[k] - old[k]
             for k in new
-            if k not in COUNTS and k in old and isinstance(new[k], float) and isinstance(old[k], float)
+            if k not in COUNTS
+            and k in old
+            and isinstance(new[k], float)
+            and isinstance(old[k], float)
             and k != "se"  # a standard error shrinks whatever the answer
         ]
         if not moved:
@@ -94,13 +97,21 @@ def _attack(client, headers, practice: bool, seed: int) -> dict:  # noqa: ANN001
     for k in range(N_HARVEST):
         _session(client, headers, f"harvest-{practice}-{k}", guess, practice, harvester.observe)
     # new learners each time: a learner's retest would avoid the items of their last diagnostic
-    attack = [_session(client, headers, f"attack-{practice}-{k}", lambda it: harvester.answer(it, rng), practice)
-              for k in range(M_ATTACK)]
+    attack = [
+        _session(client, headers, f"attack-{practice}-{k}", lambda it: harvester.answer(it, rng), practice)
+        for k in range(M_ATTACK)
+    ]
     control = [_session(client, headers, f"guess-{practice}-{k}", guess, practice) for k in range(M_ATTACK)]
     diff = float(np.mean(attack) - np.mean(control))
     se = math.sqrt(np.var(attack, ddof=1) / M_ATTACK + np.var(control, ddof=1) / M_ATTACK)
-    return {"diff": diff, "se": se, "attack": float(np.mean(attack)), "guess": float(np.mean(control)),
-            "keys": len(harvester.keys), "signals": harvester.signals}
+    return {
+        "diff": diff,
+        "se": se,
+        "attack": float(np.mean(attack)),
+        "guess": float(np.mean(control)),
+        "keys": len(harvester.keys),
+        "signals": harvester.signals,
+    }
 
 
 def test_harvesting_attack_works_only_in_practice_mode(settings, bank_v1, api):
@@ -122,10 +133,12 @@ def test_harvesting_attack_works_only_in_practice_mode(settings, bank_v1, api):
         practice = _attack(client, admin, practice=True, seed=1)
         assert practice["keys"] >= 10, practice
         assert practice["diff"] > 3 * practice["se"] and practice["diff"] > 1.0, practice
-        print(f"\nattack statistic (harvest - guess, mean final theta, M={M_ATTACK}, N={N_HARVEST}): "
-              f"default d={default['diff']:+.3f} (se {default['se']:.3f}; attack {default['attack']:+.2f}, "
-              f"guess {default['guess']:+.2f}); practice d={practice['diff']:+.3f} (se {practice['se']:.3f}; "
-              f"attack {practice['attack']:+.2f}, guess {practice['guess']:+.2f}, {practice['keys']} keys)")
+        print(
+            f"\nattack statistic (harvest - guess, mean final theta, M={M_ATTACK}, N={N_HARVEST}): "
+            f"default d={default['diff']:+.3f} (se {default['se']:.3f}; attack {default['attack']:+.2f}, "
+            f"guess {default['guess']:+.2f}); practice d={practice['diff']:+.3f} (se {practice['se']:.3f}; "
+            f"attack {practice['attack']:+.2f}, guess {practice['guess']:+.2f}, {practice['keys']} keys)"
+        )
     finally:
         seeded.client.close()
         seeded.app.state.services.engine.dispose()
@@ -148,8 +161,9 @@ def test_default_replies_carry_progress_only_and_it_does_not_depend_on_correctne
     from the number of answers alone."""
     by_answered: dict[int, dict] = {}
     for right, learner in ((True, "always-right"), (False, "always-wrong")):
-        step = api.client.post("/v1/diagnostics", json={"learner_id": learner, "areas": AREAS},
-                               headers=api.a_diag).json()
+        step = api.client.post(
+            "/v1/diagnostics", json={"learner_id": learner, "areas": AREAS}, headers=api.a_diag
+        ).json()
         while step["status"] != "finished":
             progress = step["progress"]
             assert set(progress) == PUBLIC_PROGRESS, progress
@@ -191,8 +205,17 @@ def test_items_shown_never_reveal_difficulty(api, bank_v1):
         shown |= set(step["item"])
         text = str(step["item"])
         assert not re.search(r"level", text, re.I), text
-    assert shown == {"id", "sequence", "area", "competence", "language", "response_type", "stem", "options",
-                     "media"}
+    assert shown == {
+        "id",
+        "sequence",
+        "area",
+        "competence",
+        "language",
+        "response_type",
+        "stem",
+        "options",
+        "media",
+    }
     for it in bank_v1.items:  # no stem of the demo bank names its level; ids are not numbered by level
         for content in it.content.values():
             assert not re.search(r"level", content.stem, re.I), content.stem
@@ -210,12 +233,17 @@ def test_practice_mode_needs_the_organisation_to_allow_it(api, bank_v1):
     assert r.status_code == 403 and r.json()["type"].endswith("/practice-mode-not-allowed")
     assert count() == 0
     # only an admin key changes the organisation's settings, and only its own organisation's
-    assert api.client.patch("/v1/organisation/settings", json={"practice_mode": True},
-                            headers=api.a_diag).status_code == 403
+    assert (
+        api.client.patch(
+            "/v1/organisation/settings", json={"practice_mode": True}, headers=api.a_diag
+        ).status_code
+        == 403
+    )
     r = api.client.patch("/v1/organisation/settings", json={"practice_mode": "yes please"}, headers=api.a)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    assert api.client.patch("/v1/organisation/settings", json={"practice_mode": True},
-                            headers=api.a).json() == {"slug": "org-a", "practice_mode": True}
+    assert api.client.patch(
+        "/v1/organisation/settings", json={"practice_mode": True}, headers=api.a
+    ).json() == {"slug": "org-a", "practice_mode": True}
     assert api.client.get("/v1/organisation/settings", headers=api.b).json()["practice_mode"] is False
     assert api.client.post("/v1/diagnostics", json=body, headers=api.b).status_code == 403
     step = api.client.post("/v1/diagnostics", json=body, headers=api.a_diag).json()
@@ -223,5 +251,11 @@ def test_practice_mode_needs_the_organisation_to_allow_it(api, bank_v1):
     plain = api.client.post("/v1/diagnostics", json={**body, "practice": False}, headers=api.a_diag).json()
     assert "theta" not in plain["progress"]["areas"]["1"]  # allowed is not forced
     with api.app.state.services.sessionmaker() as db:
-        assert db.scalar(select(func.count()).select_from(AuditEntry)
-                         .where(AuditEntry.action == "organisation.settings")) == 1
+        assert (
+            db.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "organisation.settings")
+            )
+            == 1
+        )

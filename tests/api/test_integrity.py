@@ -9,109 +9,22 @@ test can fail); with the default settings it must do no better than guessing.
 
 from __future__ import annotations
 
-import math
 import re
 
-import numpy as np
 from sqlalchemy import func, select
 
 from api.persistence.tables import AuditEntry, DiagnosticSession
+from experiments.integrity_attack import AREAS, harvest_attack
 from tests.api.conftest import make_api
 
-AREAS = ["1", "2"]  # 54 active items: 30 guessing sessions of 12 items see most of them
 N_HARVEST = 30
 M_ATTACK = 20
-# Per-area progress fields that count items: they move on every answer, right or wrong.
-COUNTS = {"n_items", "n_operational"}
 # Default progress: counts and bounds only.
 PUBLIC_PROGRESS = {"answered", "max_items", "min_items_left", "max_items_left", "finished", "areas"}
 
 
-class Harvester:
-    """The attacker of the issue: after each single-choice answer it reads, in the reply's progress of
-    the answered item's area, every number other than an item count (a running estimate, if shown) and
-    takes a rise as "that answer was right", no rise as "wrong". Rating-scale items have no key."""
-
-    def __init__(self):
-        self.keys: dict[str, int] = {}
-        self.wrong: dict[str, set[int]] = {}
-        self.signals = 0
-
-    def observe(self, item: dict, answer: int, before: dict, after: dict) -> None:
-        if item["response_type"] != "single-choice":
-            return
-        old = before.get("areas", {}).get(item["area"], {})
-        new = after.get("areas", {}).get(item["area"], {})
-        moved = [
-            new[k] - old[k]
-            for k in new
-            if k not in COUNTS
-            and k in old
-            and isinstance(new[k], float)
-            and isinstance(old[k], float)
-            and k != "se"  # a standard error shrinks whatever the answer
-        ]
-        if not moved:
-            return  # the reply shows nothing but counts and bounds: nothing learnt
-        self.signals += 1
-        if any(d > 0 for d in moved):
-            self.keys[item["id"]] = answer
-        else:
-            self.wrong.setdefault(item["id"], set()).add(answer)
-
-    def answer(self, item: dict, rng: np.random.Generator) -> int:
-        if item["id"] in self.keys:
-            return self.keys[item["id"]]
-        left = [o for o in range(len(item["options"])) if o not in self.wrong.get(item["id"], set())]
-        return int(rng.choice(left or range(len(item["options"]))))
-
-
-def _session(client, headers, learner: str, choose, practice: bool, observe=None) -> float:  # noqa: ANN001
-    """One diagnostic answered by ``choose(item)``; returns the mean final theta over its areas."""
-    body = {"learner_id": learner, "areas": AREAS, **({"practice": True} if practice else {})}
-    r = client.post("/v1/diagnostics", json=body, headers=headers)
-    assert r.status_code == 201, r.text
-    step = r.json()
-    while step["status"] != "finished":
-        item = step["item"]
-        answer = choose(item)
-        r = client.post(
-            f"/v1/diagnostics/{step['session_id']}/responses",
-            json={"item_id": item["id"], "answer": answer, "sequence": item["sequence"]},
-            headers=headers,
-        )
-        assert r.status_code == 200, r.text
-        if observe is not None:
-            observe(item, answer, step["progress"], r.json()["progress"])
-        step = r.json()
-    return float(np.mean([a["theta"] for a in step["result"]["areas"].values()]))
-
-
 def _attack(client, headers, practice: bool, seed: int) -> dict:  # noqa: ANN001
-    rng = np.random.default_rng(seed)
-
-    def guess(item: dict) -> int:
-        return int(rng.integers(len(item["options"])))
-
-    harvester = Harvester()
-    for k in range(N_HARVEST):
-        _session(client, headers, f"harvest-{practice}-{k}", guess, practice, harvester.observe)
-    # new learners each time: a learner's retest would avoid the items of their last diagnostic
-    attack = [
-        _session(client, headers, f"attack-{practice}-{k}", lambda it: harvester.answer(it, rng), practice)
-        for k in range(M_ATTACK)
-    ]
-    control = [_session(client, headers, f"guess-{practice}-{k}", guess, practice) for k in range(M_ATTACK)]
-    diff = float(np.mean(attack) - np.mean(control))
-    se = math.sqrt(np.var(attack, ddof=1) / M_ATTACK + np.var(control, ddof=1) / M_ATTACK)
-    return {
-        "diff": diff,
-        "se": se,
-        "attack": float(np.mean(attack)),
-        "guess": float(np.mean(control)),
-        "keys": len(harvester.keys),
-        "signals": harvester.signals,
-    }
+    return harvest_attack(client, headers, practice, seed, n_harvest=N_HARVEST, m_attack=M_ATTACK)
 
 
 def test_harvesting_attack_works_only_in_practice_mode(settings, bank_v1, api):

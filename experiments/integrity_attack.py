@@ -54,8 +54,11 @@ class Harvester:
         moved = [
             new[k] - old[k]
             for k in new
-            if k not in COUNTS and k != "se" and k in old
-            and isinstance(new[k], float) and isinstance(old[k], float)
+            if k not in COUNTS
+            and k != "se"
+            and k in old
+            and isinstance(new[k], float)
+            and isinstance(old[k], float)
         ]
         if not moved:
             return  # the reply shows nothing but counts and bounds: nothing learnt
@@ -93,10 +96,22 @@ class Harvester:
         return int(rng.choice(left or range(len(item["options"]))))
 
 
-def run_session(client, headers, learner: str, choose, practice: bool,  # noqa: ANN001
-                harvester=None) -> float:  # noqa: ANN001
-    """One diagnostic over ``AREAS`` answered by ``choose(item)``; the mean final theta over its areas."""
-    body = {"learner_id": learner, "areas": AREAS, **({"practice": True} if practice else {})}
+def run_session(
+    client,
+    headers,
+    learner: str,
+    choose,
+    practice: bool,  # noqa: ANN001
+    harvester=None,
+    areas: list[str] | None = AREAS,
+) -> float:  # noqa: ANN001
+    """One diagnostic over ``areas`` (None: all) answered by ``choose(item)``; the mean final theta over
+    its areas."""
+    body = {
+        "learner_id": learner,
+        **({"areas": areas} if areas else {}),
+        **({"practice": True} if practice else {}),
+    }
     r = client.post("/v1/diagnostics", json=body, headers=headers)
     assert r.status_code == 201, r.text
     step = r.json()
@@ -117,8 +132,17 @@ def run_session(client, headers, learner: str, choose, practice: bool,  # noqa: 
     return float(np.mean([a["theta"] for a in step["result"]["areas"].values()]))
 
 
-def harvest_attack(client, headers, practice: bool, seed: int, n_harvest: int, m_attack: int,  # noqa: ANN001
-                   use_results: bool = False, tag: str = "") -> dict:
+def harvest_attack(
+    client,
+    headers,
+    practice: bool,
+    seed: int,
+    n_harvest: int,
+    m_attack: int,  # noqa: ANN001
+    use_results: bool = False,
+    tag: str = "",
+    areas: list[str] | None = AREAS,
+) -> dict:
     """The attack; returns d, se, both means, and how many keys were harvested from how many signals."""
     rng = np.random.default_rng(seed)
 
@@ -127,20 +151,39 @@ def harvest_attack(client, headers, practice: bool, seed: int, n_harvest: int, m
 
     harvester = Harvester(use_results=use_results)
     for k in range(n_harvest):
-        run_session(client, headers, f"harvest-{tag}{practice}-{k}", guess, practice, harvester)
+        run_session(client, headers, f"harvest-{tag}{practice}-{k}", guess, practice, harvester, areas)
     harvester.learn_from_results()
     # new learners each time: a learner's retest would avoid the items of their last diagnostic
-    attack = [run_session(client, headers, f"attack-{tag}{practice}-{k}",
-                          lambda it: harvester.answer(it, rng), practice) for k in range(m_attack)]
-    control = [run_session(client, headers, f"guess-{tag}{practice}-{k}", guess, practice)
-               for k in range(m_attack)]
+    attack = [
+        run_session(
+            client,
+            headers,
+            f"attack-{tag}{practice}-{k}",
+            lambda it: harvester.answer(it, rng),
+            practice,
+            areas=areas,
+        )
+        for k in range(m_attack)
+    ]
+    control = [
+        run_session(client, headers, f"guess-{tag}{practice}-{k}", guess, practice, areas=areas)
+        for k in range(m_attack)
+    ]
     diff = float(np.mean(attack) - np.mean(control))
     se = math.sqrt(np.var(attack, ddof=1) / m_attack + np.var(control, ddof=1) / m_attack)
-    return {"diff": diff, "se": se, "attack": float(np.mean(attack)), "guess": float(np.mean(control)),
-            "keys": len(harvester.keys), "signals": harvester.signals}
+    return {
+        "diff": diff,
+        "se": se,
+        "attack": float(np.mean(attack)),
+        "guess": float(np.mean(control)),
+        "keys": len(harvester.keys),
+        "signals": harvester.signals,
+    }
 
 
-def main(n_harvest: int = 30, m_attack: int = 50, repeats: int = 3) -> list[dict]:
+def main(
+    n_harvest: int = 30, m_attack: int = 50, repeats: int = 3, service_defaults: bool = False
+) -> list[dict]:
     from fastapi.testclient import TestClient
 
     from adaptive.synthetic import generate_synthetic_bank
@@ -149,15 +192,28 @@ def main(n_harvest: int = 30, m_attack: int = 50, repeats: int = 3) -> list[dict
     from api.providers import StaticModelProvider
     from api.settings import Settings
 
-    bank = generate_synthetic_bank(items_per_competence=6, languages=("en", "lt"), n_pilot_per_competence=1,
-                                   seed=11, name="bank v1")
-    # the API tests' bank and CAT settings (tests/api/conftest.py)
-    cat = {"max_items": 12, "min_items": 4, "se_target": 0.5, "min_items_per_area": 1,
-           "max_items_per_area": 6}
+    if service_defaults:  # the demo bank's size (models.bootstrap), the service's CAT, all five areas
+        bank = generate_synthetic_bank(
+            items_per_competence=16, languages=("en",), n_pilot_per_competence=1, seed=11, name="bank v1"
+        )
+        cat, areas = {}, None
+    else:  # the API tests' bank and CAT settings (tests/api/conftest.py), areas 1 and 2
+        bank = generate_synthetic_bank(
+            items_per_competence=6, languages=("en", "lt"), n_pilot_per_competence=1, seed=11, name="bank v1"
+        )
+        cat = {
+            "max_items": 12,
+            "min_items": 4,
+            "se_target": 0.5,
+            "min_items_per_area": 1,
+            "max_items_per_area": 6,
+        }
+        areas = AREAS
     rows = []
     with tempfile.TemporaryDirectory() as home:
-        settings = Settings(home=Path(home), database_url=f"sqlite:///{home}/attack.db", cat_seed=2026,
-                            key_cache_seconds=60)
+        settings = Settings(
+            home=Path(home), database_url=f"sqlite:///{home}/attack.db", cat_seed=2026, key_cache_seconds=60
+        )
         app = create_app(settings, StaticModelProvider({"1": bank}, champion="1"), cat_overrides=cat)
         with TestClient(app) as client:
             with app.state.services.sessionmaker() as db:
@@ -167,16 +223,29 @@ def main(n_harvest: int = 30, m_attack: int = 50, repeats: int = 3) -> list[dict
                     client.patch("/v1/organisation/settings", json={"practice_mode": True}, headers=headers)
                 for use_results in (False, True):
                     for rep in range(repeats):
-                        out = harvest_attack(client, headers, practice, seed=rep, n_harvest=n_harvest,
-                                             m_attack=m_attack, use_results=use_results,
-                                             tag=f"{int(use_results)}-{rep}-")
-                        out.update(mode="practice" if practice else "default",
-                                   harvester="replies+results" if use_results else "replies", repeat=rep)
+                        out = harvest_attack(
+                            client,
+                            headers,
+                            practice,
+                            seed=rep,
+                            n_harvest=n_harvest,
+                            m_attack=m_attack,
+                            use_results=use_results,
+                            tag=f"{int(use_results)}-{rep}-",
+                            areas=areas,
+                        )
+                        out.update(
+                            mode="practice" if practice else "default",
+                            harvester="replies+results" if use_results else "replies",
+                            repeat=rep,
+                        )
                         rows.append(out)
-                        print(f"{out['mode']:8s} {out['harvester']:16s} rep {rep}: d = {out['diff']:+.3f} "
-                              f"(se {out['se']:.3f}, z {out['diff'] / out['se']:+.2f}); attack "
-                              f"{out['attack']:+.2f} vs guess {out['guess']:+.2f}; keys {out['keys']}",
-                              flush=True)
+                        print(
+                            f"{out['mode']:8s} {out['harvester']:16s} rep {rep}: d = {out['diff']:+.3f} "
+                            f"(se {out['se']:.3f}, z {out['diff'] / out['se']:+.2f}); attack "
+                            f"{out['attack']:+.2f} vs guess {out['guess']:+.2f}; keys {out['keys']}",
+                            flush=True,
+                        )
         app.state.services.engine.dispose()
     return rows
 
@@ -186,5 +255,10 @@ if __name__ == "__main__":
     parser.add_argument("--harvest", type=int, default=30)
     parser.add_argument("--attack", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--service-defaults",
+        action="store_true",
+        help="16 items per competence, the service's CAT settings, all areas",
+    )
     a = parser.parse_args()
-    main(a.harvest, a.attack, a.repeats)
+    main(a.harvest, a.attack, a.repeats, a.service_defaults)

@@ -147,8 +147,7 @@ def _store(db, principal, row, kind, reason, area, original_level, level) -> dic
         area=area,
         original_level=original_level,
         level=level,
-        reason=reason,
-    )
+    )  # the reason stays in the review row only: free text about a person, erased with the learner
     out = review_out(review)
     db.commit()
     return out

@@ -33,7 +33,12 @@ def test_harvesting_attack_works_only_in_practice_mode(settings, bank_v1, api):
     se = sqrt(s_attack^2/M + s_guess^2/M). Default settings: the harvester learns nothing, so both groups
     guess and d ~ N(0, se); we require d < 3 se (a false alarm has one-sided probability 0.13%).
     Practice mode: the running estimate rises exactly on right answers, so d must exceed 3 se (the
-    issue measured -0.74 -> +1.40). Seeds are fixed, so the run is reproducible."""
+    issue measured -0.74 -> +1.40). Seeds are fixed, so the run is reproducible.
+
+    The harvester reads the replies during each diagnostic, as in the issue. A harvester that also
+    regresses finished sessions' results on the options chosen still gains (the final estimate of a
+    guessing session is higher when a guess was right): ``experiments/integrity_attack.py`` measures it;
+    that channel is closed operationally (see the README), not by what a reply contains."""
     seeded = make_api(settings.model_copy(update={"cat_seed": 2026}), api.provider)
     try:
         client, admin = seeded.client, seeded.a

@@ -110,6 +110,7 @@ def test_oversight_overrides_annotates_and_learner_contests(api, bank_v1):
     ]
     _, target, detail = _audit(api)[2]
     assert target == f"session:{sid}" and detail["original_level"] == scored and detail["level"] == new_level
+    assert detail["review_id"] == override["id"] and "reason" not in detail  # free text stays in the review
 
 
 def test_bad_reviews_are_refused_and_store_nothing(api, bank_v1):

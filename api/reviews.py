@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api import audit
 from api.auth import Principal
-from api.persistence.tables import DiagnosticSession, ResultReview, utcnow
+from api.persistence.tables import DiagnosticSession, Learner, ResultReview, utcnow
 from api.problems import ProblemError
 
 
@@ -151,3 +151,35 @@ def _store(db, principal, row, kind, reason, area, original_level, level) -> dic
     out = review_out(review)
     db.commit()
     return out
+
+
+def contested_results(db: Session, principal: Principal, open_only: bool, offset: int, limit: int) -> dict:
+    """The organisation's contested results, newest contest first: the oversight work queue. A contest is
+    open until an oversight review of that result follows it."""
+    contested = select(ResultReview.session_id).where(
+        ResultReview.org_id == principal.org_id, ResultReview.kind == "contest"
+    )
+    rows = db.execute(
+        select(ResultReview, Learner.external_id)
+        .join(DiagnosticSession, DiagnosticSession.id == ResultReview.session_id)
+        .join(Learner, Learner.id == DiagnosticSession.learner_id)
+        .where(ResultReview.org_id == principal.org_id, ResultReview.session_id.in_(contested))
+        .order_by(ResultReview.id)
+    ).all()
+    by_session: dict[str, dict[str, Any]] = {}
+    for review, learner in rows:
+        entry = by_session.setdefault(
+            review.session_id,
+            {"session_id": review.session_id, "learner_id": learner, "last_contest": None, "_oversight": 0},
+        )
+        if review.kind == "contest":
+            entry["last_contest"] = review_out(review)
+        else:
+            entry["_oversight"] = review.id
+    items = []
+    for entry in by_session.values():
+        entry["open"] = entry["last_contest"]["id"] > entry.pop("_oversight")
+        if entry["open"] or not open_only:
+            items.append(entry)
+    items.sort(key=lambda e: e["last_contest"]["id"], reverse=True)
+    return {"total": len(items), "offset": offset, "limit": limit, "items": items[offset : offset + limit]}

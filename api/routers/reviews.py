@@ -3,17 +3,17 @@ learner's platform (``diagnostics`` keys), and the list of both. Another organis
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
-from api import reviews
+from api import audit, reviews
 from api.auth import Principal, require
 from api.deps import DbSession, Diagnostics, Provider
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from api.schemas import ContestIn, ReviewIn, ReviewOut
 
-router = APIRouter(prefix="/v1/diagnostics", tags=["oversight"])
+router = APIRouter(tags=["oversight"])
 
 SessionId = Annotated[str, Path(min_length=1, max_length=36, description="diagnostic session id")]
 _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
@@ -27,7 +27,7 @@ _ERRORS = {
 
 
 @router.post(
-    "/{session_id}/reviews",
+    "/v1/diagnostics/{session_id}/reviews",
     status_code=201,
     response_model=ReviewOut,
     responses=_ERRORS,
@@ -50,7 +50,7 @@ def add_review(
 
 
 @router.post(
-    "/{session_id}/contest",
+    "/v1/diagnostics/{session_id}/contest",
     status_code=201,
     response_model=ReviewOut,
     responses=_ERRORS,
@@ -70,7 +70,7 @@ def contest(
 
 
 @router.get(
-    "/{session_id}/reviews",
+    "/v1/diagnostics/{session_id}/reviews",
     response_model=list[ReviewOut],
     responses=_ERRORS,
     summary="Reviews and contests of a result, oldest first (diagnostics or oversight scope)",
@@ -85,3 +85,23 @@ def list_reviews(
         raise ProblemError(403, "forbidden", "this API key lacks the 'diagnostics' or 'oversight' scope")
     row = diagnostics.get_row(db, principal, session_id)
     return [reviews.review_out(r) for r in reviews.reviews_of(db, row)]
+
+
+@router.get(
+    "/v1/oversight/contests",
+    responses={k: v for k, v in _ERRORS.items() if k in (401, 403, 422)},
+    summary="Contested results of the caller's organisation, newest first (oversight scope)",
+    description="`status=open` (default): only contests no oversight review has followed yet; `all`: every "
+    "contested result. Audit-logged.",
+)
+def list_contests(
+    db: DbSession,
+    principal: Annotated[Principal, Depends(require("oversight"))],
+    status: Literal["open", "all"] = "open",
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict:
+    page = reviews.contested_results(db, principal, status == "open", offset, limit)
+    audit.record(db, principal, "result.contests.read", None, status=status, offset=offset, limit=limit)
+    db.commit()
+    return page

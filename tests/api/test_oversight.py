@@ -169,3 +169,43 @@ def test_bad_reviews_are_refused_and_store_nothing(api, bank_v1):
     )
     assert api.client.get(url, headers=oversight).json() == []
     assert _audit(api) == []
+
+
+def test_contested_results_queue(api, bank_v1):
+    oversight = api.key("org-a", "oversight")
+    sids = [
+        run_diagnostic(api.client, api.a_diag, bank_v1, 0.0, areas=["5"], learner=f"q{k}")[0]
+        for k in range(3)
+    ]
+    for sid in sids[:2]:
+        assert (
+            api.client.post(
+                f"/v1/diagnostics/{sid}/contest", json={"reason": "unfair"}, headers=api.a_diag
+            ).status_code
+            == 201
+        )
+    queue = api.client.get("/v1/oversight/contests", headers=oversight).json()
+    assert queue["total"] == 2 and [e["session_id"] for e in queue["items"]] == [sids[1], sids[0]]
+    assert queue["items"][0]["learner_id"] == "q1" and queue["items"][0]["last_contest"]["reason"] == "unfair"
+    # a review closes the contest; a later contest reopens it
+    api.client.post(
+        f"/v1/diagnostics/{sids[0]}/reviews",
+        json={"kind": "annotation", "reason": "checked"},
+        headers=oversight,
+    )
+    assert [
+        e["session_id"] for e in api.client.get("/v1/oversight/contests", headers=oversight).json()["items"]
+    ] == [sids[1]]
+    everything = api.client.get("/v1/oversight/contests?status=all", headers=oversight).json()
+    assert {e["session_id"]: e["open"] for e in everything["items"]} == {sids[0]: False, sids[1]: True}
+    api.client.post(f"/v1/diagnostics/{sids[0]}/contest", json={"reason": "still unfair"}, headers=api.a_diag)
+    assert api.client.get("/v1/oversight/contests", headers=oversight).json()["total"] == 2
+    page = api.client.get("/v1/oversight/contests?limit=1&offset=1", headers=oversight).json()
+    assert page["total"] == 2 and len(page["items"]) == 1
+    # other organisations and other scopes see nothing of it
+    assert (
+        api.client.get("/v1/oversight/contests", headers=api.key("org-b", "oversight")).json()["total"] == 0
+    )
+    _problem(api.client.get("/v1/oversight/contests", headers=api.a_diag), 403, "forbidden")
+    _problem(api.client.get("/v1/oversight/contests?status=closed", headers=oversight), 422, "validation")
+    assert sum(a == "result.contests.read" for a, _, _ in _audit(api)) == 6

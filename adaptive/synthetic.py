@@ -76,10 +76,12 @@ def generate_synthetic_bank(
     items: list[Item] = []
     for comp in framework.competences:
         comp_items = []
+        # one numbering over active and pilot items: an id tells neither the level nor that an item is
+        # unscored (a test taker would skip pilot items, spoiling their calibration)
+        numbers = iter(numbering.permutation(items_per_competence + max(0, n_pilot_per_competence)) + 1)
         for status, n in (("active", items_per_competence), ("pilot", n_pilot_per_competence)):
             if n <= 0:
                 continue
-            numbers = numbering.permutation(n) + 1
             # levels cycle 1..L so every level is covered once n >= L; models assigned at random
             levels = np.arange(n) % len(bands) + 1
             n_grm = int(round(share_grm * n))
@@ -87,8 +89,7 @@ def generate_synthetic_bank(
             models = np.array(["GRM"] * n_grm + ["3PL"] * n_3pl + ["2PL"] * (n - n_grm - n_3pl))
             rng.shuffle(models)
             for k in range(n):
-                prefix = "P" if status == "pilot" else ""
-                item_id = f"DC-{comp.id}-{prefix}{int(numbers[k]):03d}"
+                item_id = f"DC-{comp.id}-{int(next(numbers)):03d}"
                 comp_items.append(
                     _make_item(rng, item_id, comp, int(levels[k]), str(models[k]), status, bands, languages)
                 )

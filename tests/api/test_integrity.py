@@ -177,3 +177,14 @@ def test_practice_mode_needs_the_organisation_to_allow_it(api, bank_v1):
             )
             == 1
         )
+
+
+def test_demo_item_ids_tell_neither_level_nor_pilot_status(bank_v1):
+    pilot = [it for it in bank_v1.items if it.status == "pilot"]
+    assert pilot and all(re.fullmatch(r"DC-\d\.\d-\d{3}", it.id) for it in bank_v1.items)
+    numbers = {
+        it.competence: sorted(int(x.id[-3:]) for x in bank_v1.items if x.competence == it.competence)
+        for it in pilot
+    }
+    assert all(n == list(range(1, len(n) + 1)) for n in numbers.values())  # one numbering per competence
+    assert len({int(it.id[-3:]) for it in pilot}) > 1  # pilot items are not always the last number

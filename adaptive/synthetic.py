@@ -69,10 +69,16 @@ def generate_synthetic_bank(
     if len(framework.areas) > 1 and not -1 / (len(framework.areas) - 1) < area_correlation < 1:
         raise ValueError("area_correlation must keep the equicorrelation matrix positive definite")
     rng = np.random.default_rng(seed)
+    # Item numbers are drawn from their own stream (spawned: the main stream, and so every parameter,
+    # stays as before): numbered in generation order, an id would give away the intended level.
+    numbering = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     bands = level_bands(cut_scores)
     items: list[Item] = []
     for comp in framework.competences:
         comp_items = []
+        # one numbering over active and pilot items: an id tells neither the level nor that an item is
+        # unscored (a test taker would skip pilot items, spoiling their calibration)
+        numbers = iter(numbering.permutation(items_per_competence + max(0, n_pilot_per_competence)) + 1)
         for status, n in (("active", items_per_competence), ("pilot", n_pilot_per_competence)):
             if n <= 0:
                 continue
@@ -83,9 +89,7 @@ def generate_synthetic_bank(
             models = np.array(["GRM"] * n_grm + ["3PL"] * n_3pl + ["2PL"] * (n - n_grm - n_3pl))
             rng.shuffle(models)
             for k in range(n):
-                number = len(comp_items) + 1
-                prefix = "P" if status == "pilot" else ""
-                item_id = f"DC-{comp.id}-{prefix}{number:03d}"
+                item_id = f"DC-{comp.id}-{int(next(numbers)):03d}"
                 comp_items.append(
                     _make_item(rng, item_id, comp, int(levels[k]), str(models[k]), status, bands, languages)
                 )
@@ -145,18 +149,17 @@ def _make_item(
     verb = TASK_VERBS[int(rng.integers(len(TASK_VERBS)))]
     media = [f"media/{item_id}.png"] if rng.random() < SHARE_WITH_MEDIA else []
     content = {}
+    # Stems name the competence, never the intended level: shown with the item, a level would tell the
+    # test taker the item's difficulty (and, across sessions, which answers moved the test up or down).
     for lang in languages:
         if model == "GRM":
             stem = (
-                f"[{lang}] Self-assessment ({comp.id} {comp.name}, level {level}): "
-                f"I can handle level-{level} tasks in '{comp.name.lower()}' without help."
+                f"[{lang}] Self-assessment ({comp.id} {comp.name}): "
+                f"I can handle such tasks in '{comp.name.lower()}' without help. [{item_id}]"
             )
             options = [f"[{lang}] {label}" for label in SCALE_LABELS]
         else:
-            stem = (
-                f"[{lang}] {verb} deal with a level-{level} task in "
-                f"'{comp.name.lower()}' ({comp.id})? [{item_id}]"
-            )
+            stem = f"[{lang}] {verb} deal with a task in '{comp.name.lower()}' ({comp.id})? [{item_id}]"
             options = [f"[{lang}] Option {chr(65 + j)}" for j in range(N_MC_OPTIONS)]
         content[lang] = ItemContent(stem=stem, options=options, media=list(media))
     return Item(

@@ -105,6 +105,8 @@ def create_app(
             {"name": "reference", "description": "framework, roles, catalogue"},
             {"name": "models", "description": "served model versions and reload"},
             {"name": "insights", "description": "organisation insights: gaps, pathway progress, impact"},
+            {"name": "oversight", "description": "human review of results: annotate, override, contest"},
+            {"name": "organisation", "description": "the caller's organisation settings (practice mode)"},
             {"name": "health", "description": "liveness, readiness, metrics"},
         ],
     )
@@ -116,9 +118,9 @@ def create_app(
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 
     from api.insights import router as insights
-    from api.routers import admin, diagnostics, events, health, learners, reference
+    from api.routers import admin, diagnostics, events, health, learners, organisation, reference, reviews
 
-    for module in (health, diagnostics, learners, events, reference, admin, insights):
+    for module in (health, diagnostics, reviews, learners, events, reference, admin, organisation, insights):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

@@ -24,7 +24,7 @@ from api.deps import ServicesDep
 from api.persistence.tables import ApiKey, Organisation
 from api.problems import ProblemError
 
-SCOPES = ("diagnostics", "recommendations", "events", "insights", "admin")
+SCOPES = ("diagnostics", "recommendations", "events", "insights", "oversight", "admin")
 _KEY_RE = re.compile(r"^dp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 

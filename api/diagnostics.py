@@ -22,14 +22,17 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adaptive.cat import CatConfig, CatSession
+from adaptive.cat import CatConfig, CatSession, CompetenceProfile
+from adaptive.cat.explain import explain_profile
 from adaptive.errors import ValidationError
+from adaptive.framework import load_framework
 from api.auth import Principal
 from api.insights.retest import exclude_items, items_seen_last_time
 from api.jsonable import jsonable
 from api.persistence.learners import ensure_learner
-from api.persistence.tables import DiagnosticSession, Learner, ResponseRecord, utcnow
+from api.persistence.tables import DiagnosticSession, Learner, Organisation, ResponseRecord, utcnow
 from api.problems import ProblemError
+from api.reviews import review_summary
 
 
 @dataclass
@@ -114,7 +117,7 @@ class DiagnosticService:
                 "item": None
                 if finished
                 else self._item(bank, row.pending_item, row.language, row.sequence + 1, row.bank_version),
-                "progress": cat.progress() if cat is not None else {},
+                "progress": cat.progress(estimates=bool(row.practice)) if cat is not None else {},
                 "result": row.result if finished else None,
                 "bank_version": row.bank_version,
             }
@@ -160,7 +163,15 @@ class DiagnosticService:
         areas: list[str] | None,
         language: str,
         unit: str | None = None,
+        practice: bool = False,
     ) -> dict[str, Any]:
+        if practice and not db.get(Organisation, principal.org_id).practice_mode:
+            raise ProblemError(
+                403,
+                "practice-mode-not-allowed",
+                "practice mode (running estimates after each answer) is off for your organisation; "
+                "an admin can allow it with PATCH /v1/organisation/settings",
+            )
         bank, bank_version = self.provider.champion_bank()
         if language not in bank.languages:
             raise ValidationError(
@@ -206,6 +217,7 @@ class DiagnosticService:
             version=1,
             created_at=now,
             updated_at=now,
+            practice=bool(practice),
         )
         if first is None:  # degenerate configuration: nothing to ask
             row.result = jsonable(cat.result().to_dict())
@@ -277,7 +289,9 @@ class DiagnosticService:
             "item": None
             if next_item is None
             else self._item(bank, next_item, row.language, values["sequence"] + 1, row.bank_version),
-            "progress": cat.progress(),  # plain floats/ints/bools from the engine
+            # plain numbers from the engine; running estimates only in practice mode (they reveal whether
+            # the answer was right)
+            "progress": cat.progress(estimates=bool(row.practice)),
             "result": values.get("result"),
             "bank_version": row.bank_version,
         }
@@ -337,20 +351,12 @@ class DiagnosticService:
     def status(self, db: Session, principal: Principal, session_id: str) -> dict[str, Any]:
         row = self.get_row(db, principal, session_id)
         bank = self.provider.bank(row.bank_version)
-        if row.status == "finished":  # summarised from the stored result: no replay of the session log
-            areas = (row.result or {}).get("areas", {})
-            progress = {
-                "answered": row.sequence,
-                "finished": True,
-                "areas": {
-                    a: {"n_items": r.get("n_items"), "theta": r.get("theta"), "se": r.get("se"), "done": True}
-                    for a, r in areas.items()
-                },
-            }
+        if row.status == "finished":  # summarised from the stored state: no replay of the session log
+            progress = finished_progress(row)
         else:
             cat = self._load_cat(db, row, bank)
             self.cache.put(row.id, row.version, cat)
-            progress = cat.progress()
+            progress = cat.progress(estimates=bool(row.practice))
         learner = db.get(Learner, row.learner_id)
         return jsonable(
             {
@@ -361,6 +367,7 @@ class DiagnosticService:
                 "language": row.language,
                 "areas": row.areas,
                 "role": row.role,
+                "practice": bool(row.practice),
                 "bank_version": row.bank_version,
                 "item": None
                 if row.status == "finished"
@@ -381,6 +388,7 @@ class DiagnosticService:
             )
         learner = db.get(Learner, row.learner_id)
         bank = self.provider.bank(row.bank_version)
+        profile = public_profile(row.result)
         return jsonable(
             {
                 "session_id": row.id,
@@ -388,13 +396,51 @@ class DiagnosticService:
                 "bank_version": row.bank_version,
                 "framework_version": bank.framework_version,
                 "finished_at": row.finished_at,
-                "profile": row.result,
+                "profile": profile,
+                "explanation": explain(row, bank, profile),
+                **review_summary(db, row, profile),
             }
         )
 
 
 class _Conflict(Exception):
     pass
+
+
+def public_profile(result: dict | None) -> dict:
+    """A stored result as clients see it: the profile's own shape (``CompetenceProfile.to_dict``), which
+    also drops the raw per-competence scores that results stored before issue 13 carry."""
+    return CompetenceProfile.from_dict(result).to_dict() if result else {"areas": {}, "competences": {}}
+
+
+def finished_progress(row: DiagnosticSession) -> dict[str, Any]:
+    """Progress of a finished session from its stored state (the full log): counts per area, pilot items
+    included as while it ran; with the final estimates only in practice mode."""
+    log = json.loads(row.state).get("log") or []
+    counts = {a: 0 for a in row.areas}
+    for entry in log:
+        counts[entry.get("area")] = counts.get(entry.get("area"), 0) + 1
+    areas: dict[str, dict[str, Any]] = {a: {"n_items": n} for a, n in counts.items()}
+    if row.practice:
+        for a, r in ((row.result or {}).get("areas") or {}).items():
+            areas.setdefault(a, {"n_items": 0}).update(theta=r.get("theta"), se=r.get("se"), done=True)
+    return {"answered": row.sequence, "max_items": row.sequence, "min_items_left": 0, "max_items_left": 0,
+            "finished": True, "areas": areas}
+
+
+def explain(row: DiagnosticSession, bank, profile: dict) -> dict[str, Any]:  # noqa: ANN001
+    """The result's explanation (``adaptive.cat.explain``) in the framework the bank was built on."""
+    config = json.loads(row.state).get("config") or {}
+    framework = load_framework()
+    if str(framework.version) != str(bank.framework_version):  # descriptors of another version: none
+        framework = None
+    return explain_profile(
+        profile,
+        dict(getattr(bank, "cut_scores", None) or {}),
+        framework,
+        prior_sd=float(config.get("prior_sd", 1.0)),
+        independent_areas=bool(config.get("independent_areas", False)),
+    )
 
 
 _SESSIONS = DiagnosticSession.__table__
@@ -405,7 +451,7 @@ _HOT_SELECT = select(
     *(
         _SESSIONS.c[name]
         for name in ("id", "org_id", "learner_id", "bank_version", "language", "status", "sequence",
-                     "pending_item", "version")
+                     "pending_item", "version", "practice")
     )
 ).where(_SESSIONS.c.id == bindparam("sid"))
 # Only on a cache miss (restart, another worker, eviction): the CAT set-up and the answers so far.

@@ -29,6 +29,11 @@ class DiagnosticCreate(Strict):
         None, min_length=1, max_length=10, description="DigComp area ids to assess; all areas if omitted"
     )
     language: Language = Field("en", description="language of the item content")
+    practice: bool = Field(
+        False,
+        description="practice mode: replies carry running estimates (which reveal whether each answer was "
+        "right); only where the organisation allows practice mode, else 403",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -94,7 +99,14 @@ class DiagnosticStep(BaseModel):
                         "options": ["A ...", "B ...", "C ...", "D ..."],
                         "media": [],
                     },
-                    "progress": {"answered": 3, "max_items": 30, "finished": False},
+                    "progress": {
+                        "answered": 3,
+                        "max_items": 30,
+                        "min_items_left": 7,
+                        "max_items_left": 27,
+                        "finished": False,
+                        "areas": {"1": {"n_items": 2}, "2": {"n_items": 1}},
+                    },
                     "result": None,
                     "bank_version": "3",
                 }
@@ -106,7 +118,11 @@ class DiagnosticStep(BaseModel):
     status: Literal["in_progress", "finished"]
     answered: int = Field(description="answers applied so far")
     item: ItemOut | None = None
-    progress: dict[str, Any] = {}
+    progress: dict[str, Any] = Field(
+        {},
+        description="answered, max_items, min_items_left, max_items_left, finished, areas {id: {n_items}} "
+        "(pilot items included); running theta/se per area only in practice mode",
+    )
     result: CompetenceProfileOut | None = None
     bank_version: str
 
@@ -131,6 +147,7 @@ class DiagnosticStatus(BaseModel):
     language: str
     areas: list[str]
     role: str | None = None
+    practice: bool = False
     bank_version: str
     item: ItemOut | None = None
     progress: dict[str, Any] = {}
@@ -145,6 +162,62 @@ class DiagnosticResult(BaseModel):
     framework_version: str | None = None
     finished_at: datetime | None = None
     profile: CompetenceProfileOut
+    explanation: dict[str, Any] = Field(
+        {},
+        description="areas measured, items per area, precision (SE and a plain-words reading), what the "
+        "level means in the framework's descriptors, the scoring method",
+    )
+    levels: dict[str, dict[str, Any]] = Field(
+        {}, description="per area: level after oversight overrides, the scored level, the override id"
+    )
+    contested: bool = False
+    contest_open: bool = Field(False, description="contested with no oversight review since the last contest")
+    reviews: list[ReviewOut] = []
+
+
+# --- oversight ---------------------------------------------------------------------------------
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ReviewIn(Strict):
+    kind: Literal["annotation", "override"]
+    reason: Reason = Field(description="why (kept with the review and in the audit log)")
+    area: AreaId | None = Field(None, description="the area concerned (required for an override)")
+    level: int | None = Field(None, ge=1, le=100, strict=True, description="override: the new level")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"kind": "override", "area": "1", "level": 4, "reason": "portfolio evidence of level 4"}
+            ]
+        },
+    )
+
+
+class ContestIn(Strict):
+    reason: Reason = Field(description="why the learner contests the result")
+    area: AreaId | None = Field(None, description="the area contested (the whole result if omitted)")
+
+
+class ReviewOut(BaseModel):
+    id: int
+    kind: Literal["annotation", "override", "contest"]
+    area: str | None = None
+    original_level: int | None = Field(None, description="override: the scored level it replaces")
+    level: int | None = None
+    reason: str
+    key_id: str = Field(description="the API key that acted")
+    created_at: datetime
+
+
+class OrganisationSettings(BaseModel):
+    slug: str
+    practice_mode: bool = Field(description="diagnostics may be started in practice mode")
+
+
+class OrganisationSettingsIn(Strict):
+    practice_mode: bool
 
 
 # --- recommendations ---------------------------------------------------------------------------
@@ -248,3 +321,6 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
+
+
+DiagnosticResult.model_rebuild()  # ``reviews`` refers to ReviewOut, defined below it

@@ -37,11 +37,23 @@ class AreaResult:
     n_items: int
 
 
+# A competence gets its own estimate only from this many scored items on. Why: (1) precision: with the
+# synthetic/operational discriminations (a ~ 1.2, at most ~0.36 information per 2PL item) fewer items
+# leave a posterior SD above ~0.6 theta units, wider than a level band (0.6), so the estimate would say
+# little beyond the area's; (2) secrecy: with one or two items the estimate (like a raw score) maps back
+# to whether each item was answered right, which would let a results page harvest the answer keys.
+MIN_ITEMS_FOR_COMPETENCE_ESTIMATE = 5
+
+
 @dataclass
 class CompetenceEvidence:
+    """What a result says about one competence: how many scored items gave evidence, and an estimate
+    (theta on the area's scale, SE) only from ``MIN_ITEMS_FOR_COMPETENCE_ESTIMATE`` items on. Never
+    raw item scores."""
+
     items: int
-    score: int
-    max_score: int
+    theta: float | None = None
+    se: float | None = None
 
 
 @dataclass
@@ -54,14 +66,16 @@ class CompetenceProfile:
             "areas": {a: {"theta": r.theta, "se": r.se, "level": r.level,
                           "level_probabilities": r.level_probabilities, "n_items": r.n_items}
                       for a, r in self.areas.items()},
-            "competences": {c: {"items": e.items, "score": e.score, "max_score": e.max_score}
+            "competences": {c: {"items": e.items, "theta": e.theta, "se": e.se}
                             for c, e in self.competences.items()},
         }
 
     @classmethod
     def from_dict(cls, data: dict) -> CompetenceProfile:
+        # profiles stored before issue 13 carry raw score/max_score per competence: dropped, never shown
         return cls(areas={a: AreaResult(**r) for a, r in data["areas"].items()},
-                   competences={c: CompetenceEvidence(**e) for c, e in data.get("competences", {}).items()})
+                   competences={c: CompetenceEvidence(int(e["items"]), e.get("theta"), e.get("se"))
+                                for c, e in data.get("competences", {}).items()})
 
 
 class _BankIndex:
@@ -192,11 +206,19 @@ class ProfileEstimator:
                                     level_probabilities=p, n_items=int(n_area[area_pos[k]]))
         n_comp = len(ix.competence_ids)
         comp_items = np.bincount(ix.item_competence[index], minlength=n_comp)
-        comp_score = np.bincount(ix.item_competence[index], weights=scores, minlength=n_comp)
-        comp_max = np.bincount(ix.item_competence[index], weights=ix.max_score[index], minlength=n_comp)
         in_profile = np.isin(ix.competence_area, area_pos)
-        comps = {c: CompetenceEvidence(int(comp_items[j]), int(comp_score[j]), int(comp_max[j]))
-                 for j, c in enumerate(ix.competence_ids) if in_profile[j]}
+        comps = {}
+        for j, c in enumerate(ix.competence_ids):
+            if not in_profile[j]:
+                continue
+            ev = CompetenceEvidence(int(comp_items[j]))
+            if comp_items[j] >= MIN_ITEMS_FOR_COMPETENCE_ESTIMATE:
+                # the same joint estimator on the competence's items alone, under its area's prior
+                mine = ix.item_competence[index] == j
+                area = ix.area_ids[ix.competence_area[j]]
+                one = self.posterior_estimate(index[mine], scores[mine], [area])
+                ev.theta, ev.se = float(one.theta[0]), float(one.se[0])
+            comps[c] = ev
         return CompetenceProfile(results, comps)
 
 

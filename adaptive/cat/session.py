@@ -102,17 +102,37 @@ class CatSession:
         return {**entry, "finished": self.finished}
 
     # -- reporting --------------------------------------------------------------------------------
-    def progress(self) -> dict:
-        e = self._engine
-        theta, se = e.posterior.theta[0], e.posterior.se[0]
-        return {
-            "answered": self.n_answered,
-            "operational_answered": int(e.n_items[0]),
-            "max_items": self.config.max_items,
+    def progress(self, estimates: bool = True) -> dict:
+        """Where the test stands. ``estimates=False`` is what a test taker may see while the test runs:
+        counts and bounds that depend on how many items were answered, never on whether they were right
+        (no running theta/SE, no per-area stop flags: those move with correctness, so shown after each
+        answer they would reveal the key). Per-area counts include pilot items, so they do not tell which
+        items were unscored either. ``estimates=True`` adds the running estimates (practice mode)."""
+        cfg, e = self.config, self._engine
+        n_areas = len(self.areas)
+        per_area = {a: 0 for a in self.areas}
+        for entry in self.log:
+            per_area[entry["area"]] = per_area.get(entry["area"], 0) + 1
+        # bounds from the configuration alone: the shortest test (as in ``pilot_slots``) and the longest
+        # (pilot items come on top of max_items); a bank that runs out of items ends a test sooner
+        shortest = max(cfg.min_items, min(cfg.max_items, n_areas * cfg.min_items_per_area), 1)
+        longest = min(cfg.max_items, n_areas * cfg.max_items_per_area) + cfg.n_pilot
+        answered = self.n_answered
+        out = {
+            "answered": answered,
+            "max_items": longest,
+            "min_items_left": 0 if self.finished else max(0, shortest - answered),
+            "max_items_left": 0 if self.finished else max(0, longest - answered),
             "finished": self.finished,
-            "areas": {a: {"n_items": int(e.n_area[0, k]), "theta": float(theta[k]), "se": float(se[k]),
-                          "done": bool(e.area_done[0, k])} for k, a in enumerate(self.areas)},
+            "areas": {a: {"n_items": n} for a, n in per_area.items()},
         }
+        if estimates:
+            theta, se = e.posterior.theta[0], e.posterior.se[0]
+            out["operational_answered"] = int(e.n_items[0])
+            for k, a in enumerate(self.areas):
+                out["areas"][a].update(n_operational=int(e.n_area[0, k]), theta=float(theta[k]),
+                                       se=float(se[k]), done=bool(e.area_done[0, k]))
+        return out
 
     def result(self) -> CompetenceProfile:
         """The competence profile so far (final once ``finished``); pilot items are not in it.

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -51,6 +53,11 @@ class Organisation(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Practice mode allowed: a diagnostic started with ``practice: true`` shows running estimates after
+    # each answer (which reveals whether it was right). Off by default: test integrity (issue 13).
+    practice_mode: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
 
 class ApiKey(Base):
@@ -105,6 +112,8 @@ class DiagnosticSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # replies carry running estimates (practice mode, only where the organisation allows it)
+    practice: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
 
 class ResponseRecord(Base):
@@ -124,6 +133,29 @@ class ResponseRecord(Base):
     bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
     administered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     reply: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class ResultReview(Base):
+    """Human oversight of a finished diagnostic's result, append-only (issue 13).
+
+    ``kind``: ``annotation`` (a note by an ``oversight`` key, optionally on one area), ``override`` (an
+    ``oversight`` key sets an area's level; ``original_level`` keeps the scored level, the stored result
+    is never changed) or ``contest`` (the learner's platform flags the result as contested).
+    """
+
+    __tablename__ = "result_reviews"
+    __table_args__ = (Index("ix_result_reviews_session", "session_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    session_id: Mapped[str] = mapped_column(ForeignKey("diagnostic_sessions.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # annotation | override | contest
+    area: Mapped[str | None] = mapped_column(String(8))
+    original_level: Mapped[int | None] = mapped_column(Integer)  # the scored level (override)
+    level: Mapped[int | None] = mapped_column(Integer)  # the level set by the reviewer (override)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    key_id: Mapped[str] = mapped_column(String(64), nullable=False)  # the API key that acted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class LearningEvent(Base):

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
+from api import audit
 from api.auth import Principal, require
 from api.deps import DbSession, Diagnostics, MetricsDep
-from api.problems import PROBLEM_MEDIA_TYPE
+from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from api.schemas import AnswerIn, DiagnosticCreate, DiagnosticResult, DiagnosticStatus, DiagnosticStep
 
 router = APIRouter(prefix="/v1/diagnostics", tags=["diagnostics"])
@@ -40,7 +41,8 @@ def start_diagnostic(
     body: DiagnosticCreate, db: DbSession, principal: Caller, diagnostics: Diagnostics, metrics: MetricsDep
 ) -> JSONResponse:
     reply = diagnostics.start(
-        db, principal, body.learner_id, body.role, body.areas, body.language, unit=body.unit
+        db, principal, body.learner_id, body.role, body.areas, body.language, unit=body.unit,
+        practice=body.practice,
     )
     metrics.sessions_started.inc()
     if reply["status"] == "finished":
@@ -88,7 +90,22 @@ def answer_item(
     "/{session_id}/result",
     response_model=DiagnosticResult,
     responses={**_ERRORS, 409: {**_PROBLEM, "description": "diagnostic not finished yet"}},
-    summary="Competence profile of a finished diagnostic and the bank version used",
+    summary="Competence profile of a finished diagnostic, explained, with its reviews",
+    description="Also readable with an `oversight` key (audit-logged). The explanation names the areas "
+    "measured, items per area, precision, the level's meaning in the framework and the scoring method; "
+    "`levels` gives each area's level after oversight overrides beside the scored one.",
 )
-def get_result(session_id: SessionId, db: DbSession, principal: Caller, diagnostics: Diagnostics) -> dict:
-    return diagnostics.result(db, principal, session_id)
+def get_result(
+    session_id: SessionId,
+    db: DbSession,
+    principal: Annotated[Principal, Depends(require(None))],
+    diagnostics: Diagnostics,
+) -> dict:
+    # the learner's platform (diagnostics) and human reviewers (oversight) read results
+    if not (principal.has("diagnostics") or principal.has("oversight")):
+        raise ProblemError(403, "forbidden", "this API key lacks the 'diagnostics' or 'oversight' scope")
+    result = diagnostics.result(db, principal, session_id)
+    if "oversight" in principal.scopes:  # a person reading a result: audit-logged
+        audit.record(db, principal, "result.read", f"session:{session_id}")
+        db.commit()
+    return result

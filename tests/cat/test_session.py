@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from adaptive.cat import CatConfig, CatSession
+from adaptive.cat.profile import MIN_ITEMS_FOR_COMPETENCE_ESTIMATE, estimate_profile
 from adaptive.errors import (
     AlreadyAnsweredError,
     InvalidAnswerError,
@@ -207,9 +208,45 @@ def test_profile_shape_and_levels(bank):
         assert abs(sum(area["level_probabilities"]) - 1) < 1e-9
         assert area["level"] == int(np.argmax(area["level_probabilities"])) + 1
     scored = [e for e in s.log if not e["is_pilot"]]
-    total = sum(c["score"] for c in prof["competences"].values())
-    assert total == sum(e["score"] for e in scored)
+    assert sum(c["items"] for c in prof["competences"].values()) == len(scored)
+    for comp in prof["competences"].values():     # evidence counts, never raw scores
+        assert set(comp) == {"items", "theta", "se"}
+        assert (comp["theta"] is not None) == (comp["items"] >= MIN_ITEMS_FOR_COMPETENCE_ESTIMATE)
     json.dumps(prof)
+
+
+def test_competence_estimate_only_from_enough_items(bank):
+    ids = [it.id for it in bank.items if it.competence == "1.1" and it.status == "active"
+           and not it.is_polytomous][:MIN_ITEMS_FOR_COMPETENCE_ESTIMATE]
+    few = estimate_profile(bank, ids[:-1], [1] * (len(ids) - 1)).competences["1.1"]
+    assert few.items == len(ids) - 1 and few.theta is None and few.se is None
+    right = estimate_profile(bank, ids, [1] * len(ids)).competences["1.1"]
+    wrong = estimate_profile(bank, ids, [0] * len(ids)).competences["1.1"]
+    assert right.items == len(ids) and right.theta > 0 > wrong.theta and 0 < right.se < 1
+
+
+def test_progress_without_estimates_does_not_depend_on_correctness(bank):
+    # the same seed answered all right vs all wrong: the item sequence differs, the public progress not
+    config = CatConfig(areas=["1", "2"], min_items=4, max_items=10, n_pilot=1)
+    runs = []
+    for right in (True, False):
+        s = CatSession(bank, config, seed=5)
+        seen = []
+        while s.next_item() is not None and len(seen) < 3:
+            it = bank.item(s.next_item())
+            if it.is_polytomous:
+                answer = list(it.key).index(len(it.key) - 1 if right else 0)
+            else:
+                answer = it.key if right else (it.key + 1) % len(it.content["en"].options)
+            s.answer(it.id, int(answer))
+            p = s.progress(estimates=False)
+            seen.append({k: v for k, v in p.items() if k != "areas"})
+            assert set(p) == {"answered", "max_items", "min_items_left", "max_items_left", "finished",
+                              "areas"}
+            assert all(set(a) == {"n_items"} for a in p["areas"].values())
+        runs.append(seen)
+    assert runs[0] == runs[1]
+    assert "theta" in s.progress()["areas"]["1"]
 
 
 def test_subset_of_areas(bank):

@@ -1,0 +1,112 @@
+"""A competence profile explained in the framework's own words: what was measured, on how many items,
+how precisely, what the level means, and how it was scored (transparency of a high-risk AI use).
+
+Plain data in, plain data out: the service, a notebook or a report renders the same explanation.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+from adaptive.cat.profile import MIN_ITEMS_FOR_COMPETENCE_ESTIMATE
+from adaptive.estimation import level_of
+
+COVERAGE = 0.9
+# SE thresholds of the plain-words precision reading, in theta units: a level band (between two cuts of
+# DigComp 2.2 banks) is ~0.6 wide, so SE <= 0.3 pins the level to about one band either way.
+PRECISION_WORDS = ((0.3, "high"), (0.5, "moderate"), (float("inf"), "low"))
+
+SCORING_METHOD = (
+    "Item response theory. The area abilities (theta) are the joint maximum a posteriori (MAP) estimate "
+    "from the scored answers under the item bank's correlated prior over areas; the standard error (SE) "
+    "comes from the curvature of the posterior (Laplace approximation). The level is the most likely "
+    "level under that posterior, using the bank's theta cut scores. Pilot items are administered to "
+    "calibrate them and never scored."
+)
+
+
+def precision_words(se: float) -> str:
+    return next(word for limit, word in PRECISION_WORDS if se <= limit)
+
+
+def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd: float = 1.0,  # noqa: ANN001
+                    independent_areas: bool = False, coverage: float = COVERAGE) -> dict:
+    """Explanation of ``profile`` (``CompetenceProfile.to_dict()``) scored on a bank with ``cut_scores``
+    (``{area: cuts}``). ``framework`` (``adaptive.framework.Framework`` of the bank's version, or None)
+    supplies area names and level descriptors; descriptors are given only when its level scheme has as
+    many levels as the cut scores define."""
+    z = NormalDist().inv_cdf(0.5 + coverage / 2)
+    pct = round(coverage * 100)
+    areas = {}
+    for area_id, r in profile.get("areas", {}).items():
+        theta, se = float(r["theta"]), float(r["se"])
+        entry: dict = {
+            "name": _area_name(framework, area_id),
+            "items": r.get("n_items"),
+            "theta": theta,
+            "se": se,
+            "precision": precision_words(se),
+        }
+        cuts = cut_scores.get(area_id)
+        level = r.get("level")
+        if cuts and level is not None:
+            low, high = level_of(theta - z * se, cuts), level_of(theta + z * se, cuts)
+            probs = r.get("level_probabilities") or []
+            p = float(probs[level - 1]) if len(probs) >= level else None
+            entry["level"] = level
+            entry["level_probability"] = p
+            entry["level_range"] = [low, high]
+            span = f"level {low}" if low == high else f"between levels {low} and {high}"
+            entry["reading"] = (
+                f"{entry['precision'].capitalize()} precision (SE {se:.2f}) from {r.get('n_items')} items: "
+                f"level {level} is the most likely"
+                + (f" (probability {p:.0%})" if p is not None else "")
+                + f"; with {pct}% certainty the level is {span}."
+            )
+            entry["level_meaning"] = _descriptor(framework, level, len(cuts) + 1)
+        else:
+            entry["reading"] = (f"{entry['precision'].capitalize()} precision (SE {se:.2f}) from "
+                                f"{r.get('n_items')} items; the item bank defines no levels.")
+        areas[area_id] = entry
+    competences = profile.get("competences", {})
+    return {
+        "framework": None if framework is None else {"name": framework.name, "version": framework.version},
+        "areas_measured": list(areas),
+        "areas": areas,
+        "competences": {
+            "with_estimate": sorted(c for c, e in competences.items() if e.get("theta") is not None),
+            "rule": f"each competence reports how many scored items gave evidence; an estimate only from "
+                    f"{MIN_ITEMS_FOR_COMPETENCE_ESTIMATE} items on (fewer are too imprecise and would reveal "
+                    f"which answers were right)",
+        },
+        "scoring": {
+            "method": SCORING_METHOD,
+            "estimator": "MAP (joint over areas) + Laplace SE",
+            "prior": {"sd": float(prior_sd),
+                      "area_correlations": "none" if independent_areas else "item bank"},
+            "level_range_coverage": coverage,
+        },
+    }
+
+
+def _area_name(framework, area_id: str) -> str | None:  # noqa: ANN001
+    if framework is None:
+        return None
+    try:
+        return framework.area(area_id).name
+    except KeyError:            # UnknownIdError is a KeyError: a bank area the framework does not name
+        return None
+
+
+def _descriptor(framework, level: int, n_levels: int) -> dict | None:  # noqa: ANN001
+    if framework is None or len(framework.levels) != n_levels:
+        return None
+    lv = framework.levels[level - 1]
+    # whatever descriptors the framework's level carries (DigComp 2.2: group, complexity, autonomy,
+    # cognitive domain), in its own words
+    out = {"level": level}
+    for name in ("group", "complexity", "autonomy", "cognitive_domain", "description"):
+        value = getattr(lv, name, None)
+        if isinstance(value, str) and value:
+            out[name] = value
+    return out

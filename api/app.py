@@ -70,7 +70,7 @@ def create_app(
         settings=settings,
         engine=engine,
         sessionmaker=maker,
-        keys=KeyVerifier(maker, settings.key_cache_seconds),
+        keys=KeyVerifier(maker, settings.key_cache_seconds, settings.key_check_seconds),
         provider=provider,
         diagnostics=DiagnosticService(provider, cat_overrides=overrides, seeds=SeedSource(settings.cat_seed)),
         metrics=Metrics(),

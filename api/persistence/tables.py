@@ -51,6 +51,10 @@ class Organisation(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # what an academy's operator groups organisations by in cross-organisation aggregates
+    org_type: Mapped[str | None] = mapped_column(String(64))  # e.g. ministry, municipality, museum
+    sector: Mapped[str | None] = mapped_column(String(64))  # e.g. culture, health, state administration
+    units: Mapped[list | None] = mapped_column(JSON)  # the organisation's units (departments), names
 
 
 class ApiKey(Base):
@@ -64,7 +68,11 @@ class ApiKey(Base):
     scopes: Mapped[str] = mapped_column(String(200), nullable=False)  # space-separated
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # indexed: every process polls count/max of it to drop revoked keys from its cache (api.auth)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # at most a minute behind
+    replaces: Mapped[str | None] = mapped_column(String(32))  # the key_id this one rotated out
 
 
 class Learner(Base):

@@ -103,7 +103,10 @@ def create_app(
             {"name": "recommendations", "description": "learning content for learners and roles"},
             {"name": "events", "description": "learning events for the recommender"},
             {"name": "reference", "description": "framework, roles, catalogue"},
-            {"name": "models", "description": "served model versions and reload"},
+            {"name": "models", "description": "served model versions; reload and promote (operators)"},
+            {"name": "keys", "description": "API keys: list, create, revoke, rotate (admins, operators)"},
+            {"name": "operator", "description": "the academy's organisations and cross-organisation "
+             "aggregates (operator scope)"},
             {"name": "insights", "description": "organisation insights: gaps, pathway progress, impact"},
             {"name": "health", "description": "liveness, readiness, metrics"},
         ],
@@ -116,9 +119,20 @@ def create_app(
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 
     from api.insights import router as insights
-    from api.routers import admin, diagnostics, events, health, learners, reference
+    from api.routers import (
+        admin,
+        aggregates,
+        diagnostics,
+        events,
+        health,
+        keys,
+        learners,
+        organisations,
+        reference,
+    )
 
-    for module in (health, diagnostics, learners, events, reference, admin, insights):
+    for module in (health, diagnostics, learners, events, reference, admin, insights, keys, organisations,
+                   aggregates):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

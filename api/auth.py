@@ -193,26 +193,32 @@ class KeyVerifier:
             if generation == self._generation:  # else a revocation was seen since this lookup began
                 self._cache[token] = (until, principal)
         self._touch(key.key_id, now)
+        if self._pending:  # a miss went to the database anyway: write the last use now, not a check later
+            with self._sessionmaker() as db:
+                self._write_last_uses(db)
         return principal
 
     def check_revocations(self) -> None:
         """Look at the revocation fingerprint (dropping the cache if it changed); write pending last uses."""
         started = time.monotonic()  # the look is as old as its start: a revocation after it waits a look
-        with self._lock:
-            pending, self._pending = self._pending, {}
         with self._sessionmaker() as db:
             fingerprint = tuple(db.execute(_REVOCATIONS).one())
-            for key_id, at in pending.items():
-                older = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at)
-                db.execute(update(ApiKey).where(ApiKey.key_id == key_id, older).values(last_used_at=at))
-            if pending:
-                db.commit()
+            self._write_last_uses(db)
         with self._lock:
             if fingerprint != self._fingerprint:
                 self._cache.clear()
                 self._generation += 1
                 self._fingerprint = fingerprint
             self._checked_at = max(self._checked_at, started)
+
+    def _write_last_uses(self, db: Session) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for key_id, at in pending.items():
+            older = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at)
+            db.execute(update(ApiKey).where(ApiKey.key_id == key_id, older).values(last_used_at=at))
+        if pending:
+            db.commit()
 
     def _touch(self, key_id: str, now: float) -> None:
         if now - self._touched.get(key_id, -float("inf")) >= self._touch_seconds:

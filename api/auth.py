@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import threading
@@ -19,6 +20,7 @@ from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.deps import ServicesDep
@@ -109,6 +111,7 @@ def token_key_id(token: str) -> str:
     return match.group(1)
 
 
+log = logging.getLogger("digipath.api")
 _REVOCATIONS = select(func.count(ApiKey.revoked_at), func.max(ApiKey.revoked_at))
 
 
@@ -155,7 +158,10 @@ class KeyVerifier:
     def verify(self, token: str) -> Principal:
         now = time.monotonic()
         if now - self._checked_at >= self._check_seconds:
-            self.check_revocations()
+            try:
+                self.check_revocations()
+            except SQLAlchemyError:  # a key that may be revoked is not accepted blindly: a clear 503
+                raise _keys_unavailable() from None
         hit = self._cache.get(token)
         if hit is not None and hit[0] > now:
             self._touch(hit[1].key_id, now)
@@ -165,12 +171,15 @@ class KeyVerifier:
             raise _unauthorized("malformed API key")
         key_id, secret = match.groups()
         generation = self._generation
-        with self._sessionmaker() as db:
-            row = db.execute(
-                select(ApiKey, Organisation.slug)
-                .join(Organisation, Organisation.id == ApiKey.org_id)
-                .where(ApiKey.key_id == key_id)
-            ).first()
+        try:
+            with self._sessionmaker() as db:
+                row = db.execute(
+                    select(ApiKey, Organisation.slug)
+                    .join(Organisation, Organisation.id == ApiKey.org_id)
+                    .where(ApiKey.key_id == key_id)
+                ).first()
+        except SQLAlchemyError:
+            raise _keys_unavailable() from None
         wall = utcnow()
         if (
             row is None
@@ -214,23 +223,33 @@ class KeyVerifier:
     def _write_last_uses(self, db: Session) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        for key_id, at in pending.items():
-            older = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at)
-            db.execute(update(ApiKey).where(ApiKey.key_id == key_id, older).values(last_used_at=at))
-        if pending:
+        if not pending:
+            return
+        try:
+            for key_id, at in pending.items():
+                older = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at)
+                db.execute(update(ApiKey).where(ApiKey.key_id == key_id, older).values(last_used_at=at))
             db.commit()
+        except SQLAlchemyError:  # bookkeeping only (e.g. a busy SQLite file): never fails the request
+            db.rollback()
+            log.warning("could not record the last use of %d API key(s)", len(pending))
 
     def _touch(self, key_id: str, now: float) -> None:
-        if now - self._touched.get(key_id, -float("inf")) >= self._touch_seconds:
-            self._touched[key_id] = now
-            self._pending[key_id] = utcnow()
-            if len(self._touched) > 100_000:
-                self._touched.clear()
+        if now - self._touched.get(key_id, -float("inf")) >= self._touch_seconds:  # rare: once a minute
+            with self._lock:  # _write_last_uses swaps the pending dict under the lock
+                self._touched[key_id] = now
+                self._pending[key_id] = utcnow()
+                if len(self._touched) > 100_000:
+                    self._touched.clear()
 
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
             self._generation += 1
+
+
+def _keys_unavailable() -> ProblemError:
+    return ProblemError(503, "unavailable", "API keys cannot be checked: the database is unreachable")
 
 
 def _unauthorized(detail: str) -> ProblemError:

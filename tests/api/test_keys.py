@@ -235,3 +235,41 @@ def test_cli_list_create_revoke_rotate(tmp_path, monkeypatch):
                         (["keys", "list", "--org", "nowhere"], "no organisation")):
         r = runner.invoke(app, args)
         assert r.exit_code == 1 and words in r.output and "Traceback" not in r.output, (args, r.output)
+
+
+def test_keys_that_cannot_be_checked_are_refused_with_503_not_trusted():
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from api.problems import ProblemError
+
+    token = "dp_0123456789ab_" + "x" * 43
+    down = create_engine("postgresql+psycopg2://nobody@127.0.0.1:9/nowhere",
+                         connect_args={"connect_timeout": 2})
+    verifier = KeyVerifier(sessionmaker(down), cache_seconds=30.0, check_seconds=0.0)
+    try:
+        verifier.verify(token)
+        raise AssertionError("verified without a database")
+    except ProblemError as exc:
+        assert exc.status == 503 and "database" in exc.detail
+    down.dispose()
+
+
+def test_demo_key_only_in_a_bootstrapped_demo_home(tmp_path):
+    from api import cli_service, db
+    from api.settings import Settings
+
+    settings = Settings(home=tmp_path, database_url=None)
+    db.upgrade(settings.resolved_database_url)
+    assert cli_service.ensure_demo_key(settings) is None  # models registered some other way: no key
+    assert not (tmp_path / cli_service.DEMO_KEY_FILE).exists()
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "bootstrap.json").write_text("{}")
+    token = cli_service.ensure_demo_key(settings)
+    assert token and (tmp_path / cli_service.DEMO_KEY_FILE).read_text().strip() == token
+    assert (tmp_path / cli_service.DEMO_KEY_FILE).stat().st_mode & 0o077 == 0
+    engine = db.make_engine(settings.resolved_database_url)
+    principal = KeyVerifier(db.make_sessionmaker(engine)).verify(token)
+    engine.dispose()
+    assert principal.org_slug == "demo" and principal.scopes == {"admin", "operator"}
+    assert cli_service.ensure_demo_key(settings) is None  # a second start: no second key

@@ -103,14 +103,6 @@ def add_key(  # noqa: ANN001
     return key, f"dp_{key_id}_{secret}"
 
 
-def token_key_id(token: str) -> str:
-    """The public key id of a token (``dp_<key_id>_<secret>``)."""
-    match = _KEY_RE.match(token)
-    if match is None:
-        raise ValueError("not a digipath API key")
-    return match.group(1)
-
-
 log = logging.getLogger("digipath.api")
 _REVOCATIONS = select(func.count(ApiKey.revoked_at), func.max(ApiKey.revoked_at))
 

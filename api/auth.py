@@ -130,6 +130,7 @@ class KeyVerifier:
         self._touch_seconds = touch_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
         self._checked_at = -float("inf")  # monotonic time of the last look at the fingerprint
         self._fingerprint: tuple | None = None
         self._generation = 0  # bumped when the cache is dropped: a lookup older than that is not cached
@@ -150,10 +151,12 @@ class KeyVerifier:
     def verify(self, token: str) -> Principal:
         now = time.monotonic()
         if now - self._checked_at >= self._check_seconds:
-            try:
-                self.check_revocations()
-            except SQLAlchemyError:  # a key that may be revoked is not accepted blindly: a clear 503
-                raise _keys_unavailable() from None
+            with self._check_lock:  # one look per process; concurrent requests wait for it (< 1 ms)
+                if time.monotonic() - self._checked_at >= self._check_seconds:
+                    try:
+                        self.check_revocations()
+                    except SQLAlchemyError:  # a key that may be revoked is not accepted blindly: 503
+                        raise _keys_unavailable() from None
         hit = self._cache.get(token)
         if hit is not None and hit[0] > now:
             self._touch(hit[1].key_id, now)

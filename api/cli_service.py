@@ -4,6 +4,8 @@ HTTP service."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -47,27 +49,22 @@ def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to 
     console.print(f"database at {_redact(url)} is at revision {revision}")
 
 
-def _session():  # noqa: ANN202
-    """A migrated database session for one command (closed by the caller's ``with``)."""
-    from contextlib import contextmanager
-
+@contextmanager
+def _session() -> Iterator:
+    """A session on the migrated service database for one command."""
     from api import db
 
-    @contextmanager
-    def opened():  # noqa: ANN202
-        url = _settings().resolved_database_url
-        try:
-            db.upgrade(url)
-        except Exception as exc:  # bad URL, server down: one clear line
-            _fail(f"database upgrade failed for {_redact(url)}: {exc}")
-        engine = db.make_engine(url)
-        try:
-            with db.make_sessionmaker(engine)() as session:
-                yield session
-        finally:
-            engine.dispose()
-
-    return opened()
+    url = _settings().resolved_database_url
+    try:
+        db.upgrade(url)
+    except Exception as exc:  # bad URL, server down: one clear line
+        _fail(f"database upgrade failed for {_redact(url)}: {exc}")
+    engine = db.make_engine(url)
+    try:
+        with db.make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _actor() -> str:

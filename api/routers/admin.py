@@ -80,10 +80,10 @@ def promote_model(
     services: ServicesDep, principal: Operator,
 ) -> dict:
     previous = services.provider.promote(name, str(body.version))
-    served = services.load_models()
-    record(db, principal, "models.promote", f"model:{name}", version=body.version, previous=previous,
-           served=served)
+    # the alias has moved: record it even if serving it here fails next (then a 503, reload later)
+    record(db, principal, "models.promote", f"model:{name}", version=body.version, previous=previous)
     db.commit()
+    services.load_models()
     return list_models(services.provider, principal)
 
 

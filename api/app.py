@@ -20,6 +20,7 @@ from api.metrics import LatencyMiddleware, Metrics
 from api.problems import install_problem_handlers
 from api.providers import ModelProvider, RegistryModelProvider
 from api.settings import Settings, get_settings
+from api.signals import MODELS, SignalWatcher
 
 log = logging.getLogger("digipath.api")
 
@@ -41,6 +42,7 @@ class Services:
     provider: ModelProvider
     diagnostics: DiagnosticService
     metrics: Metrics
+    model_signal: SignalWatcher | None = None  # follows operators' reloads made through other processes
 
     def load_models(self) -> dict[str, str | None]:
         served = self.provider.load()
@@ -75,6 +77,10 @@ def create_app(
         diagnostics=DiagnosticService(provider, cat_overrides=overrides, seeds=SeedSource(settings.cat_seed)),
         metrics=Metrics(),
     )
+    services.model_signal = SignalWatcher(MODELS, services.load_models)
+    services.keys.watchers.append(services.model_signal)
+    with maker() as db:  # where the counter stands before the models load: a later move is followed
+        services.model_signal(db)
     try:
         services.load_models()
     except Exception as exc:  # the service still starts; /readyz says why it is not ready

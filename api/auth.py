@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -136,6 +137,8 @@ class KeyVerifier:
         self._generation = 0  # bumped when the cache is dropped: a lookup older than that is not cached
         self._touched: dict[str, float] = {}  # key_id -> monotonic time its last use was queued
         self._pending: dict[str, datetime] = {}  # key_id -> last use not yet written
+        # called with the check's session: other service-wide changes ride on the same look (api.signals)
+        self.watchers: list[Callable[[Session], None]] = []
 
     def cached(self, token: str) -> Principal | None:
         """The principal of a token verified recently, if revocations were checked recently (no I/O)."""
@@ -208,6 +211,12 @@ class KeyVerifier:
         with self._sessionmaker() as db:
             fingerprint = tuple(db.execute(_REVOCATIONS).one())
             self._write_last_uses(db)
+            for watcher in self.watchers:
+                try:
+                    watcher(db)
+                except SQLAlchemyError as exc:  # a signal missed now is seen on the next look
+                    db.rollback()
+                    log.warning("service signal not read: %s", exc)
         with self._lock:
             if fingerprint != self._fingerprint:
                 self._cache.clear()

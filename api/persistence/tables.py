@@ -170,3 +170,15 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), nullable=False)  # e.g. insights.read, learner.erase
     target: Mapped[str | None] = mapped_column(String(200))  # e.g. learner:<external id>, session:<id>
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ServiceSignal(Base):
+    """A counter per service-wide change every process must follow (``models``: serve the champions
+    anew). Each process reads them with its revocation check (``api.signals``, ``api.auth.KeyVerifier``),
+    so a change reaches every worker and host sharing the database within about a second."""
+
+    __tablename__ = "service_signals"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -19,6 +19,7 @@ from api.persistence.tables import Learner, LearningEvent, ResponseRecord
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import ModelsOut
 from api.schemas_admin import PromoteIn
+from api.signals import MODELS, bump
 
 if TYPE_CHECKING:
     from api.app import Services
@@ -53,14 +54,22 @@ def list_models(provider: Provider, principal: Principal = Depends(require(None)
     },
     summary="Serve the current champion versions without a restart (operators)",
     description="Requests in flight finish on the objects they hold; running diagnostics keep the "
-    "item bank version they started with. Reloads the worker that answers; each worker/host needs its own.",
+    "item bank version they started with. The answering worker reloads at once; every other worker and "
+    "host sharing the database follows within about a second (in the background).",
 )
 def reload_models(db: DbSession, services: ServicesDep, principal: Operator) -> dict:
     before = services.provider.served_versions()
     served = services.load_models()
+    _signal_models(db, services)
     record(db, principal, "models.reload", None, before=before, served=served)
     db.commit()
     return list_models(services.provider, principal)
+
+
+def _signal_models(db: DbSession, services: Services) -> None:
+    generation = bump(db, MODELS)
+    if services.model_signal is not None:
+        services.model_signal.acknowledge(generation)
 
 
 @router.post(
@@ -73,7 +82,7 @@ def reload_models(db: DbSession, services: ServicesDep, principal: Operator) -> 
     },
     summary="Make a registered version the champion and serve it (operators)",
     description="The registry checks that the version loads and carries its metrics; this worker serves "
-    "it at once, other workers and hosts on their next reload.",
+    "it at once, every other worker and host sharing the database within about a second.",
 )
 def promote_model(
     name: Literal["digcomp-item-bank", "learning-recommender"], body: PromoteIn, db: DbSession,
@@ -82,6 +91,7 @@ def promote_model(
     previous = services.provider.promote(name, str(body.version))
     # the alias has moved: record it even if serving it here fails next (then a 503, reload later)
     record(db, principal, "models.promote", f"model:{name}", version=body.version, previous=previous)
+    _signal_models(db, services)
     db.commit()
     services.load_models()
     return list_models(services.provider, principal)

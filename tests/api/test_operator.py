@@ -3,6 +3,7 @@ aggregates for ``operator`` keys only; organisation admins keep to their organis
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import numpy as np
@@ -196,3 +197,36 @@ def test_readyz_hides_why_it_is_not_ready_from_anonymous_callers(settings, bank_
     finally:
         broken.client.close()
         broken.app.state.services.engine.dispose()
+
+
+def test_a_reload_through_one_instance_reaches_another_on_the_same_database(settings, bank_v1, bank_v2,
+                                                                           bundle):
+    """Two service instances (as two workers or hosts): the other one follows an operator's reload by
+    itself, in the background, on the look it makes for revoked keys."""
+    from api.providers import StaticModelProvider
+    from tests.api.conftest import make_api
+
+    tuned = settings.model_copy(update={"key_cache_seconds": 30.0, "key_check_seconds": 0.2})
+    banks = {"1": bank_v1, "2": bank_v2}
+    apis = [make_api(tuned, StaticModelProvider(banks, champion="1", recommender=bundle)) for _ in range(2)]
+    one, two = apis
+    try:
+        op = one.key("academy", "operator")
+
+        def served_by_two() -> str:
+            return two.client.get("/v1/models", headers=op).json()["served"]["digcomp-item-bank"]
+
+        two.provider.set_champion("2")  # what two's registry would say now; it serves 1 until told
+        deadline = time.monotonic() + 0.6
+        while time.monotonic() < deadline:
+            assert served_by_two() == "1"
+            time.sleep(0.05)
+        assert one.client.post("/v1/admin/models/reload", headers=op).status_code == 200
+        deadline = time.monotonic() + 3.0
+        while served_by_two() != "2":
+            assert time.monotonic() < deadline, "the other instance did not follow the reload"
+            time.sleep(0.05)
+    finally:
+        for api in apis:
+            api.client.close()
+            api.app.state.services.engine.dispose()

@@ -233,6 +233,21 @@ def test_restart_mid_session_loses_nothing(server):
         assert final["status"] == "finished" and final["answered"] > 3
 
 
+def _one_connection_per_worker(srv: Server, headers: dict, workers: int = 2) -> dict[str, httpx.Client]:
+    """A keep-alive connection to each worker process (a connection stays with the process that took it)."""
+    found: dict[str, httpx.Client] = {}
+    for _ in range(100 * workers):
+        client = httpx.Client(base_url=srv.url, timeout=30)
+        worker = client.get("/readyz", headers=headers).json()["checks"]["worker"]
+        if worker in found:
+            client.close()
+        else:
+            found[worker] = client
+        if len(found) == workers:
+            return found
+    raise AssertionError(f"reached only {len(found)} of {workers} workers")
+
+
 @pytest.mark.parametrize(
     "backend",
     [
@@ -259,16 +274,7 @@ def test_revoked_key_is_refused_by_every_worker_within_a_second(model_store, tmp
     srv.start()
     connections: dict[str, httpx.Client] = {}
     try:
-        for _ in range(200):  # new connections until both workers hold one
-            client = httpx.Client(base_url=srv.url, timeout=10)
-            worker = client.get("/readyz", headers=admin).json()["checks"]["worker"]
-            if worker in connections:
-                client.close()
-            else:
-                connections[worker] = client
-            if len(connections) == 2:
-                break
-        assert len(connections) == 2, "could not reach both workers"
+        connections = _one_connection_per_worker(srv, admin)
         for client in connections.values():  # the victim is verified and cached (30 s) on both workers
             assert client.get("/v1/framework", headers=victim).status_code == 200
         revoker = next(iter(connections.values()))
@@ -288,6 +294,48 @@ def test_revoked_key_is_refused_by_every_worker_within_a_second(model_store, tmp
         for worker, client in connections.items():  # the answers came from the worker we think
             assert client.get("/readyz", headers=admin).json()["checks"]["worker"] == worker
             assert client.get("/v1/framework", headers=victim).status_code == 401
+    finally:
+        for client in connections.values():
+            client.close()
+        srv.stop()
+
+
+def test_a_reload_through_one_worker_is_followed_by_every_worker(model_store, tmp_path):
+    """An operator's reload answered by one worker of `serve --workers 2`: the other follows by itself."""
+    home = tmp_path / "home"
+    shutil.copytree(model_store, home)
+    operator = {"Authorization": f"Bearer {create_key(home, 'academy', 'operator')}"}
+    srv = Server(home, workers=2)
+    connections: dict[str, httpx.Client] = {}
+
+    def served(client: httpx.Client) -> str:
+        return client.get("/v1/models", headers=operator).json()["served"]["digcomp-item-bank"]
+
+    try:
+        srv.start()
+        connections = _one_connection_per_worker(srv, operator)
+        assert {served(c) for c in connections.values()} == {"1"}
+        # a new champion in the registry; meanwhile keep the connections (uvicorn drops idle ones at 5 s)
+        out_path = tmp_path / "register.out"
+        with open(out_path, "w") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "tests.api.e2e_models", str(home), "bank", "12"],
+                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+            while proc.poll() is None:
+                for worker, client in connections.items():
+                    assert client.get("/readyz", headers=operator).json()["checks"]["worker"] == worker
+                time.sleep(1.0)
+        output = out_path.read_text()
+        assert proc.returncode == 0 and output.strip().splitlines()[-1] == "2", output[-3000:]
+        assert {served(c) for c in connections.values()} == {"1"}  # served only once told
+        first = next(iter(connections.values()))
+        r = first.post("/v1/admin/models/reload", headers=operator)
+        assert r.status_code == 200 and r.json()["served"]["digcomp-item-bank"] == "2", r.text
+        deadline = time.monotonic() + 10
+        for worker, client in connections.items():
+            while served(client) != "2":
+                assert time.monotonic() < deadline, f"worker {worker} still serves the old champion"
+                time.sleep(0.1)
+            assert client.get("/readyz", headers=operator).json()["checks"]["worker"] == worker
     finally:
         for client in connections.values():
             client.close()

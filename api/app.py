@@ -20,6 +20,7 @@ from api.metrics import LatencyMiddleware, Metrics
 from api.problems import install_problem_handlers
 from api.providers import ModelProvider, RegistryModelProvider
 from api.settings import Settings, get_settings
+from api.signals import MODELS, SignalWatcher
 
 log = logging.getLogger("digipath.api")
 
@@ -41,6 +42,7 @@ class Services:
     provider: ModelProvider
     diagnostics: DiagnosticService
     metrics: Metrics
+    model_signal: SignalWatcher | None = None  # follows operators' reloads made through other processes
 
     def load_models(self) -> dict[str, str | None]:
         served = self.provider.load()
@@ -70,11 +72,15 @@ def create_app(
         settings=settings,
         engine=engine,
         sessionmaker=maker,
-        keys=KeyVerifier(maker, settings.key_cache_seconds),
+        keys=KeyVerifier(maker, settings.key_cache_seconds, settings.key_check_seconds),
         provider=provider,
         diagnostics=DiagnosticService(provider, cat_overrides=overrides, seeds=SeedSource(settings.cat_seed)),
         metrics=Metrics(),
     )
+    services.model_signal = SignalWatcher(MODELS, services.load_models)
+    services.keys.watchers.append(services.model_signal)
+    with maker() as db:  # where the counter stands before the models load: a later move is followed
+        services.model_signal(db)
     try:
         services.load_models()
     except Exception as exc:  # the service still starts; /readyz says why it is not ready
@@ -103,7 +109,10 @@ def create_app(
             {"name": "recommendations", "description": "learning content for learners and roles"},
             {"name": "events", "description": "learning events for the recommender"},
             {"name": "reference", "description": "framework, roles, catalogue"},
-            {"name": "models", "description": "served model versions and reload"},
+            {"name": "models", "description": "served model versions; reload and promote (operators)"},
+            {"name": "keys", "description": "API keys: list, create, revoke, rotate (admins, operators)"},
+            {"name": "operator", "description": "the academy's organisations and cross-organisation "
+             "aggregates (operator scope)"},
             {"name": "insights", "description": "organisation insights: gaps, pathway progress, impact"},
             {"name": "oversight", "description": "human review of results: annotate, override, contest"},
             {"name": "organisation", "description": "the caller's organisation settings (practice mode)"},
@@ -118,9 +127,22 @@ def create_app(
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 
     from api.insights import router as insights
-    from api.routers import admin, diagnostics, events, health, learners, organisation, reference, reviews
+    from api.routers import (
+        admin,
+        aggregates,
+        diagnostics,
+        events,
+        health,
+        keys,
+        learners,
+        organisation,
+        organisations,
+        reference,
+        reviews,
+    )
 
-    for module in (health, diagnostics, reviews, learners, events, reference, admin, organisation, insights):
+    for module in (health, diagnostics, reviews, learners, events, reference, admin, organisation, insights,
+                   keys, organisations, aggregates):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

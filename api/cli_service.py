@@ -1,8 +1,11 @@
-"""``digipath serve``, ``digipath db upgrade``, ``digipath keys create``: running the HTTP service."""
+"""``digipath serve``, ``digipath db upgrade``, ``digipath keys list|create|revoke|rotate``: running the
+HTTP service."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -46,46 +49,152 @@ def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to 
     console.print(f"database at {_redact(url)} is at revision {revision}")
 
 
+@contextmanager
+def _session() -> Iterator:
+    """A session on the migrated service database for one command."""
+    from api import db
+
+    url = _settings().resolved_database_url
+    try:
+        db.upgrade(url)
+    except Exception as exc:  # bad URL, server down: one clear line
+        _fail(f"database upgrade failed for {_redact(url)}: {exc}")
+    engine = db.make_engine(url)
+    try:
+        with db.make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no login name (containers): still say it came from the command line
+        return "cli:unknown"
+
+
 @keys_app.command("create")
 def keys_create(
     org: str = typer.Option(..., "--org", help="organisation slug (created if new)"),
     scope: list[str] = typer.Option(
-        ..., "--scope", help="diagnostics, recommendations, events or admin; repeatable"
+        ...,
+        "--scope",
+        help="diagnostics, recommendations, events, insights, admin or operator; repeatable",
     ),
     name: str | None = typer.Option(None, help="a label for the key"),
+    expires: str | None = typer.Option(None, help="expiry: 90d, 12h, 4w, or an ISO date/datetime (UTC)"),
 ) -> None:
     """Create an API key and print it (only this once; the database keeps a hash)."""
-    from api import db
-    from api.auth import create_key
+    from api.keys import issue_key, parse_expiry
 
-    settings = _settings()
-    url = settings.resolved_database_url
     scopes = [s.strip() for item in scope for s in item.split(",") if s.strip()]
-    try:
-        db.upgrade(url)
-        engine = db.make_engine(url)
-        with db.make_sessionmaker(engine)() as session:
-            token = create_key(session, org, scopes, name)
-        engine.dispose()
-    except ValueError as exc:
-        _fail(str(exc))
+    with _session() as session:
+        try:
+            _, token = issue_key(session, _actor(), org, scopes, name, expires_at=parse_expiry(expires))
+        except ValueError as exc:
+            _fail(str(exc))
+        session.commit()
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list(
+    org: str | None = typer.Option(None, "--org", help="one organisation (default: all)"),
+    active: bool = typer.Option(False, "--active", help="only keys neither revoked nor expired"),
+) -> None:
+    """List API keys: id, organisation, scopes, status, created, expires, last used (never secrets)."""
+    from sqlalchemy import select
+
+    from api.keys import list_keys
+    from api.persistence.tables import Organisation
+
+    with _session() as session:
+        org_id = None
+        if org is not None:
+            org_id = session.scalar(select(Organisation.id).where(Organisation.slug == org))
+            if org_id is None:
+                _fail(f"no organisation {org!r}")
+        rows = list_keys(session, org_id, include_inactive=not active)
+    columns = ("key_id", "org", "scopes", "status", "name", "created_at", "expires_at", "last_used_at")
+    typer.echo("\t".join(columns))
+    for row in rows:
+        cells = [",".join(row[c]) if c == "scopes" else _cell(row[c]) for c in columns]
+        typer.echo("\t".join(cells))
+
+
+def _cell(value) -> str:  # noqa: ANN001
+    if value is None:
+        return "-"
+    return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else str(value)
+
+
+def _find(session, key_id: str):  # noqa: ANN001, ANN202
+    from api.keys import find_key
+
+    found = find_key(session, key_id.strip())
+    if found is None:
+        _fail(f"no key {key_id!r} (see `digipath keys list`)")
+    return found
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="the key id (the 12 hex digits after dp_)"),
+    reason: str | None = typer.Option(None, help="kept in the audit log"),
+) -> None:
+    """Revoke a key; running services refuse it within DIGIPATH_KEY_CHECK_SECONDS (0.5 s)."""
+    from api.keys import revoke_key
+
+    with _session() as session:
+        key, slug = _find(session, key_id)
+        already = key.revoked_at is not None
+        revoke_key(session, _actor(), key, slug, reason=reason)
+        session.commit()
+    console.print(f"key {key.key_id} of {slug!r} {'was already' if already else 'is'} revoked")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: str = typer.Argument(..., help="the key id (the 12 hex digits after dp_)"),
+    expires: str | None = typer.Option(None, help="expiry of the new key: 90d, 12h, 4w or an ISO date"),
+) -> None:
+    """Replace a key by a new one (same organisation, scopes, name), revoke the old one, print the new."""
+    from api.keys import parse_expiry, rotate_key
+
+    with _session() as session:
+        key, slug = _find(session, key_id)
+        try:
+            info, token = rotate_key(session, _actor(), key, slug, expires_at=parse_expiry(expires))
+        except ValueError as exc:
+            _fail(str(exc))
+        session.commit()
+    console.print(f"key {key.key_id} of {slug!r} revoked; new key {info['key_id']}:")
     typer.echo(token)
 
 
 def ensure_demo_key(settings) -> str | None:  # noqa: ANN001
-    """First start: create the demo organisation and an admin key (``<home>/demo-admin-key.txt``)."""
+    """The demo's key: only in a home where the demo was bootstrapped (``<home>/demo/bootstrap.json``)
+    and the database holds no key yet. It holds ``admin`` of the demo organisation and ``operator`` (one
+    person runs the whole demo); it is written to ``<home>/demo-admin-key.txt`` (mode 600)."""
     from sqlalchemy import select
 
     from api import db
-    from api.auth import create_key
+    from api.keys import issue_key
     from api.persistence.tables import ApiKey
 
+    if not (Path(settings.home) / "demo" / "bootstrap.json").exists():
+        return None
     engine = db.make_engine(settings.resolved_database_url)
     try:
         with db.make_sessionmaker(engine)() as session:
             if session.scalar(select(ApiKey.key_id).limit(1)) is not None:
                 return None
-            token = create_key(session, settings.demo_org, ["admin"], name="demo admin key (first start)")
+            _, token = issue_key(session, "cli:serve", settings.demo_org, ["admin", "operator"],
+                                 name="demo key (bootstrapped demo)")
+            session.commit()
     finally:
         engine.dispose()
     path = Path(settings.home) / DEMO_KEY_FILE
@@ -143,7 +252,7 @@ def serve(
     token = ensure_demo_key(settings)
     if token:
         console.print(
-            f"[bold]demo organisation {settings.demo_org!r} admin API key[/bold] "
+            f"[bold]demo key: admin of organisation {settings.demo_org!r} and operator[/bold] "
             f"(also in {settings.home / DEMO_KEY_FILE}):\n{token}"
         )
     host = host or settings.host

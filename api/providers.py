@@ -104,6 +104,11 @@ class ModelProvider:
     def served(self) -> list[Served]:
         return [s for s in (self._bank, self._recommender) if s is not None]
 
+    def promote(self, name: str, version: str) -> str | None:
+        """Point the served alias of model ``name`` at ``version`` (served after the next ``load``);
+        returns the version it pointed to before."""
+        raise NotImplementedError
+
 
 class StaticModelProvider(ModelProvider):
     """Serves given objects. ``set_champion`` changes what the next ``reload`` picks up."""
@@ -124,6 +129,15 @@ class StaticModelProvider(ModelProvider):
 
     def _load_champion_bank(self):
         return self._load_bank_version(self._champion), self._champion, "champion"
+
+    def promote(self, name: str, version: str) -> str | None:
+        if name == ITEM_BANK:
+            self._load_bank_version(version)  # unknown: ModelNotFoundError, alias unchanged
+            previous, self._champion = self._champion, str(version)
+            return previous
+        if name == RECOMMENDER and self._rec is not None and str(version) == self._rec_version:
+            return self._rec_version
+        raise ModelNotFoundError(f"{name} version {version!r} is not available")
 
     def _load_bank_version(self, version: str):
         try:
@@ -158,6 +172,14 @@ class RegistryModelProvider(ModelProvider):
     def load(self) -> dict[str, str | None]:
         self._listed = None
         return super().load()
+
+    def promote(self, name: str, version: str) -> str | None:
+        from models import registry
+
+        alias = self.bank_alias if name == ITEM_BANK else self.recommender_alias
+        previous = registry.promote(name, int(version), alias=alias)  # checks it loads and has its metrics
+        self._listed = None
+        return None if previous is None else str(previous)
 
     def _load_champion_bank(self):
         from models import registry

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(
         30.0, description="how long a verified API key is trusted without a DB hit"
     )
+    key_check_seconds: float = Field(
+        0.5, ge=0.0, le=5.0,
+        description="each process looks for revoked keys at most this often: a revoked key is refused "
+        "by every worker and host sharing the database within it",
+    )
     insights_min_group_size: int = Field(
         5, ge=2, description="insights suppress groups smaller than this; requests may only raise it"
     )

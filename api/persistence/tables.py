@@ -58,6 +58,10 @@ class Organisation(Base):
     practice_mode: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default=false()
     )
+    # what an academy's operator groups organisations by in cross-organisation aggregates
+    org_type: Mapped[str | None] = mapped_column(String(64))  # e.g. ministry, municipality, museum
+    sector: Mapped[str | None] = mapped_column(String(64))  # e.g. culture, health, state administration
+    units: Mapped[list | None] = mapped_column(JSON)  # the organisation's units (departments), names
 
 
 class ApiKey(Base):
@@ -71,7 +75,11 @@ class ApiKey(Base):
     scopes: Mapped[str] = mapped_column(String(200), nullable=False)  # space-separated
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # indexed: every process polls count/max of it to drop revoked keys from its cache (api.auth)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # at most a minute behind
+    replaces: Mapped[str | None] = mapped_column(String(32))  # the key_id this one rotated out
 
 
 class Learner(Base):
@@ -194,3 +202,15 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), nullable=False)  # e.g. insights.read, learner.erase
     target: Mapped[str | None] = mapped_column(String(200))  # e.g. learner:<external id>, session:<id>
     detail: Mapped[dict | None] = mapped_column(JSON)
+
+
+class ServiceSignal(Base):
+    """A counter per service-wide change every process must follow (``models``: serve the champions
+    anew). Each process reads them with its revocation check (``api.signals``, ``api.auth.KeyVerifier``),
+    so a change reaches every worker and host sharing the database within about a second."""
+
+    __tablename__ = "service_signals"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

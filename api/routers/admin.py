@@ -6,17 +6,20 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from api.audit import record
 from api.auth import Principal, require
-from api.deps import Provider, ServicesDep
+from api.deps import DbSession, Provider, ServicesDep
 from api.persistence.tables import Learner, LearningEvent, ResponseRecord
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import ModelsOut
+from api.schemas_admin import PromoteIn
+from api.signals import MODELS, bump
 
 if TYPE_CHECKING:
     from api.app import Services
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["models"])
 _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 Admin = Annotated[Principal, Depends(require("admin"))]
+Operator = Annotated[Principal, Depends(require("operator"))]  # models serve every organisation
 
 EXPORT_COLUMNS = ("person_id", "item_id", "response", "session_id", "administered_at")
 EVENT_COLUMNS = ("learner_id", "content_id", "event", "value", "timestamp", "event_id")
@@ -45,14 +49,50 @@ def list_models(provider: Provider, principal: Principal = Depends(require(None)
     "/v1/admin/models/reload",
     response_model=ModelsOut,
     responses={
-        403: {**_PROBLEM, "description": "admin scope needed"},
+        403: {**_PROBLEM, "description": "operator scope needed (the models serve every organisation)"},
         503: {**_PROBLEM, "description": "registry unavailable; previous models still served"},
     },
-    summary="Serve the current champion versions without a restart",
+    summary="Serve the current champion versions without a restart (operators)",
     description="Requests in flight finish on the objects they hold; running diagnostics keep the "
-    "item bank version they started with.",
+    "item bank version they started with. The answering worker reloads at once; every other worker and "
+    "host sharing the database follows within about a second (in the background).",
 )
-def reload_models(services: ServicesDep, principal: Principal = Depends(require("admin"))) -> dict:
+def reload_models(db: DbSession, services: ServicesDep, principal: Operator) -> dict:
+    before = services.provider.served_versions()
+    served = services.load_models()
+    _signal_models(db, services)
+    record(db, principal, "models.reload", None, before=before, served=served)
+    db.commit()
+    return list_models(services.provider, principal)
+
+
+def _signal_models(db: DbSession, services: Services) -> None:
+    generation = bump(db, MODELS)
+    if services.model_signal is not None:
+        services.model_signal.acknowledge(generation)
+
+
+@router.post(
+    "/v1/operator/models/{name}/promote",
+    response_model=ModelsOut,
+    responses={
+        403: {**_PROBLEM, "description": "operator scope needed"},
+        404: {**_PROBLEM, "description": "no such model version"},
+        503: {**_PROBLEM, "description": "registry unavailable"},
+    },
+    summary="Make a registered version the champion and serve it (operators)",
+    description="The registry checks that the version loads and carries its metrics; this worker serves "
+    "it at once, every other worker and host sharing the database within about a second.",
+)
+def promote_model(
+    name: Literal["digcomp-item-bank", "learning-recommender"], body: PromoteIn, db: DbSession,
+    services: ServicesDep, principal: Operator,
+) -> dict:
+    previous = services.provider.promote(name, str(body.version))
+    # the alias has moved: record it even if serving it here fails next (then a 503, reload later)
+    record(db, principal, "models.promote", f"model:{name}", version=body.version, previous=previous)
+    _signal_models(db, services)
+    db.commit()
     services.load_models()
     return list_models(services.provider, principal)
 

@@ -1,11 +1,14 @@
-"""Liveness, readiness and Prometheus metrics (no API key needed)."""
+"""Liveness, readiness and Prometheus metrics (no API key needed; readiness details need one)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import os
+
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.auth import Principal, optional_principal
 from api.deps import MetricsDep, ServicesDep
 from api.schemas import Health
 
@@ -21,9 +24,11 @@ def healthz() -> Health:
     "/readyz",
     response_model=Health,
     summary="Readiness: database reachable and models loaded",
-    responses={503: {"model": Health, "description": "not ready; `checks` says why"}},
+    description="Without a key only `ready` / `not-ready`; with an admin or operator key also `checks` "
+    "(which check failed and why, and the answering worker's process id).",
+    responses={503: {"model": Health, "description": "not ready; `checks` says why (admin/operator keys)"}},
 )
-def readyz(services: ServicesDep) -> JSONResponse:
+def readyz(services: ServicesDep, principal: Principal | None = Depends(optional_principal)) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         with services.engine.connect() as connection:
@@ -34,8 +39,12 @@ def readyz(services: ServicesDep) -> JSONResponse:
     provider = services.provider
     checks["models"] = "ok" if provider.ready else f"not loaded: {provider.last_error or 'loading'}"
     ok = all(v == "ok" for v in checks.values())
-    body = Health(status="ready" if ok else "not-ready", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+    # internal error text is for the service's administrators, not for whoever can reach the port
+    if principal is not None and (principal.is_operator or principal.has("admin")):
+        checks["worker"] = f"pid {os.getpid()}"
+        body = Health(status="ready" if ok else "not-ready", checks=checks)
+        return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+    return JSONResponse({"status": "ready" if ok else "not-ready"}, status_code=200 if ok else 503)
 
 
 @router.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from api import cli_service, db
@@ -23,8 +24,6 @@ def test_db_upgrade_and_keys_create(tmp_path, monkeypatch):
     r = runner.invoke(_app(), ["db", "upgrade"])
     assert r.exit_code == 0, r.output
     engine = db.make_engine(Settings().resolved_database_url)
-    from alembic.script import ScriptDirectory
-
     # the head revision, whatever later migrations add
     head = ScriptDirectory.from_config(db.alembic_config(Settings().resolved_database_url)).get_current_head()
     assert db.current_revision(engine) == head

@@ -1,7 +1,8 @@
 """End to end against a real `digipath serve` (uvicorn) process on loopback, models in a real MLflow store.
 
 The model set is registered once per module in a subprocess (tests/api/e2e_models.py); each server
-gets its own DIGIPATH_HOME copy of the store, a free port, and is stopped with SIGTERM.
+gets its own DIGIPATH_HOME copy of the store, a free port, and is stopped with SIGTERM. Keys come from
+`digipath keys create` (a home without a bootstrapped demo gets no demo key).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from tests.api.e2e_models import small_bank
-from tests.api.helpers import SimulatedTaker
+from tests.api.helpers import PG_URL, SimulatedTaker, reset_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,30 +45,45 @@ def _register(home: Path, *args: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def _env(home: Path, database_url: str | None = None) -> dict:
+    env = {**os.environ, "DIGIPATH_HOME": str(home), "DIGIPATH_MAX_ITEMS": "12",
+           "DIGIPATH_BOOTSTRAP": "false"}
+    env.pop("DIGIPATH_DATABASE_URL", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    if database_url:
+        env["DIGIPATH_DATABASE_URL"] = database_url
+    return env
+
+
+def create_key(home: Path, org: str, *scopes: str, database_url: str | None = None) -> str:
+    """A key from the real command line (`digipath keys create`), as an operator would make one."""
+    args = [a for scope in scopes for a in ("--scope", scope)]
+    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--org", org, *args], cwd=ROOT,
+                         env=_env(home, database_url), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
 class Server:
     """A `digipath serve` child process; ``restart`` keeps the home (database + MLflow store)."""
 
-    def __init__(self, home: Path):
+    def __init__(self, home: Path, workers: int = 1, database_url: str | None = None):
         self.home = home
         self.port = _free_port()
         self.proc: subprocess.Popen | None = None
+        self.workers = workers
+        self.database_url = database_url
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {
-            **os.environ,
-            "DIGIPATH_HOME": str(self.home),
-            "DIGIPATH_MAX_ITEMS": "12",
-            "DIGIPATH_BOOTSTRAP": "false",
-        }
-        env.pop("DIGIPATH_DATABASE_URL", None)
-        env.pop("MLFLOW_TRACKING_URI", None)
+        env = _env(self.home, self.database_url)
         self.log = open(self.home / f"serve-{self.port}.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port),
+             "--workers", str(self.workers)],
             cwd=ROOT,
             env=env,
             stdout=self.log,
@@ -113,6 +129,7 @@ def server(model_store, tmp_path_factory):
     # file order: journey on bank v1, reload to bank v2, then restart.
     home = tmp_path_factory.mktemp("e2e") / "home"
     shutil.copytree(model_store, home)
+    (home / "e2e-key.txt").write_text(create_key(home, "demo", "admin", "operator"))
     srv = Server(home)
     srv.start()
     yield srv
@@ -120,7 +137,7 @@ def server(model_store, tmp_path_factory):
 
 
 def _client(server: Server) -> httpx.Client:
-    key = (server.home / "demo-admin-key.txt").read_text().strip()
+    key = (server.home / "e2e-key.txt").read_text().strip()
     return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 
@@ -197,7 +214,6 @@ def test_reload_new_champion_during_sessions(server):
 
 def test_restart_mid_session_loses_nothing(server):
     banks = {"1": small_bank(11), "2": small_bank(12)}
-    key_file = (server.home / "demo-admin-key.txt").read_text()
     with _client(server) as client:
         step = client.post("/v1/diagnostics", json={"learner_id": "r1", "areas": ["3"]}).json()
         bank = banks[step["bank_version"]]
@@ -207,7 +223,7 @@ def test_restart_mid_session_loses_nothing(server):
         last = {"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]}
         before = client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=last).json()
     server.restart()
-    assert (server.home / "demo-admin-key.txt").read_text() == key_file  # no second demo key
+    assert not (server.home / "demo-admin-key.txt").exists()  # models not bootstrapped here: no demo key
     with _client(server) as client:
         status = client.get(f"/v1/diagnostics/{step['session_id']}").json()
         assert status["answered"] == 3 and status["item"] == before["item"]
@@ -215,3 +231,112 @@ def test_restart_mid_session_loses_nothing(server):
         assert client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=last).json() == before
         final = _answer_until(client, bank, before, taker)
         assert final["status"] == "finished" and final["answered"] > 3
+
+
+def _one_connection_per_worker(srv: Server, headers: dict, workers: int = 2) -> dict[str, httpx.Client]:
+    """A keep-alive connection to each worker process (a connection stays with the process that took it)."""
+    found: dict[str, httpx.Client] = {}
+    for _ in range(100 * workers):
+        client = httpx.Client(base_url=srv.url, timeout=30)
+        worker = client.get("/readyz", headers=headers).json()["checks"]["worker"]
+        if worker in found:
+            client.close()
+        else:
+            found[worker] = client
+        if len(found) == workers:
+            return found
+    raise AssertionError(f"reached only {len(found)} of {workers} workers")
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        pytest.param("postgres", marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(PG_URL is None, reason="DIGIPATH_TEST_DATABASE_URL not set"),
+        ]),
+    ],
+)
+def test_revoked_key_is_refused_by_every_worker_within_a_second(model_store, tmp_path, backend):
+    """`digipath serve --workers 2` with the default 30 s key cache: a key revoked through one request is
+    refused on both workers within 1 s (each keeps a connection: keep-alive sticks to a process)."""
+    url = None
+    if backend == "postgres":
+        reset_postgres(PG_URL)
+        url = PG_URL
+    home = tmp_path / "home"
+    shutil.copytree(model_store, home)
+    admin = {"Authorization": f"Bearer {create_key(home, 'demo', 'admin', database_url=url)}"}
+    victim_token = create_key(home, "demo", "diagnostics", database_url=url)
+    victim = {"Authorization": f"Bearer {victim_token}"}
+    srv = Server(home, workers=2, database_url=url)
+    srv.start()
+    connections: dict[str, httpx.Client] = {}
+    try:
+        connections = _one_connection_per_worker(srv, admin)
+        for client in connections.values():  # the victim is verified and cached (30 s) on both workers
+            assert client.get("/v1/framework", headers=victim).status_code == 200
+        revoker = next(iter(connections.values()))
+        r = revoker.post(f"/v1/admin/keys/{victim_token.split('_')[1]}/revoke", headers=admin)
+        assert r.status_code == 200, r.text
+        revoked = time.monotonic()
+        refused: dict[str, float] = {}
+        while len(refused) < 2 and time.monotonic() - revoked < 5:
+            for worker, client in connections.items():
+                if worker not in refused:
+                    status = client.get("/v1/framework", headers=victim).status_code
+                    assert status in (200, 401)
+                    if status == 401:
+                        refused[worker] = time.monotonic() - revoked
+            time.sleep(0.005)
+        assert len(refused) == 2 and max(refused.values()) < 1.0, refused
+        for worker, client in connections.items():  # the answers came from the worker we think
+            assert client.get("/readyz", headers=admin).json()["checks"]["worker"] == worker
+            assert client.get("/v1/framework", headers=victim).status_code == 401
+    finally:
+        for client in connections.values():
+            client.close()
+        srv.stop()
+
+
+def test_a_reload_through_one_worker_is_followed_by_every_worker(model_store, tmp_path):
+    """An operator's reload answered by one worker of `serve --workers 2`: the other follows by itself."""
+    home = tmp_path / "home"
+    shutil.copytree(model_store, home)
+    operator = {"Authorization": f"Bearer {create_key(home, 'academy', 'operator')}"}
+    srv = Server(home, workers=2)
+    connections: dict[str, httpx.Client] = {}
+
+    def served(client: httpx.Client) -> str:
+        return client.get("/v1/models", headers=operator).json()["served"]["digcomp-item-bank"]
+
+    try:
+        srv.start()
+        connections = _one_connection_per_worker(srv, operator)
+        assert {served(c) for c in connections.values()} == {"1"}
+        # a new champion in the registry; meanwhile keep the connections (uvicorn drops idle ones at 5 s)
+        out_path = tmp_path / "register.out"
+        with open(out_path, "w") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "tests.api.e2e_models", str(home), "bank", "12"],
+                                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+            while proc.poll() is None:
+                for worker, client in connections.items():
+                    assert client.get("/readyz", headers=operator).json()["checks"]["worker"] == worker
+                time.sleep(1.0)
+        output = out_path.read_text()
+        assert proc.returncode == 0 and output.strip().splitlines()[-1] == "2", output[-3000:]
+        assert {served(c) for c in connections.values()} == {"1"}  # served only once told
+        first = next(iter(connections.values()))
+        r = first.post("/v1/admin/models/reload", headers=operator)
+        assert r.status_code == 200 and r.json()["served"]["digcomp-item-bank"] == "2", r.text
+        deadline = time.monotonic() + 10
+        for worker, client in connections.items():
+            while served(client) != "2":
+                assert time.monotonic() < deadline, f"worker {worker} still serves the old champion"
+                time.sleep(0.1)
+            assert client.get("/readyz", headers=operator).json()["checks"]["worker"] == worker
+    finally:
+        for client in connections.values():
+            client.close()
+        srv.stop()

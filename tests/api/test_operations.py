@@ -22,7 +22,10 @@ from tests.api.helpers import SimulatedTaker, run_diagnostic
 def test_health_readiness_and_metrics(api, bank_v1):
     assert api.client.get("/healthz").json() == {"status": "ok", "checks": {}}
     ready = api.client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "models": "ok"}
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}  # details need admin/operator
+    ready = api.client.get("/readyz", headers=api.a)
+    assert ready.status_code == 200 and ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["models"] == "ok"
     run_diagnostic(api.client, api.a, bank_v1, 0.0, areas=["2"])
     metrics = api.client.get("/metrics").text
     assert "digipath_diagnostics_started_total 1.0" in metrics
@@ -39,7 +42,7 @@ class _BrokenProvider(StaticModelProvider):
 
 def test_not_ready_without_models_and_a_failed_reload_keeps_serving(settings, bank_v1, bundle):
     broken = make_api(settings, _BrokenProvider({"1": bank_v1}, "1", recommender=bundle))
-    r = broken.client.get("/readyz")
+    r = broken.client.get("/readyz", headers=broken.a)
     assert r.status_code == 503 and "unreachable" in r.json()["checks"]["models"]
     r = broken.client.post("/v1/diagnostics", json={"learner_id": "u1"}, headers=broken.a)
     assert r.status_code == 404 and r.json()["type"].endswith("/model-not-found")
@@ -47,7 +50,7 @@ def test_not_ready_without_models_and_a_failed_reload_keeps_serving(settings, ba
     # a provider that loaded once and then fails on reload: 503 problem, old champion still served
     api = make_api(settings, StaticModelProvider({"1": bank_v1}, "1", recommender=bundle))
     api.provider.__class__ = _BrokenProvider
-    r = api.client.post("/v1/admin/models/reload", headers=api.a)
+    r = api.client.post("/v1/admin/models/reload", headers=api.key("academy", "operator"))
     assert r.status_code == 503 and r.json()["type"].endswith("/registry-unavailable")
     assert api.client.post("/v1/diagnostics", json={"learner_id": "u1"}, headers=api.a).status_code == 201
     api.app.state.services.engine.dispose()
@@ -220,9 +223,10 @@ def test_reloads_do_not_fail_requests_in_flight(api, bank_v1, bank_v2):
     threads = [threading.Thread(target=learner, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
+    operator = api.key("academy", "operator")
     for k in range(6):
         api.provider.set_champion("2" if k % 2 == 0 else "1")
-        assert api.client.post("/v1/admin/models/reload", headers=api.a).status_code == 200
+        assert api.client.post("/v1/admin/models/reload", headers=operator).status_code == 200
     stop.set()
     for t in threads:
         t.join()

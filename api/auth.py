@@ -24,7 +24,8 @@ from api.deps import ServicesDep
 from api.persistence.tables import ApiKey, Organisation
 from api.problems import ProblemError
 
-SCOPES = ("diagnostics", "recommendations", "events", "insights", "admin")
+# supervisor: per-learner insights rows, only of the units the key names (``api_keys.units``)
+SCOPES = ("diagnostics", "recommendations", "events", "insights", "supervisor", "admin")
 _KEY_RE = re.compile(r"^dp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -53,6 +54,21 @@ def validate_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
     return sorted(set(scopes))
 
 
+def validate_units(scopes: list[str], units: list[str] | None) -> list[str] | None:
+    """Unit names for a key: needed with the supervisor scope (and only there), same rule as a learner's."""
+    from api.schemas import UNIT_PATTERN
+
+    units = sorted(set(units or []))
+    bad = [u for u in units if not re.match(UNIT_PATTERN, u) or len(u) > 64]
+    if bad:
+        raise ValueError(f"unit name(s) {bad}: 1-64 letters, digits, '.', '_', ':', '@', '-' or spaces")
+    if "supervisor" in scopes and not units:
+        raise ValueError("a supervisor key needs the units it supervises (units=[...])")
+    if units and "supervisor" not in scopes and "admin" not in scopes:
+        raise ValueError("units apply to the supervisor scope only; add it or leave the units out")
+    return units or None
+
+
 def get_or_create_org(db: Session, slug: str, name: str | None = None) -> Organisation:
     if not _SLUG_RE.match(slug):
         raise ValueError(f"organisation slug {slug!r} must be lowercase letters, digits and '-' (max 64)")
@@ -64,15 +80,22 @@ def get_or_create_org(db: Session, slug: str, name: str | None = None) -> Organi
     return org
 
 
-def create_key(db: Session, org_slug: str, scopes: list[str], name: str | None = None) -> str:
-    """Create an API key for ``org_slug`` (the organisation is created if new); returns the token once."""
+def create_key(
+    db: Session, org_slug: str, scopes: list[str], name: str | None = None, *, units: list[str] | None = None
+) -> str:
+    """Create an API key for ``org_slug`` (the organisation is created if new); returns the token once.
+
+    ``units``: the organisational units a ``supervisor`` key sees learner by learner (required with it).
+    """
     scopes = validate_scopes(scopes)
+    units = validate_units(scopes, units)
     org = get_or_create_org(db, org_slug)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     db.add(
         ApiKey(
-            key_id=key_id, org_id=org.id, secret_sha256=_sha256(secret), scopes=" ".join(scopes), name=name
+            key_id=key_id, org_id=org.id, secret_sha256=_sha256(secret), scopes=" ".join(scopes), name=name,
+            units=units,
         )
     )
     db.commit()

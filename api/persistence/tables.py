@@ -65,6 +65,8 @@ class ApiKey(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # organisational units a ``supervisor`` key may see learner by learner (None: none)
+    units: Mapped[list | None] = mapped_column(JSON)
 
 
 class Learner(Base):
@@ -124,6 +126,24 @@ class ResponseRecord(Base):
     bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
     administered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     reply: Mapped[dict] = mapped_column(JSON, nullable=False)
+
+
+class AnonymousResponse(Base):
+    """The response log of erased (or retention-purged) learners, kept for calibration only.
+
+    Irreversibly anonymised: no learner, session or sequence; ``person_id`` is a random id drawn at
+    erasure (no mapping kept) so one person's responses stay grouped; the time is coarsened to the month.
+    """
+
+    __tablename__ = "anonymous_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    person_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    item_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    response: Mapped[int] = mapped_column(Integer, nullable=False)
+    bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    administered_month: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # 1st of the month
 
 
 class LearningEvent(Base):

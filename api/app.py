@@ -105,6 +105,7 @@ def create_app(
             {"name": "reference", "description": "framework, roles, catalogue"},
             {"name": "models", "description": "served model versions and reload"},
             {"name": "insights", "description": "organisation insights: gaps, pathway progress, impact"},
+            {"name": "privacy", "description": "erasure, subject access export, the audit log"},
             {"name": "health", "description": "liveness, readiness, metrics"},
         ],
     )
@@ -116,9 +117,9 @@ def create_app(
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 
     from api.insights import router as insights
-    from api.routers import admin, diagnostics, events, health, learners, reference
+    from api.routers import admin, diagnostics, events, health, learners, privacy, reference
 
-    for module in (health, diagnostics, learners, events, reference, admin, insights):
+    for module in (health, diagnostics, learners, events, reference, admin, insights, privacy):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

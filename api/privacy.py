@@ -102,24 +102,26 @@ def _anonymise(db: Session, where: ColumnElement[bool]) -> tuple[int, int]:
     """Move the response-log rows selected by ``where`` to ``anonymous_responses``.
 
     Kept: organisation, item, scored response, bank version (what calibration reads). Dropped: learner,
-    session, sequence, the chosen option, the reply. Each learner's rows get one fresh random person id
-    (drawn here, stored nowhere else), so calibration still sees which responses came from one person; the
-    time is cut to the month. DELETE ... RETURNING first: a concurrent erasure or purge gets no row twice.
+    session, sequence, the chosen option, the reply. Each diagnostic's rows get one fresh random person
+    id (drawn here, stored nowhere else): calibration still sees which responses one person gave in one
+    sitting (one ability, as the IRT model assumes), while a learner's retests are not linked to each
+    other (and an item met again in a retest is not a duplicate). The time is cut to the month.
+    DELETE ... RETURNING first: a concurrent erasure or purge gets no row twice.
     """
     r = ResponseRecord
     rows = db.execute(
-        delete(r).where(where).returning(r.learner_id, r.org_id, r.item_id, r.response, r.bank_version,
+        delete(r).where(where).returning(r.session_id, r.org_id, r.item_id, r.response, r.bank_version,
                                          r.administered_at)
     ).all()
     if not rows:
         return 0, 0
-    persons: dict[int, str] = {}
+    persons: dict[str, str] = {}
     for row in rows:
-        persons.setdefault(row.learner_id, f"anon-{secrets.token_hex(16)}")
+        persons.setdefault(row.session_id, f"anon-{secrets.token_hex(16)}")
     # shuffled, so the insertion order (ids) does not keep the response sequence either
     order = sorted(range(len(rows)), key=lambda _: secrets.randbits(32))
     db.execute(insert(AnonymousResponse), [
-        {"org_id": rows[i].org_id, "person_id": persons[rows[i].learner_id], "item_id": rows[i].item_id,
+        {"org_id": rows[i].org_id, "person_id": persons[rows[i].session_id], "item_id": rows[i].item_id,
          "response": rows[i].response, "bank_version": rows[i].bank_version,
          "administered_month": month_start(rows[i].administered_at)} for i in order])
     return len(rows), len(persons)

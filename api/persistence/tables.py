@@ -132,7 +132,8 @@ class AnonymousResponse(Base):
     """The response log of erased (or retention-purged) learners, kept for calibration only.
 
     Irreversibly anonymised: no learner, session or sequence; ``person_id`` is a random id drawn at
-    erasure (no mapping kept) so one person's responses stay grouped; the time is coarsened to the month.
+    erasure for each diagnostic (no mapping kept), so the responses of one sitting stay grouped; the time
+    is coarsened to the month.
     """
 
     __tablename__ = "anonymous_responses"

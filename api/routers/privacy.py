@@ -109,7 +109,7 @@ def audit_log(
         conds.append(AuditEntry.action == action)
     # this read is logged too, in a later export (not in this one, so CSV and JSON agree)
     entry = record(db, principal, "audit.export", None, since=since and since.isoformat(),
-                   until=until and until.isoformat(), action=action, format=format)
+                   until=until and until.isoformat(), action_filter=action, format=format)
     db.flush()
     conds.append(AuditEntry.id < entry.id)
     statement = select(AuditEntry.at, AuditEntry.key_id, AuditEntry.action, AuditEntry.target,

@@ -290,3 +290,55 @@ def test_units_column_round_trips_through_the_database(api, scopes):
         key_id = token.split("_")[1]
         stored = db.execute(text("SELECT units FROM api_keys WHERE key_id = :k"), {"k": key_id}).scalar()
     assert (json.loads(stored) if isinstance(stored, str) else stored) == units
+
+
+def test_two_purges_at_once_remove_each_row_once(api, bank_v1):
+    """Cron may start a purge while the last one still runs: every response is anonymised exactly once."""
+    import threading
+
+    from api.privacy import purge
+
+    old = _learner_with_everything(api, bank_v1, "twice", 11)
+    long_ago = datetime.now(UTC) - timedelta(days=90)
+    with api.app.state.services.sessionmaker() as db:
+        db.execute(update(DiagnosticSession).values(updated_at=long_ago, finished_at=long_ago))
+        db.commit()
+    barrier, results, errors = threading.Barrier(2), [], []
+
+    def run() -> None:
+        try:
+            with api.app.state.services.sessionmaker() as db:
+                barrier.wait()
+                results.append(purge(db, 30))
+                db.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert sorted(r["anonymised_responses"] for r in results) == [0, old["responses"]]
+    with api.app.state.services.sessionmaker() as db:
+        assert db.query(AnonymousResponse).count() == old["responses"]
+        assert db.query(ResponseRecord).count() == 0 and db.query(DiagnosticSession).count() == 0
+
+
+def test_the_privacy_migration_downgrades_and_upgrades(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from api import db
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    db.upgrade(url)
+    engine = create_engine(url)
+    assert "anonymous_responses" in inspect(engine).get_table_names()
+    command.downgrade(db.alembic_config(url), "0003")
+    assert "anonymous_responses" not in inspect(engine).get_table_names()
+    assert "units" not in {c["name"] for c in inspect(engine).get_columns("api_keys")}
+    db.upgrade(url)
+    assert "units" in {c["name"] for c in inspect(engine).get_columns("api_keys")}
+    engine.dispose()

@@ -162,8 +162,9 @@ def learner_target(external_id: str) -> str:
     return f"learner:{external_id}"
 
 
-def erase_learner(db: Session, actor: Principal | str, learner: Learner) -> dict:
-    """Erase ``learner`` (GDPR Art. 17) in ``db``'s transaction; returns the receipt (no personal data)."""
+def erase_learner(db: Session, actor: Principal | str, learner: Learner) -> tuple[dict, list[str]]:
+    """Erase ``learner`` (GDPR Art. 17) in ``db``'s transaction; returns the receipt (no personal data)
+    and the ids of the sessions erased (for in-memory caches to drop)."""
     receipt = secrets.token_hex(8)
     org_id, external = learner.org_id, learner.external_id
     owned = owned_rows({"learners": Base.metadata.tables["learners"].c.id == learner.id})
@@ -174,7 +175,7 @@ def erase_learner(db: Session, actor: Principal | str, learner: Learner) -> dict
     record(db, actor, "learner.erase", f"erased:{receipt}", org_id=org_id, audit_entries_renamed=renamed,
            **removal.to_dict())
     return {"erasure_id": receipt, "erased_at": utcnow().isoformat(), **removal.to_dict(),
-            "audit_entries_renamed": renamed}
+            "audit_entries_renamed": renamed}, removal.session_ids
 
 
 def _rows(db: Session, table: Table, where: ColumnElement[bool]) -> list[dict]:

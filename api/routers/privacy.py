@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from api.audit import record
 from api.auth import Principal, require
-from api.deps import DbSession, ServicesDep
+from api.deps import DbSession, Diagnostics, ServicesDep
 from api.persistence.learners import get_learner
 from api.persistence.tables import AuditEntry
 from api.privacy import erase_learner, learner_export, learner_target
@@ -57,10 +57,12 @@ class AuditPage(BaseModel):
                description="Everything that hangs off the learner is deleted; the response log is kept for "
                "calibration only, irreversibly anonymised (random person id, no session, month only). "
                "A running diagnostic of the learner stops (its next answer gets 404).")
-def erase(learner_id: LearnerId, db: DbSession, principal: Admin) -> dict:
+def erase(learner_id: LearnerId, db: DbSession, diagnostics: Diagnostics, principal: Admin) -> dict:
     learner = get_learner(db, principal.org_id, learner_id)
-    receipt = erase_learner(db, principal, learner)
+    receipt, sessions = erase_learner(db, principal, learner)
     db.commit()
+    for session_id in sessions:   # this worker's live copy goes too (others' are stale by version)
+        diagnostics.cache.take(session_id, -1)
     return receipt
 
 

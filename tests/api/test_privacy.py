@@ -84,8 +84,11 @@ def test_an_erased_learner_leaves_nothing_in_any_table_or_export(api, bank_v1):
     assert api.client.delete(f"/v1/learners/{VICTIM}", headers=api.b).status_code == 404
     assert api.client.delete(f"/v1/learners/{VICTIM}", headers=api.a_diag).status_code == 403
 
+    cache = api.app.state.services.diagnostics.cache
+    cache.put(victim["sessions"][0], 0, object())    # a live copy of the running session in this worker
     r = api.client.delete(f"/v1/learners/{VICTIM}", headers=api.a)
     assert r.status_code == 200, r.text
+    assert cache.take(victim["sessions"][0], 0) is None
     receipt = r.json()
     assert receipt["deleted"] == {"diagnostic_sessions": 3, "learners": 1, "learning_events": 3}
     # one random person per sitting (three diagnostics), no link between them or to the learner

@@ -27,7 +27,6 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.orm import Session
@@ -42,6 +41,7 @@ from api.persistence.tables import (
     DiagnosticSession,
     Learner,
     LearningEvent,
+    Organisation,
     ResponseRecord,
     utcnow,
 )
@@ -149,13 +149,13 @@ def _remove(db: Session, owned: dict[Table, ColumnElement[bool]]) -> Removal:
     return out
 
 
-def _erase_audit_names(db: Session, org_id: int, targets: list[str], receipt: str) -> int:
+def _erase_audit_names(db: Session, org_id: int, targets: list[str], new_target: str) -> int:
     """Earlier audit entries name the learner (or their sessions): they keep what happened, under the
     erasure receipt instead of the name."""
     if not targets:
         return 0
     return db.execute(update(AuditEntry).where(AuditEntry.org_id == org_id, AuditEntry.target.in_(targets))
-                      .values(target=f"erased:{receipt}")).rowcount
+                      .values(target=new_target)).rowcount
 
 
 def learner_target(external_id: str) -> str:
@@ -171,7 +171,7 @@ def erase_learner(db: Session, actor: Principal | str, learner: Learner) -> tupl
     db.expunge(learner)
     removal = _remove(db, owned)
     targets = [learner_target(external), *(f"session:{s}" for s in removal.session_ids)]
-    renamed = _erase_audit_names(db, org_id, targets, receipt)
+    renamed = _erase_audit_names(db, org_id, targets, f"erased:{receipt}")
     record(db, actor, "learner.erase", f"erased:{receipt}", org_id=org_id, audit_entries_renamed=renamed,
            **removal.to_dict())
     return {"erasure_id": receipt, "erased_at": utcnow().isoformat(), **removal.to_dict(),
@@ -214,34 +214,41 @@ def purge(db: Session, retention_days: int, *, now: datetime | None = None) -> d
       responses are anonymised into the calibration log);
     - learning events with a timestamp before the cut-off;
     - learners created before the cut-off with nothing left (no session, no event, nothing else).
-    The audit log is not purged (it is the record of who read what); entries naming a removed learner
-    are renamed to the purge receipt like on erasure.
+    The audit log is not purged (it is the record of who read what); entries naming a removed learner or
+    session are renamed to the purge receipt like on erasure, and each organisation with something
+    removed gets a ``retention.purge`` entry (so its own audit export shows it).
     """
     if isinstance(retention_days, bool) or not isinstance(retention_days, int) or retention_days < 1:
         raise ValueError(f"retention must be a whole number of days >= 1, got {retention_days!r}")
     now = now or utcnow()
     cutoff = now - timedelta(days=retention_days)
     receipt = secrets.token_hex(8)
+    total, renamed, organisations = Removal(), 0, 0
+    for org_id in db.scalars(select(Organisation.id).order_by(Organisation.id)).all():
+        removal, n = _purge_organisation(db, org_id, cutoff, receipt)
+        if removal.deleted or removal.anonymised_responses:
+            organisations += 1
+            record(db, "cli:purge", "retention.purge", f"purge:{receipt}", org_id=org_id,
+                   retention_days=retention_days, **removal.to_dict(), audit_entries_renamed=n)
+        total.add(removal)
+        renamed += n
+    return {"cutoff": cutoff.isoformat(), **total.to_dict(), "audit_entries_renamed": renamed,
+            "organisations": organisations}
+
+
+def _purge_organisation(db: Session, org_id: int, cutoff: datetime, receipt: str) -> tuple[Removal, int]:
     total = Removal()
     last_change = func.coalesce(DiagnosticSession.finished_at, DiagnosticSession.updated_at)
-    total.add(_remove(db, owned_rows({"diagnostic_sessions": last_change < cutoff})))
-    total.add(_remove(db, owned_rows({"learning_events": LearningEvent.timestamp < cutoff})))
+    total.add(_remove(db, owned_rows({"diagnostic_sessions": (DiagnosticSession.org_id == org_id)
+                                      & (last_change < cutoff)})))
+    total.add(_remove(db, owned_rows({"learning_events": (LearningEvent.org_id == org_id)
+                                      & (LearningEvent.timestamp < cutoff)})))
     learners = Base.metadata.tables["learners"]
     nothing_left = [not_(exists().where(fk.parent == learners.c.id))
                     for t in Base.metadata.sorted_tables for fk in t.foreign_keys
                     if fk.column.table is learners and t is not learners]
-    gone = db.execute(select(Learner.org_id, Learner.external_id)
-                      .where(Learner.created_at < cutoff, *nothing_left)).all()
-    idle = and_(true(), learners.c.created_at < cutoff, *nothing_left)
+    idle = and_(learners.c.org_id == org_id, learners.c.created_at < cutoff, *nothing_left)
+    gone = list(db.scalars(select(learners.c.external_id).where(idle)))
     total.add(_remove(db, owned_rows({"learners": idle})))
-    renamed = 0
-    by_org: dict[int, list[str]] = {}
-    for org_id, external in gone:
-        by_org.setdefault(org_id, []).append(learner_target(external))
-    for org_id, targets in by_org.items():
-        renamed += _erase_audit_names(db, org_id, targets, receipt)
-    summary = {"cutoff": cutoff.isoformat(), **total.to_dict(), "audit_entries_renamed": renamed}
-    if total.deleted or total.anonymised_responses:
-        record(db, "cli:purge", "retention.purge", f"purge:{receipt}", retention_days=retention_days,
-               **total.to_dict(), audit_entries_renamed=renamed)
-    return summary
+    targets = [*(learner_target(x) for x in gone), *(f"session:{s}" for s in total.session_ids)]
+    return total, _erase_audit_names(db, org_id, targets, f"purge:{receipt}")

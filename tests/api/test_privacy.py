@@ -201,6 +201,7 @@ def test_purge_removes_what_is_older_than_the_retention_and_is_idempotent(api, b
     old = _learner_with_everything(api, bank_v1, "old-timer", 7)
     new = _learner_with_everything(api, bank_v1, "newcomer", 9)
     long_ago = datetime.now(UTC) - timedelta(days=400)
+    assert api.client.get("/v1/learners/old-timer/export", headers=api.a).status_code == 200   # audited
     with api.app.state.services.sessionmaker() as db:   # backdate one learner's data
         db.execute(update(DiagnosticSession).where(DiagnosticSession.learner_id == old["id"])
                    .values(updated_at=long_ago, finished_at=long_ago, created_at=long_ago))
@@ -234,7 +235,12 @@ def test_purge_removes_what_is_older_than_the_retention_and_is_idempotent(api, b
         assert db.query(DiagnosticSession).filter(DiagnosticSession.learner_id == new["id"]).count() == 3
         assert db.query(ResponseRecord).filter(ResponseRecord.learner_id == new["id"]).count() \
             == new["responses"]
-        assert db.scalars(select(AuditEntry.action).where(AuditEntry.action == "retention.purge")).one()
+        purged = db.scalars(select(AuditEntry).where(AuditEntry.action == "retention.purge")).one()
+        export = db.scalars(select(AuditEntry).where(AuditEntry.action == "learner.export")).one()
+        assert export.target == purged.target and purged.target.startswith("purge:")
+        assert not any("old-timer" in row for t in Base.metadata.sorted_tables for row in _all_rows(db, t))
+    seen = api.client.get("/v1/admin/audit", headers=api.a, params={"action": "retention.purge"}).json()
+    assert seen["total"] == 1 and seen["items"][0]["detail"]["anonymised_responses"] == old["responses"]
     # a second run (cron) finds nothing more to do
     r = runner.invoke(_purge_app(), ["purge"])
     assert r.exit_code == 0, r.output

@@ -113,7 +113,11 @@ class ResponseRecord(Base):
     """Append-only response log (calibration input); ``reply`` is kept for idempotent retries."""
 
     __tablename__ = "responses"
-    __table_args__ = (UniqueConstraint("session_id", "sequence", name="uq_responses_session_sequence"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "sequence", name="uq_responses_session_sequence"),
+        # erasure and purge find a learner's responses (and "nothing left") without scanning the log
+        Index("ix_responses_learner", "learner_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)

@@ -1,4 +1,5 @@
-"""privacy (issue 13): units a supervisor key may see; the anonymised response log of erased learners
+"""privacy (issue 13): units a supervisor key may see; the anonymised response log of erased learners;
+an index on responses.learner_id (erasure and purge)
 
 Revision ID: 0006
 Revises: 0003
@@ -36,9 +37,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_anonymous_responses_org_id", "anonymous_responses", ["org_id"], unique=False)
+    op.create_index("ix_responses_learner", "responses", ["learner_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_responses_learner", table_name="responses")
     op.drop_index("ix_anonymous_responses_org_id", table_name="anonymous_responses")
     op.drop_table("anonymous_responses")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:

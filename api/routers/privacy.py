@@ -78,10 +78,13 @@ def export(learner_id: LearnerId, db: DbSession, principal: Admin) -> dict:
     return body
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:   # e.g. 0001-01-01T00:00+05:00: before year 1 in UTC
+        raise ProblemError(422, "validation", f"{name} is out of range in UTC") from None
 
 
 @router.get("/v1/admin/audit", response_model=AuditPage,
@@ -99,7 +102,7 @@ def audit_log(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Any:
-    since, until = _utc(since), _utc(until)
+    since, until = _utc(since, "since"), _utc(until, "until")
     if since is not None and until is not None and since >= until:
         raise ProblemError(422, "validation", "since must be before until")
     conds = [AuditEntry.org_id == principal.org_id]

@@ -285,7 +285,8 @@ def test_human_facing_reads_are_audit_logged_and_the_log_exports(api, bank_v1):
     assert [x["action"] for x in rows][:3] == [a for _, _, a, _ in reads]
     # org-b sees none of org-a's log; bad filters are a 422 problem; non-admin keys are refused
     assert api.client.get("/v1/admin/audit", headers=api.b).json()["total"] == 0
-    for params in ({"since": "yesterday"}, {"since": future, "until": t0.isoformat()}, {"action": "DROP;"}):
+    for params in ({"since": "yesterday"}, {"since": future, "until": t0.isoformat()}, {"action": "DROP;"},
+                   {"since": "0001-01-01T00:00:00+05:00"}, {"until": "9999-12-31T23:59:59-05:00"}):
         r = api.client.get("/v1/admin/audit", headers=api.a, params=params)
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     assert api.client.get("/v1/admin/audit", headers=api.a_diag).status_code == 403

@@ -58,10 +58,13 @@ def validate_units(scopes: list[str], units: list[str] | None) -> list[str] | No
     """Unit names for a key: needed with the supervisor scope (and only there), same rule as a learner's."""
     from api.schemas import UNIT_PATTERN
 
-    units = sorted(set(units or []))
-    bad = [u for u in units if not re.match(UNIT_PATTERN, u) or len(u) > 64]
+    if isinstance(units, str):   # one unit given as a string: not a list of its characters
+        units = [units]
+    bad = [u for u in units or []
+           if not isinstance(u, str) or not re.fullmatch(UNIT_PATTERN, u) or len(u) > 64]
     if bad:
         raise ValueError(f"unit name(s) {bad}: 1-64 letters, digits, '.', '_', ':', '@', '-' or spaces")
+    units = sorted(set(units or []))
     if "supervisor" in scopes and not units:
         raise ValueError("a supervisor key needs the units it supervises (units=[...])")
     if units and "supervisor" not in scopes and "admin" not in scopes:

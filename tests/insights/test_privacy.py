@@ -135,8 +135,9 @@ def test_a_supervisor_sees_the_learners_of_its_units_only(api, bundle):
             create_key(db, "org-a", ["supervisor"])
         with pytest.raises(ValueError, match="supervisor"):
             create_key(db, "org-a", ["insights"], units=["alpha"])
-        with pytest.raises(ValueError, match="unit name"):
-            create_key(db, "org-a", ["supervisor"], units=["-bad"])
+        for bad in (["-bad"], ["tax\n"], [3], ["x" * 65]):
+            with pytest.raises(ValueError, match="unit name"):
+                create_key(db, "org-a", ["supervisor"], units=bad)
     rows = _json(api, "/v1/insights/pathways", sup, table="learners")
     assert sorted(rows["learner_id"]) == [f"{SMALL}-{i}" for i in range(3)]   # a unit of 3, to its supervisor
     assert set(rows["unit"]) == {SMALL}

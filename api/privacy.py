@@ -53,7 +53,10 @@ WITHHELD = {
         "response": "the score of each answer is derived from the item's answer key",
         "reply": "a copy of the service's reply to the learner's platform at each step",
     },
-    "diagnostic_sessions": {"state": "the adaptive test's internal state, with the score of each answer"},
+    "diagnostic_sessions": {
+        "state": "the adaptive test's internal state, with the score of each answer",
+        "seed": "the test's random seed: with the answers it would let one replay the item selection",
+    },
 }
 ANONYMISED_TABLE = "responses"
 

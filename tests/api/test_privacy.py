@@ -352,3 +352,10 @@ def test_the_privacy_migration_downgrades_and_upgrades(tmp_path):
     db.upgrade(url)
     assert "units" in {c["name"] for c in inspect(engine).get_columns("api_keys")}
     engine.dispose()
+
+
+def test_digipath_has_the_purge_command():
+    from api.cli import app
+
+    r = CliRunner().invoke(app, ["purge", "--help"])
+    assert r.exit_code == 0 and "--dry-run" in r.output and "--days" in r.output

@@ -122,9 +122,10 @@ def export_responses(services: ServicesDep, db: DbSession, principal: Admin) -> 
         .join(Learner, Learner.id == ResponseRecord.learner_id)
         .where(ResponseRecord.org_id == principal.org_id)
     )
+    # anonymous rows by their random person id, not by storage order (which groups one erasure's rows)
     anonymous = select(
         literal(1),
-        AnonymousResponse.id,
+        literal(0),
         AnonymousResponse.person_id,
         AnonymousResponse.item_id,
         AnonymousResponse.response,
@@ -132,7 +133,7 @@ def export_responses(services: ServicesDep, db: DbSession, principal: Admin) -> 
         AnonymousResponse.administered_month,
     ).where(AnonymousResponse.org_id == principal.org_id)
     log = union_all(live, anonymous).subquery()
-    statement = select(log).order_by(log.c.part, log.c.rid)
+    statement = select(log).order_by(log.c.part, log.c.rid, log.c.person, log.c.item_id)
 
     def row(_part, _rid, person, item, response, session, at) -> tuple:
         return person, item, response, session or "", _iso(at)

@@ -205,8 +205,6 @@ def learner_export(db: Session, learner: Learner) -> dict:
         "tables": dict(sorted(tables.items())),
         "audit": [jsonable(dict(a._mapping)) for a in audit],
         "withheld": {f"{t}.{c}": why for t, cols in WITHHELD.items() for c, why in cols.items()},
-        "recommender_note": "the served recommender model was trained on learning events up to its "
-                            "training date; it drops a learner's events at its next retraining",
     }
 
 

@@ -16,13 +16,13 @@ from sqlalchemy import func, select
 
 from api.audit import record
 from api.auth import Principal, require
-from api.deps import DbSession, Diagnostics, ServicesDep
+from api.deps import DbSession, Diagnostics, Provider, ServicesDep
 from api.persistence.learners import get_learner
 from api.persistence.tables import AuditEntry
 from api.privacy import erase_learner, learner_export, learner_target
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from api.routers.admin import _csv_export
-from api.routers.learners import LearnerId
+from api.routers.learners import LearnerId, model_learner_key
 
 router = APIRouter(tags=["privacy"])
 Admin = Annotated[Principal, Depends(require("admin"))]
@@ -36,6 +36,12 @@ _ERRORS = {
 AUDIT_COLUMNS = ("at", "key_id", "action", "target", "detail")
 
 
+class RecommenderHold(BaseModel):
+    model_version: str
+    holds_learner: bool = Field(description="the served recommender was trained with the learner's events; "
+                                "it keeps them (as model factors) until the next retraining")
+
+
 class Erasure(BaseModel):
     erasure_id: str = Field(description="receipt: earlier audit entries about the learner now carry it")
     erased_at: str
@@ -43,6 +49,7 @@ class Erasure(BaseModel):
     anonymised_responses: int = Field(description="response-log rows kept for calibration, anonymised")
     anonymous_persons: int
     audit_entries_renamed: int
+    recommender: RecommenderHold | None = Field(None, description="None: no recommender is served")
 
 
 class AuditPage(BaseModel):
@@ -57,9 +64,11 @@ class AuditPage(BaseModel):
                description="Everything that hangs off the learner is deleted; the response log is kept for "
                "calibration only, irreversibly anonymised (random person id, no session, month only). "
                "A running diagnostic of the learner stops (its next answer gets 404).")
-def erase(learner_id: LearnerId, db: DbSession, diagnostics: Diagnostics, principal: Admin) -> dict:
+def erase(learner_id: LearnerId, db: DbSession, diagnostics: Diagnostics, provider: Provider,
+          principal: Admin) -> dict:
     learner = get_learner(db, principal.org_id, learner_id)
     receipt, sessions = erase_learner(db, principal, learner)
+    receipt["recommender"] = recommender_hold(provider, principal, learner_id)
     db.commit()
     for session_id in sessions:   # this worker's live copy goes too (others' are stale by version)
         diagnostics.cache.take(session_id, -1)
@@ -70,12 +79,24 @@ def erase(learner_id: LearnerId, db: DbSession, diagnostics: Diagnostics, princi
             summary="Everything held about a learner (GDPR Art. 15), as JSON",
             description="Every row of every table that belongs to the learner, the audit entries about "
             "them, and the fields withheld with the reason (answer scores would reveal item keys).")
-def export(learner_id: LearnerId, db: DbSession, principal: Admin) -> dict:
+def export(learner_id: LearnerId, db: DbSession, provider: Provider, principal: Admin) -> dict:
     learner = get_learner(db, principal.org_id, learner_id)
     body = learner_export(db, learner)
+    body["recommender"] = recommender_hold(provider, principal, learner_id)
     record(db, principal, "learner.export", learner_target(learner_id))
     db.commit()
     return body
+
+
+def recommender_hold(provider, principal: Principal, learner_id: str) -> dict | None:  # noqa: ANN001
+    """Whether the served recommender model was trained with the learner's events (derived data that a
+    database erasure cannot reach: it goes at the next retraining, whose input no longer has them)."""
+    try:
+        bundle, version = provider.recommender()
+        row = bundle.interactions.row(model_learner_key(principal, learner_id))
+    except Exception:  # noqa: BLE001 - no recommender served (or one without id maps): nothing to say
+        return None
+    return {"model_version": str(version), "holds_learner": bool(row >= 0)}
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:

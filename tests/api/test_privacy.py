@@ -359,3 +359,39 @@ def test_digipath_has_the_purge_command():
 
     r = CliRunner().invoke(app, ["purge", "--help"])
     assert r.exit_code == 0 and "--dry-run" in r.output and "--days" in r.output
+
+
+def test_erasure_and_export_say_whether_the_served_recommender_holds_the_learner(settings, bank_v1, world):
+    """The recommender model is derived data the database erasure cannot reach: the receipt says whether
+    the served version was trained with the learner's events (they go at the next retraining)."""
+    from api.providers import StaticModelProvider
+    from recommender.training import train_bundle
+    from tests.api.conftest import make_api
+
+    events = world.events.copy()
+    first = events["learner_id"].iloc[0]
+    events.loc[events["learner_id"] == first, "learner_id"] = "org-a:trained-1"
+    bundle, _ = train_bundle(world.catalogue, world.roles, events, ranker="hybrid", tune=False,
+                             baselines=False, progress=False)
+    api = make_api(settings, StaticModelProvider({"1": bank_v1}, "1", recommender=bundle))
+    try:
+        for learner in ("trained-1", "never-trained"):
+            _events(api, learner, 1, f"e-{learner}")
+        export = api.client.get("/v1/learners/trained-1/export", headers=api.a).json()
+        assert export["recommender"] == {"model_version": "1", "holds_learner": True}
+        gone = api.client.delete("/v1/learners/trained-1", headers=api.a).json()
+        assert gone["recommender"]["holds_learner"] is True
+        other = api.client.delete("/v1/learners/never-trained", headers=api.a).json()
+        assert other["recommender"]["holds_learner"] is False
+    finally:
+        api.client.close()
+        api.app.state.services.engine.dispose()
+    # no recommender served: nothing to say, and erasure still works
+    api = make_api(settings, StaticModelProvider({"1": bank_v1}, "1"))
+    try:
+        _events(api, "plain", 1, "e-plain")
+        r = api.client.delete("/v1/learners/plain", headers=api.a)
+        assert r.status_code == 200 and r.json()["recommender"] is None
+    finally:
+        api.client.close()
+        api.app.state.services.engine.dispose()

@@ -116,6 +116,7 @@ def create_app(
             {"name": "insights", "description": "organisation insights: gaps, pathway progress, impact"},
             {"name": "oversight", "description": "human review of results: annotate, override, contest"},
             {"name": "organisation", "description": "the caller's organisation settings (practice mode)"},
+            {"name": "privacy", "description": "erasure, subject access export, the audit log"},
             {"name": "health", "description": "liveness, readiness, metrics"},
         ],
     )
@@ -137,12 +138,13 @@ def create_app(
         learners,
         organisation,
         organisations,
+        privacy,
         reference,
         reviews,
     )
 
     for module in (health, diagnostics, reviews, learners, events, reference, admin, organisation, insights,
-                   keys, organisations, aggregates):
+                   keys, organisations, aggregates, privacy):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

@@ -28,10 +28,13 @@ from api.deps import ServicesDep
 from api.persistence.tables import ApiKey, Organisation, utcnow
 from api.problems import ProblemError
 
-SCOPES = ("diagnostics", "recommendations", "events", "insights", "oversight", "admin", "operator")
+SCOPES = (
+    "diagnostics", "recommendations", "events", "insights", "supervisor", "oversight", "admin", "operator"
+)
 # ``operator`` is the academy's service-wide tier (organisations, their keys, the models, cross-organisation
 # aggregates). ``admin`` holds every scope of its own organisation but never ``operator``; ``operator``
 # holds no organisation scope: an operator key reads no learner's data unless it names those scopes too.
+# ``supervisor``: per-learner insights rows, only of the units the key names (``api_keys.units``).
 SERVICE_WIDE = frozenset({"operator"})
 _KEY_RE = re.compile(r"^dp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -65,6 +68,24 @@ def validate_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
     return sorted(set(scopes))
 
 
+def validate_units(scopes: list[str], units: list[str] | None) -> list[str] | None:
+    """Unit names for a key: needed with the supervisor scope (and only there), same rule as a learner's."""
+    from api.schemas import UNIT_PATTERN
+
+    if isinstance(units, str):   # one unit given as a string: not a list of its characters
+        units = [units]
+    bad = [u for u in units or []
+           if not isinstance(u, str) or not re.fullmatch(UNIT_PATTERN, u) or len(u) > 64]
+    if bad:
+        raise ValueError(f"unit name(s) {bad}: 1-64 letters, digits, '.', '_', ':', '@', '-' or spaces")
+    units = sorted(set(units or []))
+    if "supervisor" in scopes and not units:
+        raise ValueError("a supervisor key needs the units it supervises (units=[...])")
+    if units and "supervisor" not in scopes and "admin" not in scopes:
+        raise ValueError("units apply to the supervisor scope only; add it or leave the units out")
+    return units or None
+
+
 def get_or_create_org(db: Session, slug: str, name: str | None = None) -> Organisation:
     if not _SLUG_RE.match(slug):
         raise ValueError(f"organisation slug {slug!r} must be lowercase letters, digits and '-' (max 64)")
@@ -77,28 +98,32 @@ def get_or_create_org(db: Session, slug: str, name: str | None = None) -> Organi
 
 
 def create_key(
-    db: Session, org_slug: str, scopes: list[str], name: str | None = None, *, expires_at=None  # noqa: ANN001
+    db: Session, org_slug: str, scopes: list[str], name: str | None = None, *, expires_at=None,  # noqa: ANN001
+    units: list[str] | None = None,
 ) -> str:
     """Create an API key for ``org_slug`` (the organisation is created if new); returns the token once.
 
-    ``expires_at``: an aware datetime after which the key is refused (None: until revoked)."""
+    ``expires_at``: an aware datetime after which the key is refused (None: until revoked).
+    ``units``: the organisational units a ``supervisor`` key sees learner by learner (required with it).
+    """
     scopes = validate_scopes(scopes)
+    units = validate_units(scopes, units)
     org = get_or_create_org(db, org_slug)
-    _, token = add_key(db, org, scopes, name, expires_at=expires_at)
+    _, token = add_key(db, org, scopes, name, expires_at=expires_at, units=units)
     db.commit()
     return token
 
 
 def add_key(  # noqa: ANN001
     db: Session, org: Organisation, scopes: list[str], name: str | None = None, *, expires_at=None,
-    replaces: str | None = None,
+    replaces: str | None = None, units: list[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """Add a new key to ``db``'s transaction (the caller commits); returns the row and the token."""
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     key = ApiKey(
         key_id=key_id, org_id=org.id, secret_sha256=_sha256(secret), scopes=" ".join(validate_scopes(scopes)),
-        name=name, expires_at=expires_at, replaces=replaces,
+        name=name, expires_at=expires_at, replaces=replaces, units=validate_units(scopes, units),
     )
     db.add(key)
     return key, f"dp_{key_id}_{secret}"

@@ -82,10 +82,13 @@ def keys_create(
     scope: list[str] = typer.Option(
         ...,
         "--scope",
-        help="diagnostics, recommendations, events, insights, admin or operator; repeatable",
+        help="diagnostics, recommendations, events, insights, supervisor, oversight, admin or operator; "
+        "repeatable",
     ),
     name: str | None = typer.Option(None, help="a label for the key"),
     expires: str | None = typer.Option(None, help="expiry: 90d, 12h, 4w, or an ISO date/datetime (UTC)"),
+    unit: list[str] = typer.Option([], "--unit", help="supervisor keys: a unit it sees learner by learner; "
+                                   "repeatable"),
 ) -> None:
     """Create an API key and print it (only this once; the database keeps a hash)."""
     from api.keys import issue_key, parse_expiry
@@ -93,7 +96,8 @@ def keys_create(
     scopes = [s.strip() for item in scope for s in item.split(",") if s.strip()]
     with _session() as session:
         try:
-            _, token = issue_key(session, _actor(), org, scopes, name, expires_at=parse_expiry(expires))
+            _, token = issue_key(session, _actor(), org, scopes, name, expires_at=parse_expiry(expires),
+                                 units=unit or None)
         except ValueError as exc:
             _fail(str(exc))
         session.commit()

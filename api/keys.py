@@ -60,6 +60,7 @@ def key_record(key: ApiKey, org_slug: str) -> dict:
         "key_id": key.key_id,
         "org": org_slug,
         "scopes": key.scopes.split(),
+        "units": key.units,
         "name": key.name,
         "status": key_status(key),
         "created_at": key.created_at,
@@ -90,14 +91,14 @@ def find_key(db: Session, key_id: str) -> tuple[ApiKey, str] | None:
 
 def issue_key(  # noqa: ANN001
     db: Session, actor: Principal | str, org: Organisation | str, scopes: list[str], name: str | None = None,
-    *, expires_at: datetime | None = None,
+    *, expires_at: datetime | None = None, units: list[str] | None = None,
 ) -> tuple[dict, str]:
     """A new key for ``org`` (a slug is created if new); returns its record and the token (shown once)."""
     scopes = validate_scopes(scopes)
     check_expiry(expires_at)
     if isinstance(org, str):
         org = get_or_create_org(db, org)
-    key, token = add_key(db, org, scopes, name, expires_at=expires_at)
+    key, token = add_key(db, org, scopes, name, expires_at=expires_at, units=units)
     db.flush()
     record(db, actor, "key.create", f"key:{key.key_id}", org_id=org.id, scopes=scopes,
            expires_at=expires_at.isoformat() if expires_at else None)
@@ -124,7 +125,8 @@ def rotate_key(
         raise ValueError(f"key {key.key_id} is revoked; create a new key instead")
     check_expiry(expires_at)
     org = db.get(Organisation, key.org_id)
-    new, token = add_key(db, org, key.scopes.split(), key.name, expires_at=expires_at, replaces=key.key_id)
+    new, token = add_key(db, org, key.scopes.split(), key.name, expires_at=expires_at, replaces=key.key_id,
+                         units=key.units)
     key.revoked_at = utcnow()
     db.flush()
     record(db, actor, "key.rotate", f"key:{key.key_id}", org_id=key.org_id, new_key=new.key_id,

@@ -11,7 +11,8 @@ ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za
 Language = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
 AreaId = Annotated[str, Field(min_length=1, max_length=8, pattern=r"^[0-9A-Za-z.]+$")]
 ItemId = Annotated[str, Field(min_length=1, max_length=64)]
-UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@ -]*$")]
+UNIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@ -]*$"
+UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=UNIT_PATTERN)]
 
 
 class Strict(BaseModel):

@@ -24,6 +24,8 @@ class KeyCreate(Strict):
     org: Slug | None = Field(None, description="operators: the organisation (must exist); admins: own only")
     name: str | None = Field(None, max_length=200, description="a label, e.g. the platform using the key")
     expires_at: AwareDatetime | None = Field(None, description="refused after this time (ISO 8601 with zone)")
+    units: list[str] | None = Field(None, max_length=200,
+                                    description="supervisor keys: the units it sees learner by learner")
 
 
 class KeyRotate(Strict):
@@ -38,6 +40,7 @@ class KeyOut(BaseModel):
     key_id: str
     org: str
     scopes: list[str]
+    units: list[str] | None = Field(None, description="supervisor keys: the units they see")
     name: str | None
     status: Literal["active", "revoked", "expired"]
     created_at: datetime

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     insights_min_group_size: int = Field(
         5, ge=2, description="insights suppress groups smaller than this; requests may only raise it"
     )
+    retention_days: int | None = Field(
+        None, ge=1, description="`digipath purge` removes personal data older than this many days; "
+        "unset: nothing is purged"
+    )
 
     @property
     def resolved_database_url(self) -> str:

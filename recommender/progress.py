@@ -96,11 +96,12 @@ def pathway_progress(learners, pathways, events, *, since: Mapping[str, object] 
 
     active = out[out["n_steps"] > 0]
     labels = group_labels(active.reset_index(drop=True))
-    rows = []
+    rows, members = [], []
     for grouping in ("organisation", "unit", "role"):
         lab = labels[grouping]
         for g in pd.unique(lab):
             m = lab == g
+            members.append(m)
             s = active["share_completed"].to_numpy()[m]
             steps_g, done_g = active["n_steps"].to_numpy()[m], active["n_completed"].to_numpy()[m]
             rows.append((grouping, g, len(s), float(s.mean()), float(np.median(s)), float((s > 0).mean()),
@@ -108,6 +109,6 @@ def pathway_progress(learners, pathways, events, *, since: Mapping[str, object] 
     cols = ["mean_share_completed", "median_share_completed", "share_started", "share_finished",
             "steps", "steps_completed"]
     units = pd.DataFrame(rows, columns=["grouping", "group", "n", *cols])
-    units = suppress_partition(units, ["grouping"], "n", cols, min_size)
+    units = suppress_partition(units, ["grouping"], "n", cols, min_size, members=members)
     return PathwayProgress(out.reset_index(drop=True), units, min_size)
 

@@ -93,7 +93,7 @@ def gap_overview(learners, profiles, roles, *, framework: Framework | None = Non
     labels = group_labels(counted)
     groups, hidden = group_sizes(labels, min_size)
 
-    level_rows, comp_rows = [], []
+    level_rows, comp_rows, level_members, comp_members = [], [], [], []
     theta, level = prof.theta[rows], prof.level[rows]
     n_levels = len(fw.levels)
     required = required_matrix(roles, counted["role"].tolist(), prof.competence_ids)
@@ -113,6 +113,7 @@ def gap_overview(learners, profiles, roles, *, framework: Framework | None = Non
                 n_lv = len(lv)
                 shares = np.bincount(lv - 1, minlength=n_levels)[:n_levels] / n_lv if n_lv else \
                     np.full(n_levels, np.nan)
+                level_members.append(tested)
                 level_rows.append((grouping, g, a, area_names.get(a, ""), int(tested.sum()),
                                    float(theta[tested, k].mean()) if tested.any() else np.nan,
                                    float(lv.mean()) if n_lv else np.nan, *shares))
@@ -121,20 +122,23 @@ def gap_overview(learners, profiles, roles, *, framework: Framework | None = Non
                 nj = int(mj.sum())
                 if nj == 0:
                     continue
+                comp_members.append(mj)
                 comp_rows.append((grouping, g, c, c.split(".")[0], nj, float(required[mj, j].mean()),
                                   float(comp_level[mj, j].mean()), float(below[mj, j].mean()),
                                   float(np.nanmean(p_below[mj, j])), float(gap[mj, j].mean())))
     share_cols = [f"share_level_{i}" for i in range(1, n_levels + 1)]
     levels = pd.DataFrame(level_rows, columns=["grouping", "group", "area", "area_name", "n", "mean_theta",
                                                "mean_level", *share_cols])
-    levels = levels[levels["n"] > 0].reset_index(drop=True)          # areas nobody in the group took
+    took = levels["n"].to_numpy() > 0                                # areas nobody in the group took
+    levels = levels[took].reset_index(drop=True)
+    level_members = [v for v, t in zip(level_members, took, strict=True) if t]
     levels = suppress_partition(levels, ["grouping", "area"], "n", ["mean_theta", "mean_level", *share_cols],
-                                min_size, hidden)
+                                min_size, hidden, members=level_members)
     comp_cols = ["mean_required", "mean_level", "share_below", "expected_share_below", "mean_gap"]
     competences = pd.DataFrame(comp_rows,
                                columns=["grouping", "group", "competence", "area", "n", *comp_cols])
     competences = suppress_partition(competences, ["grouping", "competence"], "n", comp_cols, min_size,
-                                     hidden)
+                                     hidden, members=comp_members)
     return GapOverview(groups, levels, competences, largest_gaps(competences, top_k), min_size,
                        n_learners=len(counted), n_without_diagnostic=int(has.isna().sum()),
                        unknown_roles=unknown_roles)

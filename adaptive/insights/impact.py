@@ -15,6 +15,7 @@ from adaptive.insights.profiles import as_profile_set
 from adaptive.insights.suppression import (
     DEFAULT_MIN_GROUP_SIZE,
     check_min_size,
+    overlap_mask,
     suppress_partition,
     suppression_mask,
 )
@@ -160,13 +161,14 @@ def _impact_groups(changes: pd.DataFrame, z: float, min_size: int, adjusted: boo
     area = changes["area"].to_numpy()
     delta = changes["delta"].to_numpy()
     adj = changes["delta_adjusted"].to_numpy() if adjusted else None
-    rows = []
+    rows, members = [], []
     for grouping in GROUPINGS:
         lab = (np.full(len(changes), ORGANISATION, dtype=object) if grouping == "organisation"
                else changes[grouping].to_numpy(dtype=object))
         for g in pd.unique(lab):
             for a in pd.unique(area):
                 m = (lab == g) & (area == a)
+                members.append(m)
                 ch = changes["change"].to_numpy()[m]
                 mean, se = _mean_se(delta[m])
                 row = [grouping, g, a, int(m.sum()), mean, se, mean - z * se, mean + z * se,
@@ -181,7 +183,7 @@ def _impact_groups(changes: pd.DataFrame, z: float, min_size: int, adjusted: boo
     if adjusted:
         cols += ["mean_delta_adjusted", "se_mean_delta_adjusted", "ci_low_adjusted", "ci_high_adjusted"]
     frame = pd.DataFrame(rows, columns=["grouping", "group", "area", "n", *cols])
-    return suppress_partition(frame, ["grouping", "area"], "n", cols, min_size, hidden)
+    return suppress_partition(frame, ["grouping", "area"], "n", cols, min_size, hidden, members=members)
 
 
 def _impact_contents(changes: pd.DataFrame, events, content_areas, z: float, min_size: int,
@@ -203,7 +205,7 @@ def _impact_contents(changes: pd.DataFrame, events, content_areas, z: float, min
     lids, area = changes["learner_id"].to_numpy(), changes["area"].to_numpy()
     delta = changes["delta"].to_numpy()
     adj = changes["delta_adjusted"].to_numpy() if adjusted else None
-    rows = []
+    rows, members = [], []
     for cid, who in done.groupby("content_id", sort=True)["learner_id"]:
         took = np.isin(lids, who.to_numpy())
         areas = pd.unique(area)
@@ -219,7 +221,17 @@ def _impact_contents(changes: pd.DataFrame, events, content_areas, z: float, min
                 vals = [np.nan] * len(vals)
             n1, n0 = (pd.NA, pd.NA) if hide else (int(m1.sum()), int(m0.sum()))
             rows.append([cid, a, n1, n0, *vals, hide])
+            members.append(m1)
     out = pd.DataFrame(rows, columns=header)
+    if len(out):   # two contents whose completers differ by a few people would give those few away
+        for _, pos in pd.Series(np.arange(len(out))).groupby(out["area"].to_numpy()):
+            pos = pos.to_numpy()
+            shown_before = out["suppressed"].to_numpy()[pos]
+            mask = overlap_mask(np.vstack([members[i] for i in pos]), min_size, shown_before)
+            out.loc[pos[mask], "suppressed"] = True
+        hide = out["suppressed"].to_numpy()
+        out.loc[hide, cols] = np.nan
+        out.loc[hide, ["n_completed", "n_not_completed"]] = pd.NA
     return out.astype({"n_completed": "Int64", "n_not_completed": "Int64"})
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from adaptive.errors import ValidationError
-from adaptive.insights.suppression import suppression_mask
+from adaptive.insights.suppression import overlap_mask, suppression_mask
 
 NONE_LABEL = "(none)"
 GROUPINGS = ("organisation", "role", "unit")
@@ -91,11 +91,16 @@ def group_labels(learners: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def group_sizes(labels: dict[str, np.ndarray], min_size: int) -> tuple[pd.DataFrame, set]:
     """``grouping, group, n, suppressed`` and the set of suppressed (grouping, group) pairs."""
-    rows = []
+    rows, members = [], []
     for grouping, lab in labels.items():
-        vals, counts = np.unique(lab.astype(str), return_counts=True) if len(lab) else ([], [])
+        lab = lab.astype(str)
+        vals, counts = np.unique(lab, return_counts=True) if len(lab) else ([], [])
         mask = suppression_mask(np.asarray(counts, dtype=np.int64), min_size)
         rows += [(grouping, v, int(c), bool(m)) for v, c, m in zip(vals, counts, mask, strict=True)]
+        members += [lab == v for v in vals]
+    if members:   # groups of different groupings that differ by a few people (overlaps)
+        mask = overlap_mask(np.vstack(members), min_size, [r[3] for r in rows])
+        rows = [(g, v, c, bool(m)) for (g, v, c, _), m in zip(rows, mask, strict=True)]
     frame = pd.DataFrame(rows, columns=["grouping", "group", "n", "suppressed"])
     hidden = {(g, v) for g, v, _, m in rows if m}
     frame["n"] = frame["n"].astype("Int64").mask(frame["suppressed"])

@@ -1,8 +1,11 @@
 """``/v1/insights/...``: competence gaps, pathway progress and training impact of the caller's organisation.
 
-Scope ``insights`` (or ``admin``). Every figure comes from the caller's organisation only (queries filter by
-``org_id``); groups below the minimum size are suppressed (``adaptive.insights.suppression``). JSON tables are
-paginated like the other list endpoints; ``?format=csv`` returns the whole table as CSV.
+Aggregate tables need the ``insights`` scope (or ``admin``); groups below the minimum size are suppressed,
+with complementary suppression (``adaptive.insights.suppression``). Per-learner tables (``pathways?table=
+learners``, ``impact?table=changes``) need the ``supervisor`` scope and hold only the learners of the units
+the key names. Every figure comes from the caller's organisation only (queries filter by ``org_id``), and
+every read is audit-logged (``insights.read``). JSON tables are paginated like the other list endpoints;
+``?format=csv`` returns the whole table as CSV.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from adaptive.insights.impact import OBSERVATIONAL_CAVEAT, training_impact
 from adaptive.insights.plots import IMAGE_FORMATS, gap_heatmap
 from adaptive.insights.suppression import DEFAULT_MIN_GROUP_SIZE
 from adaptive.insights.tables import as_records
+from api.audit import record
 from api.auth import Principal, require
 from api.deps import DbSession, ServicesDep
-from api.insights.service import load_organisation, recommended_pathways
+from api.insights.service import load_organisation, recommended_pathways, supervised_units
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from recommender.progress import pathway_progress
 
@@ -35,7 +39,8 @@ router = APIRouter(prefix="/v1/insights", tags=["insights"])
 _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 _ERRORS = {
     401: {**_PROBLEM, "description": "missing or bad API key"},
-    403: {**_PROBLEM, "description": "key lacks the insights scope"},
+    403: {**_PROBLEM, "description": "key lacks the insights scope (per-learner tables: supervisor scope "
+                                     "and the unit)"},
     422: {**_PROBLEM, "description": "invalid request"},
 }
 _CSV = {"content": {"text/csv": {}}, "description": "the table (``format=csv``)"}
@@ -83,6 +88,38 @@ def _table(report: str, table: str, frame: pd.DataFrame, fmt: str, offset: int, 
             "notes": notes or []}
 
 
+PER_LEARNER = {"pathways": "learners", "impact": "changes"}
+
+
+def _allowed_units(db: Session, principal: Principal, report: str, table: str) -> list[str] | None:
+    """None for an aggregate table (``insights`` scope); for a per-learner table the units the caller
+    supervises (``supervisor`` scope and units on the key), else 403."""
+    if PER_LEARNER.get(report) != table:
+        if not principal.has("insights"):
+            raise ProblemError(403, "forbidden", "this API key lacks the 'insights' scope")
+        return None
+    units = supervised_units(db, principal.key_id) if principal.has("supervisor") else []
+    if not units:
+        raise ProblemError(403, "forbidden", f"{report}?table={table} has one row per learner: it needs the "
+                           "'supervisor' scope on a key that names the units supervised")
+    return units
+
+
+def _only_units(frame: pd.DataFrame, units: list[str] | None, asked: str | None = None) -> pd.DataFrame:
+    if units is None:
+        return frame
+    if asked is not None and asked not in units:
+        raise ProblemError(403, "forbidden", f"this API key does not supervise unit {asked!r}")
+    return frame[frame["unit"].isin([asked] if asked is not None else units)]
+
+
+def _audit(db: Session, principal: Principal, report: str, table: str, **detail: Any) -> None:
+    """The read goes into the audit log (committed before the table is served)."""
+    record(db, principal, "insights.read", f"insights:{report}/{table}",
+           **{k: v for k, v in detail.items() if v is not None})
+    db.commit()
+
+
 def _roles(services: Services):  # noqa: ANN202
     bundle, _ = services.provider.recommender()
     return bundle
@@ -112,6 +149,7 @@ def gaps(
              f"one do not; groups under {min_size} are suppressed (with complementary suppression)"]
     if ov.unknown_roles:
         notes.append(f"roles without a role profile (no requirements): {', '.join(ov.unknown_roles[:20])}")
+    _audit(db, principal, "gaps", table, grouping=grouping, format=format, min_group_size=min_size)
     return _table("gaps", table, getattr(ov, table), format, offset, limit, min_size, notes, grouping)
 
 
@@ -135,6 +173,8 @@ def gaps_heatmap(
         raise ProblemError(409, "not-enough-data", f"no {grouping} group has {min_size} or more learners "
                            "with a finished diagnostic and a role requirement yet")
     image = gap_heatmap(ov.competences, grouping, value, format=format)
+    _audit(db, principal, "gaps", "heatmap", grouping=grouping, value=value, format=format,
+           min_group_size=min_size)
     return Response(image, media_type=IMAGE_FORMATS[format])
 
 
@@ -150,21 +190,23 @@ def pathways(
     min_group_size: MinGroup = None,
     offset: Offset = 0,
     limit: Limit = 200,
-    principal: Principal = Depends(require("insights")),
+    principal: Principal = Depends(require(None)),
 ) -> Any:
     from api.routers.learners import model_learner_key
 
+    units = _allowed_units(db, principal, "pathways", table)
     min_size = _min_group_size(services, min_group_size)
     data = load_organisation(db, principal.org_id)
     paths, since = recommended_pathways(data, _roles(services),
                                         lambda lid: model_learner_key(principal, lid))
     res = pathway_progress(data.learners, paths, data.events, since=since, min_group_size=min_size)
-    frame = res.learners if table == "learners" else res.units
-    if unit is not None and table == "learners":
-        frame = frame[frame["unit"] == unit]
+    frame = _only_units(res.learners, units, unit) if table == "learners" else res.units
     notes = ["pathway = the one recommended from the learner's latest diagnostic; completions after it count"]
     if table == "learners":
-        notes.append("per-learner rows are individual data: share them only with the learner's supervisor")
+        notes.append("per-learner rows are individual data, for the supervisor of the units: "
+                     + ", ".join(units or []))
+    _audit(db, principal, "pathways", table, grouping=grouping, unit=unit, units=units, format=format,
+           min_group_size=min_size)
     return _table("pathways", table, frame, format, offset, limit, min_size, notes, grouping)
 
 
@@ -180,8 +222,9 @@ def impact(
     min_group_size: MinGroup = None,
     offset: Offset = 0,
     limit: Limit = 200,
-    principal: Principal = Depends(require("insights")),
+    principal: Principal = Depends(require(None)),
 ) -> Any:
+    units = _allowed_units(db, principal, "impact", table)
     min_size = _min_group_size(services, min_group_size)
     data = load_organisation(db, principal.org_id)
     bundle = _roles(services)
@@ -189,7 +232,10 @@ def impact(
                           pairing=pairing, prior=_cat_prior(services), min_group_size=min_size)
     notes = [OBSERVATIONAL_CAVEAT, "reliable change: |delta| / sqrt(se1^2 + se2^2) > 1.96 (95%); *_adjusted "
              "columns take the diagnostic's prior out of the estimates (shrinkage would understate change)"]
-    return _table("impact", table, getattr(res, table), format, offset, limit, min_size, notes, grouping)
+    frame = _only_units(res.changes, units) if table == "changes" else getattr(res, table)
+    _audit(db, principal, "impact", table, grouping=grouping, pairing=pairing, units=units, format=format,
+           min_group_size=min_size)
+    return _table("impact", table, frame, format, offset, limit, min_size, notes, grouping)
 
 
 def _cat_prior(services: Services) -> tuple[np.ndarray, np.ndarray] | None:

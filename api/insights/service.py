@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.persistence.tables import DiagnosticSession, Learner, LearningEvent
+from api.persistence.tables import ApiKey, DiagnosticSession, Learner, LearningEvent
 
 
 @dataclass
@@ -71,3 +71,10 @@ def recommended_pathways(data: OrganisationData, bundle, learner_key) -> tuple[d
         pathways[lid] = [s.content_id for s in steps]
         since[lid] = d["finished_at"]
     return pathways, since
+
+
+def supervised_units(db: Session, key_id: str) -> list[str]:
+    """The units whose learners the key may see one by one (``api_keys.units``; read fresh each time, so
+    a change of a supervisor's units applies at once)."""
+    units = db.scalar(select(ApiKey.units).where(ApiKey.key_id == key_id))
+    return [str(u) for u in units or []]

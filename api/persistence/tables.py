@@ -80,6 +80,8 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # at most a minute behind
     replaces: Mapped[str | None] = mapped_column(String(32))  # the key_id this one rotated out
+    # organisational units a ``supervisor`` key may see learner by learner (None: none)
+    units: Mapped[list | None] = mapped_column(JSON)
 
 
 class Learner(Base):
@@ -128,7 +130,11 @@ class ResponseRecord(Base):
     """Append-only response log (calibration input); ``reply`` is kept for idempotent retries."""
 
     __tablename__ = "responses"
-    __table_args__ = (UniqueConstraint("session_id", "sequence", name="uq_responses_session_sequence"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "sequence", name="uq_responses_session_sequence"),
+        # erasure and purge find a learner's responses (and "nothing left") without scanning the log
+        Index("ix_responses_learner", "learner_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
@@ -164,6 +170,25 @@ class ResultReview(Base):
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     key_id: Mapped[str] = mapped_column(String(64), nullable=False)  # the API key that acted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class AnonymousResponse(Base):
+    """The response log of erased (or retention-purged) learners, kept for calibration only.
+
+    Irreversibly anonymised: no learner, session or sequence; ``person_id`` is a random id drawn at
+    erasure for each diagnostic (no mapping kept), so the responses of one sitting stay grouped; the time
+    is coarsened to the month.
+    """
+
+    __tablename__ = "anonymous_responses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    person_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    item_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    response: Mapped[int] = mapped_column(Integer, nullable=False)
+    bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    administered_month: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # 1st of the month
 
 
 class LearningEvent(Base):

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, null, select, union_all
 
 from api.audit import record
 from api.auth import Principal, require
 from api.deps import DbSession, Provider, ServicesDep
-from api.persistence.tables import Learner, LearningEvent, ResponseRecord
+from api.persistence.tables import AnonymousResponse, Learner, LearningEvent, ResponseRecord
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import ModelsOut
 from api.schemas_admin import PromoteIn
@@ -144,12 +144,15 @@ def _csv_export(
     },
     summary="The response log as CSV (person_id,item_id,response,session_id,administered_at)",
     description="Pilot items included, so live data can be calibrated (`digipath calibrate`). "
-    "Only the calling organisation's responses.",
+    "Only the calling organisation's responses. Rows of erased learners follow, anonymised: a random "
+    "`person_id` per erased person (`anon-...`), no `session_id`, `administered_at` cut to the month.",
 )
-def export_responses(services: ServicesDep, principal: Admin) -> StreamingResponse:
-    statement = (
+def export_responses(services: ServicesDep, db: DbSession, principal: Admin) -> StreamingResponse:
+    live = (
         select(
-            Learner.external_id,
+            literal(0).label("part"),
+            ResponseRecord.id.label("rid"),
+            Learner.external_id.label("person"),
             ResponseRecord.item_id,
             ResponseRecord.response,
             ResponseRecord.session_id,
@@ -157,11 +160,25 @@ def export_responses(services: ServicesDep, principal: Admin) -> StreamingRespon
         )
         .join(Learner, Learner.id == ResponseRecord.learner_id)
         .where(ResponseRecord.org_id == principal.org_id)
-        .order_by(ResponseRecord.id)
     )
+    # anonymous rows by their random person id, not by storage order (which groups one erasure's rows)
+    anonymous = select(
+        literal(1),
+        literal(0),
+        AnonymousResponse.person_id,
+        AnonymousResponse.item_id,
+        AnonymousResponse.response,
+        cast(null(), String(36)),
+        AnonymousResponse.administered_month,
+    ).where(AnonymousResponse.org_id == principal.org_id)
+    log = union_all(live, anonymous).subquery()
+    statement = select(log).order_by(log.c.part, log.c.rid, log.c.person, log.c.item_id)
 
-    def row(person, item, response, session, at) -> tuple:
-        return person, item, response, session, _iso(at)
+    def row(_part, _rid, person, item, response, session, at) -> tuple:
+        return person, item, response, session or "", _iso(at)
+
+    record(db, principal, "responses.export", None)
+    db.commit()
 
     return _csv_export(services, statement, row, EXPORT_COLUMNS, "responses.csv")
 
@@ -175,7 +192,7 @@ def export_responses(services: ServicesDep, principal: Admin) -> StreamingRespon
     },
     summary="Learning events as CSV (the recommender's training input)",
 )
-def export_events(services: ServicesDep, principal: Admin) -> StreamingResponse:
+def export_events(services: ServicesDep, db: DbSession, principal: Admin) -> StreamingResponse:
     statement = (
         select(
             Learner.external_id,
@@ -193,5 +210,8 @@ def export_events(services: ServicesDep, principal: Admin) -> StreamingResponse:
     def row(learner, content, event, value, ts, event_id) -> tuple:
         value = "" if value is None else value
         return f"{principal.org_slug}:{learner}", content, event, value, _iso(ts), event_id
+
+    record(db, principal, "events.export", None)
+    db.commit()
 
     return _csv_export(services, statement, row, EVENT_COLUMNS, "learning_events.csv")

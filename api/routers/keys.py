@@ -75,7 +75,8 @@ def create_api_key(body: KeyCreate, db: DbSession, principal: Manager) -> dict:
         raise ProblemError(403, "forbidden", "only an operator key may create an operator key")
     org = _org(db, principal, body.org)
     try:
-        info, token = issue_key(db, principal, org, list(body.scopes), body.name, expires_at=body.expires_at)
+        info, token = issue_key(db, principal, org, list(body.scopes), body.name, expires_at=body.expires_at,
+                                units=body.units)
     except ValueError as exc:
         raise ProblemError(422, "validation", str(exc)) from None
     db.commit()

@@ -79,6 +79,14 @@ def two_orgs(api, org, bundle):
     return a, diags, events, b
 
 
+def supervisor(api, org: str, units) -> dict:
+    """Headers of a supervisor key of ``org`` for ``units`` (per-learner tables)."""
+    from api.auth import create_key
+
+    with api.app.state.services.sessionmaker() as db:
+        return {"Authorization": f"Bearer {create_key(db, org, ['supervisor'], units=sorted(set(units)))}"}
+
+
 def _get(api, path, headers=None, **params):
     r = api.client.get(path, params=params, headers=headers or api.a)
     assert r.status_code == 200, r.text
@@ -113,6 +121,7 @@ def test_gaps_equal_the_library_on_the_callers_organisation_only(api, two_orgs, 
 
 
 def test_csv_and_heatmap(api, two_orgs):
+    sup = supervisor(api, "org-a", two_orgs[0]["unit"])
     r = _get(api, "/v1/insights/gaps", table="levels", format="csv")
     assert r.headers["content-type"].startswith("text/csv")
     assert 'filename="gaps-levels.csv"' in r.headers["content-disposition"]
@@ -126,9 +135,9 @@ def test_csv_and_heatmap(api, two_orgs):
     assert svg.headers["content-type"].startswith("image/svg+xml")
     assert "finance" in svg.text and "b-finance" not in svg.text and "legal" not in svg.text
     for table in ("groups", "contents", "changes"):
-        r = _get(api, "/v1/insights/impact", table=table, format="csv")
+        r = _get(api, "/v1/insights/impact", sup if table == "changes" else None, table=table, format="csv")
         assert r.headers["content-type"].startswith("text/csv") and "b-emp" not in r.text
-    r = _get(api, "/v1/insights/pathways", table="learners", format="csv")
+    r = _get(api, "/v1/insights/pathways", sup, table="learners", format="csv")
     assert "b-emp" not in r.text
 
 
@@ -144,7 +153,8 @@ def test_impact_equals_the_library_and_carries_the_caveat(api, two_orgs, bundle)
     np.testing.assert_allclose(got["difference"].astype(float), want["difference"].astype(float),
                                equal_nan=True)
     assert "difference_adjusted" in got.columns          # the CAT prior of the served bank is known
-    changes = _get(api, "/v1/insights/impact", table="changes", limit=1).json()
+    changes = _get(api, "/v1/insights/impact", supervisor(api, "org-a", a["unit"]), table="changes",
+                   limit=1).json()
     retested = {d["learner_id"] for d in diags if d["diagnostic_id"].startswith("d2")}
     assert changes["total"] == len(AREAS) * len(retested)
 
@@ -188,14 +198,24 @@ def test_unit_on_diagnostics_and_pathway_progress_end_to_end(api, bank_v1, bundl
         {"event_id": "e1", "learner_id": "u0", "content_id": path[0]["content_id"], "event": "completed",
          "timestamp": when}]})
     assert r.status_code == 200, r.text
-    learners = pd.DataFrame(_get(api, "/v1/insights/pathways", table="learners").json()["items"])
+    sup = supervisor(api, "org-a", ["tax-office"])
+    learners = pd.DataFrame(_get(api, "/v1/insights/pathways", sup, table="learners").json()["items"])
     row = learners.set_index("learner_id").loc["u0"]
     assert row["n_steps"] == len(path) and row["n_completed"] == 1 and row["unit"] == "tax-office"
     units = pd.DataFrame(_get(api, "/v1/insights/pathways", table="units").json()["items"])
     unit = units[(units["grouping"] == "unit") & (units["group"] == "tax-office")].iloc[0]
     assert unit["n"] == 5 and unit["steps_completed"] == 1
     # another organisation sees none of it
-    assert _get(api, "/v1/insights/pathways", headers=api.b, table="learners").json()["total"] == 0
+    sup_b = supervisor(api, "org-b", ["tax-office"])
+    assert _get(api, "/v1/insights/pathways", headers=sup_b, table="learners").json()["total"] == 0
+
+
+def head_revision(url: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    from api import db
+
+    return ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
 
 
 def test_unit_migration_round_trip(tmp_path):
@@ -212,11 +232,7 @@ def test_unit_migration_round_trip(tmp_path):
     assert "unit" not in {c["name"] for c in inspect(engine).get_columns("learners")}
     db.upgrade(url)
     assert "unit" in {c["name"] for c in inspect(engine).get_columns("learners")}
-    from alembic.script import ScriptDirectory
-
-    # the head, whatever later migrations add
-    head = ScriptDirectory.from_config(db.alembic_config(url)).get_current_head()
-    assert db.current_revision(engine) == head
+    assert db.current_revision(engine) == head_revision(url)
     engine.dispose()
 
 

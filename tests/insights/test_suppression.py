@@ -104,3 +104,70 @@ def test_an_empty_organisation_gives_empty_tables():
     assert pp.learners.empty and pp.units.empty
     ti = training_impact([], [], [])
     assert ti.changes.empty and ti.groups.empty and ti.contents.empty
+
+
+def test_overlap_rule_on_nested_and_overlapping_groups():
+    from adaptive.insights.suppression import overlap_mask
+
+    everyone = np.ones(12, dtype=bool)
+    most = everyone.copy()
+    most[:2] = False                                   # everyone but two people
+    assert overlap_mask([everyone, most]).tolist() == [False, True]     # the smaller goes
+    assert overlap_mask([everyone, everyone]).tolist() == [False, False]  # same people: nothing new
+    half = np.r_[np.ones(6, bool), np.zeros(6, bool)]
+    assert overlap_mask([everyone, half]).tolist() == [False, False]   # they differ by 6 people
+    # groups hidden already stay hidden and are not compared
+    assert overlap_mask([everyone, most], hidden=[True, False]).tolist() == [True, False]
+
+
+def test_random_overlapping_groups_never_differ_by_a_few_people():
+    from adaptive.insights.suppression import overlap_mask
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        n_people, k = int(rng.integers(5, 40)), int(rng.integers(2, 7))
+        members = rng.random((int(rng.integers(2, 9)), n_people)) < rng.uniform(0.2, 0.95)
+        mask = overlap_mask(members, k)
+        shown = members[~mask & members.any(axis=1)]
+        for a in shown:
+            for b in shown:
+                differ = int((a ^ b).sum())
+                assert differ == 0 or differ >= k
+
+
+def test_a_role_nested_in_a_unit_with_a_few_more_people_is_suppressed():
+    """Unit legal = 5 lawyers + 2 clerks, and lawyers work nowhere else: publishing both the lawyers (5)
+    and legal (7) would give the two clerks' figure away as the difference. The lawyers' row goes."""
+    from adaptive.insights import training_impact
+    from recommender.progress import pathway_progress
+
+    people = [(f"l{i}", "lawyer", "legal") for i in range(5)]
+    people += [(f"c{i}", "clerk", "legal") for i in range(2)]
+    people += [(f"f{i}", "clerk" if i < 6 else "analyst", "finance") for i in range(12)]
+    learners = pd.DataFrame(people, columns=["learner_id", "role", "unit"])
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    diags = [{"learner_id": p[0], "diagnostic_id": f"{p[0]}-{k}", "finished_at": t0 + pd.Timedelta(days=30*k),
+              "profile": profile({"1": 2 + k + j % 2}, theta=0.1 * j + k)}
+             for j, p in enumerate(people) for k in range(2)]
+    roles = {r: {"1.1": 4} for r in ("lawyer", "clerk", "analyst")}
+    members = {("organisation", "all"): set(learners["learner_id"])}
+    for col in ("role", "unit"):
+        for g, ids in learners.groupby(col)["learner_id"]:
+            members[(col, g)] = set(ids)
+
+    def check(frame: pd.DataFrame, cell: list[str]) -> None:
+        frame = frame[frame["grouping"].isin(["organisation", "role", "unit"])]
+        assert bool(frame.loc[frame["group"] == "lawyer", "suppressed"].all())
+        for _, rows in (frame.groupby(cell) if cell else [((), frame)]):
+            shown = rows[~rows["suppressed"]]
+            sets = [members[(g, v)] for g, v in zip(shown["grouping"], shown["group"], strict=True)]
+            assert all(len(a ^ b) == 0 or len(a ^ b) >= 5 for a in sets for b in sets)
+            assert ("unit", "legal") in set(zip(shown["grouping"], shown["group"], strict=True))
+
+    ov = gap_overview(learners, diags, roles)
+    check(ov.groups, [])
+    check(ov.levels, ["area"])
+    check(ov.competences, ["competence"])
+    check(training_impact(learners, diags).groups, ["area"])
+    pathways = {p[0]: ["c1", "c2"] for p in people}
+    check(pathway_progress(learners, pathways, []).units, [])

@@ -44,6 +44,25 @@ def level_bands(cut_scores: Sequence[float]) -> np.ndarray:
     return np.column_stack([edges[:-1], edges[1:]])
 
 
+def default_cut_scores(framework: Framework) -> tuple[float, ...]:
+    """Theta cut scores for the framework's own level scheme (``n_levels - 1`` of them).
+
+    Eight levels: ``DEFAULT_CUT_SCORES``. A scheme stated as a coarsening of an eight-level scheme
+    (DigComp 3.0: each named level is two of the eight) takes the default cuts at its boundaries, so the
+    same person gets the same level either way. Otherwise the cuts are spread evenly over the range of
+    the default ones."""
+    n = framework.n_levels
+    if n == len(DEFAULT_CUT_SCORES) + 1:
+        return tuple(DEFAULT_CUT_SCORES)
+    m = framework.mapping(framework.scheme_id, "eight-level")
+    if m is not None and all(len(v) >= 1 for v in m.pairs.values()) and len(m.pairs) == n:
+        # the eight-level boundary above each own level but the last
+        return tuple(DEFAULT_CUT_SCORES[max(m.pairs[k]) - 1] for k in range(1, n))
+    if n == 2:
+        return (0.0,)
+    return tuple(float(x) for x in np.linspace(DEFAULT_CUT_SCORES[0], DEFAULT_CUT_SCORES[-1], n - 1))
+
+
 def generate_synthetic_bank(
     framework: Framework | None = None,
     items_per_competence: int = 48,
@@ -52,15 +71,17 @@ def generate_synthetic_bank(
     share_grm: float = 0.1,
     n_pilot_per_competence: int = 0,
     seed: int | np.random.Generator = 0,
-    cut_scores: Sequence[float] = DEFAULT_CUT_SCORES,
+    cut_scores: Sequence[float] | None = None,
     area_correlation: float = 0.6,
     n_enemy_pairs_per_competence: int = 1,
     name: str = "synthetic DigComp bank",
 ) -> ItemBank:
     """Generate a valid bank: per competence ``items_per_competence`` active items spread evenly over
-    the 8 levels (plus ``n_pilot_per_competence`` pilot items), 2PL by default, with the given shares
-    of 3PL and GRM items. The bank validates against ``framework``."""
+    levels of the framework's own scheme (plus ``n_pilot_per_competence`` pilot items), 2PL by default,
+    with the given shares of 3PL and GRM items. ``cut_scores``: one list for every area (default
+    :func:`default_cut_scores`). The bank validates against ``framework``."""
     framework = framework or load_framework()
+    cut_scores = default_cut_scores(framework) if cut_scores is None else tuple(cut_scores)
     if items_per_competence < 1:
         raise ValueError("items_per_competence must be >= 1")
     if not (0 <= share_3pl and 0 <= share_grm and share_3pl + share_grm <= 1):
@@ -112,6 +133,7 @@ def generate_synthetic_bank(
         area_correlation=corr,
         provenance=provenance,
         name=name,
+        framework_id=framework.id,
     )
     bank.validate(framework)
     return bank

@@ -109,6 +109,7 @@ def bank_to_dict(bank: ItemBank) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "name": bank.name,
         "framework_version": bank.framework_version,
+        "framework_id": bank.framework_id,
         "parameterization": PARAMETERIZATION,
         "languages": list(bank.languages),
         "area_ids": list(bank.area_ids),
@@ -161,6 +162,7 @@ def bank_from_dict(data: Any, framework=None, validate: bool = True, bank_class=
         area_correlation=corr,
         provenance=data.get("provenance") or {},
         name=str(data.get("name", "")),
+        framework_id=data.get("framework_id") or None,
     )
     if validate:
         bank.validate(framework)

@@ -129,9 +129,13 @@ class ItemBank:
         area_correlation: np.ndarray | Sequence[Sequence[float]] | None = None,
         provenance: dict[str, Any] | None = None,
         name: str = "",
+        framework_id: str | None = None,
     ):
         self.items: list[Item] = list(items)
         self.framework_version = str(framework_version)
+        # which framework its areas, competences and cut scores belong to; banks stored before frameworks
+        # had ids are DigComp banks ("2.2" -> "digcomp-2.2")
+        self.framework_id = str(framework_id) if framework_id else f"digcomp-{self.framework_version}"
         self.languages = list(languages)
         if area_ids is None:
             area_ids = list(cut_scores) if cut_scores else sorted({it.area for it in self.items}, key=_id_key)
@@ -293,6 +297,7 @@ class ItemBank:
             area_correlation=self.area_correlation,
             provenance=self.provenance,
             name=self.name,
+            framework_id=self.framework_id,
         )
         args.update(changes)
         return ItemBank(**args)

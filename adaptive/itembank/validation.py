@@ -101,13 +101,12 @@ def _check_item_fields(item: Item, languages: Sequence[str], n_levels: int) -> N
 
 
 def validate_bank(bank: ItemBank, framework=None) -> None:
-    """Check the whole bank; with a framework (default: packaged one if versions match) also areas
-    and competences."""
+    """Check the whole bank; with a framework (default: the known framework of its ``framework_id`` and
+    version, see ``adaptive.framework.framework_for_bank``) also areas, competences and levels."""
     if framework is None:
-        from adaptive.framework import load_framework
+        from adaptive.framework import framework_for_bank
 
-        packaged = load_framework()
-        framework = packaged if packaged.version == bank.framework_version else None
+        framework = framework_for_bank(bank)
     n_levels = _check_metadata(bank, framework)
     # parameters first: the content checks rely on the number of categories they imply
     check_item_parameters(bank.items)

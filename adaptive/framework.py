@@ -935,3 +935,25 @@ def load_framework(path: str | Path | None = None) -> Framework:
     if path is None:
         return packaged_frameworks()[DEFAULT_FRAMEWORK_ID]
     return _load(Path(path))
+
+
+def load_directory(directory: str | Path) -> tuple[dict[str, Framework], list[DataFileError]]:
+    """Own frameworks from ``directory/*.json``, registered in this process (``register_framework``).
+
+    A bad file is skipped and reported (its ``DataFileError`` names file and entry); one whose id clashes
+    with a packaged framework or an earlier file is an error too. Returns (loaded by id, errors)."""
+    loaded: dict[str, Framework] = {}
+    errors: list[DataFileError] = []
+    directory = Path(directory)
+    if not directory.is_dir():
+        return loaded, errors
+    for path in sorted(directory.glob("*.json")):
+        try:
+            fw = read_framework_file(path)
+            if fw.id in packaged_frameworks() or fw.id in loaded:
+                raise DataFileError(f"framework id {fw.id!r} is already loaded", file=str(path), column="id")
+        except DataFileError as exc:
+            errors.append(exc)
+            continue
+        loaded[fw.id] = register_framework(fw)
+    return loaded, errors

@@ -48,6 +48,17 @@ class Services:
         return served
 
 
+def _load_own_frameworks(settings: Settings) -> None:
+    """Register the academy's own frameworks (``<home>/frameworks/*.json``, see ``digipath frameworks add``)
+    before any bank is served, so results on them report their level scheme. A bad file is logged and
+    skipped: the service starts with the packaged frameworks and the good files."""
+    from adaptive.framework import load_directory
+
+    _, errors = load_directory(settings.home / "frameworks")
+    for exc in errors:
+        log.error("framework file skipped: %s", exc)
+
+
 def create_app(
     settings: Settings | None = None,
     provider: ModelProvider | None = None,
@@ -64,6 +75,7 @@ def create_app(
         url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, background_checkpoint=True
     )
     maker = dbmod.make_sessionmaker(engine)
+    _load_own_frameworks(settings)
     provider = provider or RegistryModelProvider(settings.item_bank_alias, settings.recommender_alias)
     overrides = {"max_items": settings.max_items, **(cat_overrides or {})}
     services = Services(
@@ -103,6 +115,7 @@ def create_app(
             {"name": "recommendations", "description": "learning content for learners and roles"},
             {"name": "events", "description": "learning events for the recommender"},
             {"name": "reference", "description": "framework, roles, catalogue"},
+            {"name": "frameworks", "description": "competence frameworks: levels, statements, outcomes"},
             {"name": "models", "description": "served model versions and reload"},
             {"name": "insights", "description": "organisation insights: gaps, pathway progress, impact"},
             {"name": "health", "description": "liveness, readiness, metrics"},
@@ -116,9 +129,9 @@ def create_app(
     app.add_middleware(LatencyMiddleware, metrics=services.metrics)
 
     from api.insights import router as insights
-    from api.routers import admin, diagnostics, events, health, learners, reference
+    from api.routers import admin, diagnostics, events, frameworks, health, learners, reference
 
-    for module in (health, diagnostics, learners, events, reference, admin, insights):
+    for module in (health, diagnostics, learners, events, reference, frameworks, admin, insights):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

@@ -228,3 +228,30 @@ class LevelReporter:
                 }
             )
         return out
+
+
+def level_in(profile: Any, area_result: Any, framework: Framework) -> tuple[int | None, list[float] | None]:
+    """An area's level (and level probabilities where they carry over) in ``framework``'s own scheme.
+
+    A profile reported in that framework (or stored before profiles named theirs, with as many
+    probabilities as its scheme has levels) is read as is; otherwise its ``mapped_levels`` entry for that
+    framework's scheme is used. A level mapped to a range (DigComp 3.0 Intermediate -> eight-level 3-4)
+    counts as the lowest level of the range, the one it certainly reaches, without probabilities.
+    Returns (None, None) when the profile says nothing in that scheme."""
+    if not isinstance(area_result, dict):
+        return None, None
+    stated = (profile.get("framework") or {}) if isinstance(profile, dict) else {}
+    probs = area_result.get("level_probabilities")
+    own = stated.get("id") == framework.id if stated else (probs is None or len(probs) == framework.n_levels)
+    if own:
+        return area_result.get("level"), probs
+    for entry in area_result.get("mapped_levels") or ():
+        if entry.get("framework") == framework.id and entry.get("scheme") == framework.scheme_id:
+            scheme = framework.level_scheme
+            try:
+                numbers = [scheme.number(code) for code in entry.get("levels") or ()]
+            except UnknownIdError:
+                return None, None
+            p = entry.get("probabilities")
+            return (min(numbers) if numbers else None), (None if p is None else [p[c] for c in scheme.codes])
+    return None, None

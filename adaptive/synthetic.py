@@ -75,11 +75,18 @@ def generate_synthetic_bank(
     area_correlation: float = 0.6,
     n_enemy_pairs_per_competence: int = 1,
     name: str = "synthetic DigComp bank",
+    statement_items: bool = True,
 ) -> ItemBank:
     """Generate a valid bank: per competence ``items_per_competence`` active items spread evenly over
     levels of the framework's own scheme (plus ``n_pilot_per_competence`` pilot items), 2PL by default,
     with the given shares of 3PL and GRM items. ``cut_scores``: one list for every area (default
-    :func:`default_cut_scores`). The bank validates against ``framework``."""
+    :func:`default_cut_scores`). The bank validates against ``framework``.
+
+    With ``statement_items`` and a framework that has competence statements (DigComp 3.0), the bank
+    shows real framework content: every statement becomes a self-assessment item (rating scale, GRM) at
+    the statement's level, beside ``items_per_competence`` knowledge items (2PL/3PL) whose stems are the
+    competence's knowledge learning outcomes; each item names what it measures (``Item.measures``).
+    Answer options of knowledge items stay placeholders: the framework has no test questions."""
     framework = framework or load_framework()
     cut_scores = default_cut_scores(framework) if cut_scores is None else tuple(cut_scores)
     if items_per_competence < 1:
@@ -92,14 +99,17 @@ def generate_synthetic_bank(
     rng = np.random.default_rng(seed)
     bands = level_bands(cut_scores)
     items: list[Item] = []
+    real = statement_items and bool(framework.statements)
     for comp in framework.competences:
         comp_items = []
+        knowledge = [o for o in framework.outcomes if o.competence_id == comp.id and o.type == "knowledge"]
         for status, n in (("active", items_per_competence), ("pilot", n_pilot_per_competence)):
             if n <= 0:
                 continue
             # levels cycle 1..L so every level is covered once n >= L; models assigned at random
             levels = np.arange(n) % len(bands) + 1
-            n_grm = int(round(share_grm * n))
+            # with real statements the rating-scale items are the statements themselves
+            n_grm = 0 if real else int(round(share_grm * n))
             n_3pl = int(round(share_3pl * n))
             models = np.array(["GRM"] * n_grm + ["3PL"] * n_3pl + ["2PL"] * (n - n_grm - n_3pl))
             rng.shuffle(models)
@@ -107,9 +117,20 @@ def generate_synthetic_bank(
                 number = len(comp_items) + 1
                 prefix = "P" if status == "pilot" else ""
                 item_id = f"DC-{comp.id}-{prefix}{number:03d}"
+                text, measures = None, []
+                if real and knowledge:
+                    at_level = [o for o in knowledge if o.level == levels[k]] or knowledge
+                    outcome = at_level[(number - 1) // len(bands) % len(at_level)]
+                    text, measures = f"Knowledge check: {outcome.description}", [outcome.id]
                 comp_items.append(
-                    _make_item(rng, item_id, comp, int(levels[k]), str(models[k]), status, bands, languages)
+                    _make_item(rng, item_id, comp, int(levels[k]), str(models[k]), status, bands, languages,
+                               text=text, measures=measures)
                 )
+        if real:
+            for j, st in enumerate(s for s in framework.statements if s.competence_id == comp.id):
+                comp_items.append(_make_item(
+                    rng, f"SA-{comp.id}-{j + 1:03d}", comp, st.level, "GRM", "active", bands, languages,
+                    text=f"How well does this describe you? \u201c{st.description}\u201d", measures=[st.id]))
         _add_enemies(rng, comp_items, n_enemy_pairs_per_competence)
         items.extend(comp_items)
     d = len(framework.areas)
@@ -148,6 +169,8 @@ def _make_item(
     status: str,
     bands: np.ndarray,
     languages: Sequence[str],
+    text: str | None = None,
+    measures: Sequence[str] = (),
 ) -> Item:
     a = float(np.clip(rng.lognormal(np.log(A_MEDIAN), A_LOG_SD), *A_RANGE))
     lo, hi = bands[level - 1]
@@ -168,7 +191,13 @@ def _make_item(
     media = [f"media/{item_id}.png"] if rng.random() < SHARE_WITH_MEDIA else []
     content = {}
     for lang in languages:
-        if model == "GRM":
+        if text is not None:       # real framework text; other languages marked until translated
+            mark = "" if lang == "en" else f"[{lang}] "
+            stem = f"{mark}{text}" + ("" if model == "GRM" else f" [{item_id}]")
+            letters = [f"Option {chr(65 + j)}" for j in range(N_MC_OPTIONS)]
+            labels = SCALE_LABELS if model == "GRM" else letters
+            options = [f"{mark}{label}" for label in labels]
+        elif model == "GRM":
             stem = (
                 f"[{lang}] Self-assessment ({comp.id} {comp.name}, level {level}): "
                 f"I can handle level-{level} tasks in '{comp.name.lower()}' without help."
@@ -195,6 +224,7 @@ def _make_item(
         content=content,
         key=key,
         enemies=[],
+        measures=list(measures),
     )
 
 

@@ -77,6 +77,9 @@ def item_from_dict(data: Any) -> Item:
     enemies = data.get("enemies", [])
     if not isinstance(enemies, list) or not all(isinstance(e, str) for e in enemies):
         raise err("enemies", "enemies must be a list of item ids")
+    measures = data.get("measures", [])
+    if not isinstance(measures, list) or not all(isinstance(m, str) for m in measures):
+        raise err("measures", "measures must be a list of statement or learning outcome ids")
     return Item(
         id=item_id,
         area=str(data["area"]),
@@ -91,6 +94,7 @@ def item_from_dict(data: Any) -> Item:
         content=content,
         key=key,
         enemies=list(enemies),
+        measures=list(measures),
     )
 
 

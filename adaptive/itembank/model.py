@@ -50,6 +50,8 @@ class Item:
     content: dict[str, ItemContent] = field(default_factory=dict)
     key: int | list[int] | None = None
     enemies: list[str] = field(default_factory=list)
+    # ids of the framework's competence statements / learning outcomes the item measures
+    measures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # numpy scalars/arrays (e.g. from a calibration DataFrame) become plain Python values so the
@@ -102,6 +104,7 @@ class Item:
             "content": {lang: c.to_dict() for lang, c in self.content.items()},
             "key": list(self.key) if isinstance(self.key, list) else self.key,
             "enemies": list(self.enemies),
+            **({"measures": list(self.measures)} if self.measures else {}),
         }
 
     @classmethod

@@ -180,10 +180,19 @@ def _check_metadata(bank: ItemBank, framework) -> int:
 def _check_items(bank: ItemBank, framework, n_levels: int) -> set[str]:
     ids: set[str] = set()
     areas = set(bank.area_ids)
+    texts = {} if framework is None else {
+        s.id: s.competence_id
+        for s in (*getattr(framework, "statements", ()), *getattr(framework, "outcomes", ()))
+    }
     for it in bank.items:
         if it.id in ids:
             raise ItemBankValidationError("duplicate item id", item_id=it.id, field="id")
         ids.add(it.id)
+        for m in it.measures if framework is not None else ():
+            if texts.get(m) != it.competence:
+                raise ItemBankValidationError(
+                    f"{m!r} is not a statement or learning outcome of competence {it.competence!r} in "
+                    f"{framework.id}", item_id=it.id, field="measures")
         if framework is not None:
             try:
                 comp = framework.competence(it.competence)

@@ -16,6 +16,7 @@ _SUBCOMMANDS = [
     ("api.cli_recommender", "recommender"),
     ("api.cli_models", None),
     ("api.cli_service", None),
+    ("api.cli_frameworks", "frameworks"),
 ]
 
 for module_name, group in _SUBCOMMANDS:

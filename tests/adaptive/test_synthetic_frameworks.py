@@ -3,6 +3,8 @@ items, an own framework's level count, and items naming what they measure."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from adaptive.errors import ItemBankValidationError
@@ -60,3 +62,17 @@ def test_cut_scores_follow_the_scheme():
     assert len(default_cut_scores(get_framework("digcomp-2.2"))) == 7
     bank22 = generate_synthetic_bank(items_per_competence=4, languages=("en",), seed=1)
     assert bank22.framework_id == "digcomp-2.2" and not any(it.measures for it in bank22.items)
+
+
+def test_a_bank_stored_before_framework_ids_loads_as_digcomp_22(tmp_path):
+    from adaptive.cat.profile import estimate_profile
+
+    bank = generate_synthetic_bank(items_per_competence=4, languages=("en",), seed=2)
+    path = bank.save_json(tmp_path / "old.json")
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    del stored["framework_id"]                    # the format before issue 12
+    path.write_text(json.dumps(stored), encoding="utf-8")
+    old = ItemBank.load_json(path)
+    assert old.framework_id == "digcomp-2.2"
+    prof = estimate_profile(old, [it.id for it in old.items[:20]], [1] * 20).to_dict()
+    assert prof["framework"]["id"] == "digcomp-2.2" and len(prof["areas"]["1"]["level_probabilities"]) == 8

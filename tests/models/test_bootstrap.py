@@ -145,3 +145,7 @@ def test_a_bad_own_framework_file_stops_the_bootstrap_before_anything_is_written
     with pytest.raises(UnknownIdError, match="digcomp-2.2"):
         resolve_framework("digcomp-4.0")
     assert resolve_framework("digcomp-3.0")[0].n_levels == 4
+    from adaptive.framework import DATA_DIR
+
+    own, path = resolve_framework(DATA_DIR / "examples" / "academy-transversal.json")
+    assert own.n_levels == 5 and path.name == "academy-transversal.json"

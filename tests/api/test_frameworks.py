@@ -218,3 +218,35 @@ def test_a_30_diagnostic_reports_four_levels(settings):
     finally:
         api.client.close()
         api.app.state.services.engine.dispose()
+
+
+def test_an_own_framework_diagnostic_reports_its_five_levels(settings):
+    from adaptive.framework import read_framework_file
+
+    folder = settings.home / "frameworks"
+    folder.mkdir(parents=True)
+    data = json.loads(OWN.read_text(encoding="utf-8"))
+    data["id"] = "academy-diagnostic-test"
+    (folder / "academy.json").write_text(json.dumps(data), encoding="utf-8")
+    own = read_framework_file(folder / "academy.json")  # not registered here: the service does it at start
+    bank = generate_synthetic_bank(
+        own, items_per_competence=12, languages=("en", "lv"), seed=6, name="own bank"
+    )
+    api = make_api(settings, StaticModelProvider({"1": bank}, champion="1"))
+    try:
+        sid, _, _ = run_diagnostic(api.client, api.a, bank, 0.0, seed=2, language="lv")
+        profile = api.client.get(f"/v1/diagnostics/{sid}/result", headers=api.a).json()["profile"]
+        assert profile["framework"]["id"] == "academy-diagnostic-test"
+        assert profile["framework"]["level_scheme"] == {
+            "id": "five-level",
+            "levels": list(own.level_scheme.codes),
+        }
+        assert set(profile["areas"]) == {"T", "D", "P"}
+        for area in profile["areas"].values():
+            assert len(area["level_probabilities"]) == 5 and sum(
+                area["level_probabilities"]
+            ) == pytest.approx(1)
+            assert [m["scheme"] for m in area["mapped_levels"]] == ["three-band"]
+    finally:
+        api.client.close()
+        api.app.state.services.engine.dispose()

@@ -255,3 +255,47 @@ def level_in(profile: Any, area_result: Any, framework: Framework) -> tuple[int 
             p = entry.get("probabilities")
             return (min(numbers) if numbers else None), (None if p is None else [p[c] for c in scheme.codes])
     return None, None
+
+
+def profile_on(profile: dict, target: Framework) -> dict[str, Any]:
+    """A result (``CompetenceProfile.to_dict()``) re-expressed in ``target``'s own level scheme through the
+    stored crosswalk: area and competence ids mapped, each area's level (and probabilities where they carry
+    over) read from its ``mapped_levels``, and the mapping used stated per area (``via``).
+
+    ``UnknownIdError`` when there is no crosswalk from the profile's framework to ``target``."""
+    source = (profile.get("framework") or {}).get("id")
+    if source == target.id:
+        return profile
+    cw = crosswalk(str(source), target.id)
+    areas = {}
+    for area_id, res in profile.get("areas", {}).items():
+        level, probs = level_in(profile, res, target)
+        entry = next(
+            (
+                m
+                for m in res.get("mapped_levels") or ()
+                if m["framework"] == target.id and m["scheme"] == target.scheme_id
+            ),
+            None,
+        )
+        areas[cw.areas.get(area_id, area_id)] = {
+            "theta": res.get("theta"),
+            "se": res.get("se"),
+            "level": level,
+            "level_code": None if level is None else target.level(level).label,
+            "levels": None if entry is None else entry["levels"],
+            "level_probabilities": probs,
+            "n_items": res.get("n_items"),
+            "via": None if entry is None else entry["via"],
+        }
+    return {
+        "framework": {
+            "id": target.id,
+            "name": target.name,
+            "version": target.version,
+            "level_scheme": {"id": target.scheme_id, "levels": list(target.level_scheme.codes)},
+        },
+        "reported_from": profile.get("framework"),
+        "areas": areas,
+        "competences": {cw.competences.get(c, c): e for c, e in profile.get("competences", {}).items()},
+    }

@@ -104,3 +104,32 @@ def test_bad_crosswalk_files_name_file_and_entry(tmp_path, mutate, column, words
     with pytest.raises(DataFileError) as info:
         read_crosswalk(path)
     assert info.value.file == str(path) and info.value.column == column and words in info.value.reason
+
+
+def test_a_whole_22_profile_reported_on_30_and_back():
+    from adaptive.crosswalk import profile_on
+
+    bank = generate_synthetic_bank(items_per_competence=8, languages=("en",), seed=4)
+    prof = _profile(bank, -0.4)
+    on30 = profile_on(prof, get_framework("digcomp-3.0"))
+    assert (
+        on30["framework"]["level_scheme"]["id"] == "four-level"
+        and on30["reported_from"]["id"] == "digcomp-2.2"
+    )
+    for a, res in on30["areas"].items():
+        p8 = prof["areas"][a]["level_probabilities"]
+        assert res["level"] == (prof["areas"][a]["level"] + 1) // 2
+        assert res["level_probabilities"] == pytest.approx(
+            [p8[0] + p8[1], p8[2] + p8[3], p8[4] + p8[5], p8[6] + p8[7]]
+        )
+        assert res["via"].startswith("crosswalk digcomp-2.2")
+    assert set(on30["competences"]) == set(prof["competences"])
+    bank30 = generate_synthetic_bank(
+        get_framework("digcomp-3.0"), items_per_competence=8, languages=("en",), seed=4
+    )
+    prof30 = _profile(bank30, 1.0)
+    on22 = profile_on(prof30, get_framework("digcomp-2.2"))
+    for a, res in on22["areas"].items():
+        k = prof30["areas"][a]["level"]
+        assert res["levels"] == [str(2 * k - 1), str(2 * k)] and res["level"] == 2 * k - 1
+        assert res["level_probabilities"] is None  # a range: the four levels do not split

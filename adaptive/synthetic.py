@@ -22,6 +22,9 @@ A_RANGE = (0.4, 3.0)
 C_BETA = (4.0, 16.0)  # mean 0.2
 C_RANGE = (0.05, 0.35)
 GRM_CATEGORIES = 5
+# self-reports on a statement discriminate less than knowledge items (and five categories already carry
+# more information per item): without this a CAT on DigComp 3.0 would give almost only rating-scale items
+SELF_ASSESSMENT_A_MEDIAN = 0.8
 # the outermost levels get a band this wide beyond the first/last cut
 OUTER_BAND = 0.7
 N_MC_OPTIONS = 4
@@ -130,6 +133,7 @@ def generate_synthetic_bank(
             for j, st in enumerate(s for s in framework.statements if s.competence_id == comp.id):
                 comp_items.append(_make_item(
                     rng, f"SA-{comp.id}-{j + 1:03d}", comp, st.level, "GRM", "active", bands, languages,
+                    a_median=SELF_ASSESSMENT_A_MEDIAN,
                     text=f"How well does this describe you? \u201c{st.description}\u201d", measures=[st.id]))
         _add_enemies(rng, comp_items, n_enemy_pairs_per_competence)
         items.extend(comp_items)
@@ -171,8 +175,9 @@ def _make_item(
     languages: Sequence[str],
     text: str | None = None,
     measures: Sequence[str] = (),
+    a_median: float = A_MEDIAN,
 ) -> Item:
-    a = float(np.clip(rng.lognormal(np.log(A_MEDIAN), A_LOG_SD), *A_RANGE))
+    a = float(np.clip(rng.lognormal(np.log(a_median), A_LOG_SD), *A_RANGE))
     lo, hi = bands[level - 1]
     centre = float(rng.uniform(lo, hi))
     c = 0.0

@@ -7,8 +7,10 @@ and simulees; only the framework's level scheme (and so the cut scores) differs:
 - the example own framework (``adaptive/data/examples/academy-transversal.json``: 3 areas, 5 levels) vs its
   eight-level twin;
 - DigComp 3.0 (four named levels, cuts at the eight-level boundaries) vs DigComp 2.2 (eight levels).
-Reported per scheme: mean over areas of exact-level accuracy, within-one accuracy and theta RMSE (the
-scoring of record), as a table and JSON in experiments/out/framework_levels.json.
+Both banks of a pair have the same item design (``statement_items=False``); a last row runs the DigComp 3.0
+demo design (its statements as self-assessment items too). Reported per scheme: mean over areas of
+exact-level accuracy, within-one accuracy and theta RMSE (the scoring of record), as a table and JSON in
+experiments/out/framework_levels.json.
 """
 
 from __future__ import annotations
@@ -38,11 +40,14 @@ def eight_level_twin(fw: Framework) -> Framework:
     return Framework.from_dict(d)
 
 
-def run(fw: Framework, config: CatConfig, n: int, seed: int, items: int) -> dict:
-    bank = generate_synthetic_bank(fw, items_per_competence=items, languages=("en",), seed=seed)
+def run(fw: Framework, config: CatConfig, n: int, seed: int, items: int, statements: bool = False) -> dict:
+    # statement_items=False: the same item design whatever the framework, only the level scheme differs
+    bank = generate_synthetic_bank(
+        fw, items_per_competence=items, languages=("en",), seed=seed, statement_items=statements
+    )
     rep = simulate(bank, config, n_simulees=n, seed=seed + 1).area_report()
     return {
-        "framework": fw.id,
+        "framework": fw.id + (" +statements" if statements else ""),
         "levels": fw.n_levels,
         **{
             k: float(np.mean([r[k] for r in rep.values()]))
@@ -66,6 +71,13 @@ def main() -> None:
         rows.append(
             {"comparison": "DigComp 5 areas", **run(get_framework(fid), cfg_dc, args.simulees, args.seed, 16)}
         )
+    # the demo bank as bootstrapped: 3.0's 362 statements as self-assessment items beside the knowledge items
+    rows.append(
+        {
+            "comparison": "DigComp 3.0 demo",
+            **run(get_framework("digcomp-3.0"), cfg_dc, args.simulees, args.seed, 16, statements=True),
+        }
+    )
     head = ("comparison", "framework", "levels", "exact", "within1", "rmse", "items")
     print("{:18} {:28} {:>6} {:>7} {:>8} {:>6} {:>6}".format(*head))
     for r in rows:

@@ -70,7 +70,9 @@ def test_five_levels_classify_at_least_as_well_as_eight(own):
     config = CatConfig(max_items=18, min_items=9, se_target=0.3)
     accuracy = {}
     for fw in (own, eight_level_twin(own)):
-        bank = generate_synthetic_bank(fw, items_per_competence=20, languages=("en",), seed=8)
+        bank = generate_synthetic_bank(
+            fw, items_per_competence=20, languages=("en",), seed=8, statement_items=False
+        )
         res = simulate(bank, config, n_simulees=300, seed=2)
         accuracy[fw.n_levels] = np.mean([r["level_accuracy"] for r in res.area_report().values()])
     assert accuracy[5] >= accuracy[8] > 0.3, accuracy

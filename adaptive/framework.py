@@ -374,8 +374,9 @@ class Framework:
 
 
 def framework_id(name: str, version: str) -> str:
-    """ "DigComp", "2.2" -> "digcomp-2.2" (lower case, runs of other characters become "-")."""
-    return re.sub(r"[^a-z0-9.]+", "-", f"{name}-{version}".lower()).strip("-")
+    """ "DigComp", "2.2" -> "digcomp-2.2" (lower case, runs of other characters become "-", at most 64)."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", f"{name}-{version}".lower()).strip("-.")
+    return (slug[:64].rstrip("-.") or "framework") if slug[:1].isalnum() else f"f-{slug}"[:64]
 
 
 def _entity(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -433,9 +434,9 @@ class _FrameworkReader:
         return {lang: dict(t) for lang, t in tr.items()}
 
     def records(self, key: str, required: bool = True) -> list[dict]:
-        recs = self.data.get(key, None if required else [])
-        if recs is None:
+        if key not in self.data and required:
             raise self.fail(f"missing required field {key!r}", key)
+        recs = self.data.get(key, [])
         if not isinstance(recs, list) or (required and not recs):
             raise self.fail(f"{key} must be a {'non-empty ' if required else ''}list", key)
         for i, rec in enumerate(recs):

@@ -22,6 +22,9 @@ A_RANGE = (0.4, 3.0)
 C_BETA = (4.0, 16.0)  # mean 0.2
 C_RANGE = (0.05, 0.35)
 GRM_CATEGORIES = 5
+# self-reports on a statement discriminate less than knowledge items (and five categories already carry
+# more information per item): without this a CAT on DigComp 3.0 would give almost only rating-scale items
+SELF_ASSESSMENT_A_MEDIAN = 0.8
 # the outermost levels get a band this wide beyond the first/last cut
 OUTER_BAND = 0.7
 N_MC_OPTIONS = 4
@@ -44,6 +47,25 @@ def level_bands(cut_scores: Sequence[float]) -> np.ndarray:
     return np.column_stack([edges[:-1], edges[1:]])
 
 
+def default_cut_scores(framework: Framework) -> tuple[float, ...]:
+    """Theta cut scores for the framework's own level scheme (``n_levels - 1`` of them).
+
+    Eight levels: ``DEFAULT_CUT_SCORES``. A scheme stated as a coarsening of an eight-level scheme
+    (DigComp 3.0: each named level is two of the eight) takes the default cuts at its boundaries, so the
+    same person gets the same level either way. Otherwise the cuts are spread evenly over the range of
+    the default ones."""
+    n = framework.n_levels
+    if n == len(DEFAULT_CUT_SCORES) + 1:
+        return tuple(DEFAULT_CUT_SCORES)
+    m = framework.mapping(framework.scheme_id, "eight-level")
+    if m is not None and all(len(v) >= 1 for v in m.pairs.values()) and len(m.pairs) == n:
+        # the eight-level boundary above each own level but the last
+        return tuple(DEFAULT_CUT_SCORES[max(m.pairs[k]) - 1] for k in range(1, n))
+    if n == 2:
+        return (0.0,)
+    return tuple(float(x) for x in np.linspace(DEFAULT_CUT_SCORES[0], DEFAULT_CUT_SCORES[-1], n - 1))
+
+
 def generate_synthetic_bank(
     framework: Framework | None = None,
     items_per_competence: int = 48,
@@ -52,15 +74,24 @@ def generate_synthetic_bank(
     share_grm: float = 0.1,
     n_pilot_per_competence: int = 0,
     seed: int | np.random.Generator = 0,
-    cut_scores: Sequence[float] = DEFAULT_CUT_SCORES,
+    cut_scores: Sequence[float] | None = None,
     area_correlation: float = 0.6,
     n_enemy_pairs_per_competence: int = 1,
     name: str = "synthetic DigComp bank",
+    statement_items: bool = True,
 ) -> ItemBank:
     """Generate a valid bank: per competence ``items_per_competence`` active items spread evenly over
-    the 8 levels (plus ``n_pilot_per_competence`` pilot items), 2PL by default, with the given shares
-    of 3PL and GRM items. The bank validates against ``framework``."""
+    levels of the framework's own scheme (plus ``n_pilot_per_competence`` pilot items), 2PL by default,
+    with the given shares of 3PL and GRM items. ``cut_scores``: one list for every area (default
+    :func:`default_cut_scores`). The bank validates against ``framework``.
+
+    With ``statement_items`` and a framework that has competence statements (DigComp 3.0), the bank
+    shows real framework content: every statement becomes a self-assessment item (rating scale, GRM) at
+    the statement's level, beside ``items_per_competence`` knowledge items (2PL/3PL) whose stems are the
+    competence's knowledge learning outcomes; each item names what it measures (``Item.measures``).
+    Answer options of knowledge items stay placeholders: the framework has no test questions."""
     framework = framework or load_framework()
+    cut_scores = default_cut_scores(framework) if cut_scores is None else tuple(cut_scores)
     if items_per_competence < 1:
         raise ValueError("items_per_competence must be >= 1")
     if not (0 <= share_3pl and 0 <= share_grm and share_3pl + share_grm <= 1):
@@ -74,25 +105,41 @@ def generate_synthetic_bank(
     numbering = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
     bands = level_bands(cut_scores)
     items: list[Item] = []
+    real = statement_items and bool(framework.statements)
     for comp in framework.competences:
         comp_items = []
         # one numbering over active and pilot items: an id tells neither the level nor that an item is
         # unscored (a test taker would skip pilot items, spoiling their calibration)
         numbers = iter(numbering.permutation(items_per_competence + max(0, n_pilot_per_competence)) + 1)
+        knowledge = [o for o in framework.outcomes if o.competence_id == comp.id and o.type == "knowledge"]
         for status, n in (("active", items_per_competence), ("pilot", n_pilot_per_competence)):
             if n <= 0:
                 continue
             # levels cycle 1..L so every level is covered once n >= L; models assigned at random
             levels = np.arange(n) % len(bands) + 1
-            n_grm = int(round(share_grm * n))
+            # with real statements the rating-scale items are the statements themselves
+            n_grm = 0 if real else int(round(share_grm * n))
             n_3pl = int(round(share_3pl * n))
             models = np.array(["GRM"] * n_grm + ["3PL"] * n_3pl + ["2PL"] * (n - n_grm - n_3pl))
             rng.shuffle(models)
             for k in range(n):
                 item_id = f"DC-{comp.id}-{int(next(numbers)):03d}"
+                number = len(comp_items) + 1
+                text, measures = None, []
+                if real and knowledge:
+                    at_level = [o for o in knowledge if o.level == levels[k]] or knowledge
+                    outcome = at_level[(number - 1) // len(bands) % len(at_level)]
+                    text, measures = f"Knowledge check: {outcome.description}", [outcome.id]
                 comp_items.append(
-                    _make_item(rng, item_id, comp, int(levels[k]), str(models[k]), status, bands, languages)
+                    _make_item(rng, item_id, comp, int(levels[k]), str(models[k]), status, bands, languages,
+                               text=text, measures=measures)
                 )
+        if real:
+            for j, st in enumerate(s for s in framework.statements if s.competence_id == comp.id):
+                comp_items.append(_make_item(
+                    rng, f"SA-{comp.id}-{j + 1:03d}", comp, st.level, "GRM", "active", bands, languages,
+                    a_median=SELF_ASSESSMENT_A_MEDIAN,
+                    text=f"How well does this describe you? \u201c{st.description}\u201d", measures=[st.id]))
         _add_enemies(rng, comp_items, n_enemy_pairs_per_competence)
         items.extend(comp_items)
     d = len(framework.areas)
@@ -116,6 +163,7 @@ def generate_synthetic_bank(
         area_correlation=corr,
         provenance=provenance,
         name=name,
+        framework_id=framework.id,
     )
     bank.validate(framework)
     return bank
@@ -130,8 +178,11 @@ def _make_item(
     status: str,
     bands: np.ndarray,
     languages: Sequence[str],
+    text: str | None = None,
+    measures: Sequence[str] = (),
+    a_median: float = A_MEDIAN,
 ) -> Item:
-    a = float(np.clip(rng.lognormal(np.log(A_MEDIAN), A_LOG_SD), *A_RANGE))
+    a = float(np.clip(rng.lognormal(np.log(a_median), A_LOG_SD), *A_RANGE))
     lo, hi = bands[level - 1]
     centre = float(rng.uniform(lo, hi))
     c = 0.0
@@ -152,7 +203,13 @@ def _make_item(
     # Stems name the competence, never the intended level: shown with the item, a level would tell the
     # test taker the item's difficulty (and, across sessions, which answers moved the test up or down).
     for lang in languages:
-        if model == "GRM":
+        if text is not None:       # real framework text; other languages marked until translated
+            mark = "" if lang == "en" else f"[{lang}] "
+            stem = f"{mark}{text}" + ("" if model == "GRM" else f" [{item_id}]")
+            letters = [f"Option {chr(65 + j)}" for j in range(N_MC_OPTIONS)]
+            labels = SCALE_LABELS if model == "GRM" else letters
+            options = [f"{mark}{label}" for label in labels]
+        elif model == "GRM":
             stem = (
                 f"[{lang}] Self-assessment ({comp.id} {comp.name}): "
                 f"I can handle such tasks in '{comp.name.lower()}' without help. [{item_id}]"
@@ -176,6 +233,7 @@ def _make_item(
         content=content,
         key=key,
         enemies=[],
+        measures=list(measures),
     )
 
 

@@ -50,6 +50,17 @@ class Services:
         return served
 
 
+def _load_own_frameworks(settings: Settings) -> None:
+    """Register the academy's own frameworks (``<home>/frameworks/*.json``, see ``digipath frameworks add``)
+    before any bank is served, so results on them report their level scheme. A bad file is logged and
+    skipped: the service starts with the packaged frameworks and the good files."""
+    from adaptive.framework import load_directory
+
+    _, errors = load_directory(settings.home / "frameworks")
+    for exc in errors:
+        log.error("framework file skipped: %s", exc)
+
+
 def create_app(
     settings: Settings | None = None,
     provider: ModelProvider | None = None,
@@ -66,6 +77,7 @@ def create_app(
         url, busy_timeout_ms=settings.sqlite_busy_timeout_ms, background_checkpoint=True
     )
     maker = dbmod.make_sessionmaker(engine)
+    _load_own_frameworks(settings)
     provider = provider or RegistryModelProvider(settings.item_bank_alias, settings.recommender_alias)
     overrides = {"max_items": settings.max_items, **(cat_overrides or {})}
     services = Services(
@@ -109,6 +121,7 @@ def create_app(
             {"name": "recommendations", "description": "learning content for learners and roles"},
             {"name": "events", "description": "learning events for the recommender"},
             {"name": "reference", "description": "framework, roles, catalogue"},
+            {"name": "frameworks", "description": "competence frameworks: levels, statements, outcomes"},
             {"name": "models", "description": "served model versions; reload and promote (operators)"},
             {"name": "keys", "description": "API keys: list, create, revoke, rotate (admins, operators)"},
             {"name": "operator", "description": "the academy's organisations and cross-organisation "
@@ -133,6 +146,7 @@ def create_app(
         aggregates,
         diagnostics,
         events,
+        frameworks,
         health,
         keys,
         learners,
@@ -143,8 +157,8 @@ def create_app(
         reviews,
     )
 
-    for module in (health, diagnostics, reviews, learners, events, reference, admin, organisation, insights,
-                   keys, organisations, aggregates, privacy):
+    for module in (health, diagnostics, reviews, learners, events, reference, frameworks, admin, organisation,
+                   insights, keys, organisations, aggregates, privacy):
         app.include_router(module.router)
     app.openapi = lambda: _openapi_with_problems(app)
     return app

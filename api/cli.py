@@ -17,6 +17,7 @@ _SUBCOMMANDS = [
     ("api.cli_models", None),
     ("api.cli_service", None),
     ("api.cli_privacy", None),
+    ("api.cli_frameworks", "frameworks"),
 ]
 
 for module_name, group in _SUBCOMMANDS:

@@ -124,13 +124,16 @@ def bootstrap_command(
     force: Annotated[bool, typer.Option(
         "--force", help="rebuild and re-register even if champions exist")] = False,
     home: HomeOption = None,
+    framework: Annotated[str, typer.Option(
+        help="framework id (digcomp-3.0, digcomp-2.2) or an own framework JSON file")] = "digcomp-3.0",
 ) -> None:
     """Build a demo world from nothing: item bank, responses, calibration, catalogue, recommender; register
     both models and set champion."""
     from models import tracking
     from models.bootstrap import bootstrap
 
-    bootstrap(tracking.resolve_home(home), seed=seed, n_learners=learners, force=force, progress=True)
+    bootstrap(tracking.resolve_home(home), seed=seed, n_learners=learners, force=force, progress=True,
+              framework=framework)
 
 
 # also reachable as ``digipath models bootstrap`` while api/cli.py mounts this module as a plain group

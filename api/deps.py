@@ -62,6 +62,13 @@ async def get_metrics(services: ServicesDep) -> Metrics:
     return services.metrics
 
 
+async def get_frameworks() -> dict[str, Any]:
+    """The frameworks loaded: packaged ones and the own ones registered at start (no I/O)."""
+    from adaptive.framework import known_frameworks
+
+    return known_frameworks()
+
+
 async def get_app_settings(services: ServicesDep) -> Settings:
     return services.settings
 
@@ -79,3 +86,4 @@ Diagnostics = Annotated[Any, Depends(get_diagnostics)]
 MetricsDep = Annotated[Any, Depends(get_metrics)]
 SettingsDep = Annotated[Any, Depends(get_app_settings)]
 Recommender = Annotated[tuple[Any, str], Depends(get_recommender)]
+Frameworks = Annotated[dict[str, Any], Depends(get_frameworks)]

@@ -69,14 +69,19 @@ class ItemOut(BaseModel):
 class AreaResult(BaseModel):
     theta: float
     se: float
-    level: int | None = Field(description="most likely DigComp proficiency level 1..8")
-    level_probabilities: list[float] | None = Field(description="P(level = 1..8)")
+    level: int | None = Field(description="most likely level 1..L of the bank's framework level scheme")
+    level_probabilities: list[float] | None = Field(description="P(level = 1..L)")
     n_items: int | None = None
+    level_code: str | None = Field(None, description="the level's code in the scheme, e.g. 'Intermediate'")
+    mapped_levels: list[dict[str, Any]] | None = Field(
+        None, description="the level in other schemes and frameworks (probabilities where many-to-one)")
 
 
 class CompetenceProfileOut(BaseModel):
     areas: dict[str, AreaResult]
     competences: dict[str, dict[str, Any]] = {}
+    framework: dict[str, Any] | None = Field(
+        None, description="framework id, name, version and the level scheme the levels are reported in")
 
 
 class DiagnosticStep(BaseModel):

@@ -31,6 +31,7 @@ from models import registry, tracking
 from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
 
 DEMO_DIR = "demo"
+DEFAULT_FRAMEWORK = "digcomp-3.0"   # issue 12: a new academy starts on DigComp 3.0
 SESSION_START = np.datetime64("2025-03-01T09:00:00")
 # log-normal slope prior for the sparse demo calibration: median a = 1, 95% of its mass in [0.38, 2.7]
 # (without it, easy items seen mostly by able learners run off along the (a, b) ridge: b of -10 measured)
@@ -130,7 +131,21 @@ def write_responses_csv(path: Path, person_ids, item_ids, responses: np.ndarray,
     return path
 
 
-def learner_thetas(world, area_ids) -> np.ndarray:
+def resolve_framework(framework: str | Path):
+    """(Framework, source file or None) from a loaded framework id or an own framework file."""
+    from adaptive.errors import UnknownIdError
+    from adaptive.framework import get_framework, known_frameworks, read_framework_file
+
+    if str(framework) in known_frameworks():
+        return get_framework(str(framework)), None
+    path = Path(framework)
+    if not path.is_file():
+        raise UnknownIdError("framework", str(framework), f"{str(framework)!r} is neither a loaded framework "
+                             f"({', '.join(known_frameworks())}) nor a framework file")
+    return read_framework_file(path), path
+
+
+def learner_thetas(world, area_ids, rng: np.random.Generator | None = None) -> np.ndarray:
     """(N, D) diagnostic thetas of the world's learners on the N(0, 1) scale the calibration identifies.
 
     The world's profiles carry their own, level-derived metric, right-skewed with no one far below the
@@ -138,6 +153,10 @@ def learner_thetas(world, area_ids) -> np.ndarray:
     unidentified (b of -8 measured). Normal scores keep each learner's rank and make the latent
     distribution the calibration assumes true."""
     ids = list(world.learners.ids)
+    if not all(a in world.profiles[ids[0]]["areas"] for a in area_ids):
+        # an own framework's areas are not the world's: independent standard normal thetas
+        rng = rng if rng is not None else np.random.default_rng(0)
+        return rng.standard_normal((len(ids), len(area_ids)))
     theta = np.array([[world.profiles[u]["areas"][a]["theta"] for a in area_ids] for u in ids], dtype=float)
     ranks = rankdata(theta, axis=0)
     return norm.ppf((ranks - 0.5) / theta.shape[0])
@@ -158,8 +177,14 @@ def _progress(enabled: bool, console: Console):
 def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2000, force: bool = False,
               progress: bool = True, *, items_per_competence: int = 16, n_content: int = 1500,
               n_routing: int = 6, n_adaptive: int = 4, tune: bool = True,
-              console: Console | None = None) -> BootstrapResult:
+              console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK) -> BootstrapResult:
     """Build the demo world and models under ``home`` (default ``DIGIPATH_HOME``) and set champions.
+
+    ``framework``: a loaded framework id (``digcomp-3.0``, the default, with its real statements as
+    self-assessment items; ``digcomp-2.2``) or an own framework file, which is validated first (a bad file
+    stops the bootstrap before anything is written) and copied to ``<home>/frameworks/`` so the service
+    reports results in its level scheme. The learning world (catalogue, roles) stays on DigComp
+    competences; learners' diagnostic thetas come from it where the areas are DigComp's.
 
     With champions for both models already registered nothing is rebuilt unless ``force``; with
     one missing, only the missing one is registered and promoted (the data are regenerated so the
@@ -167,6 +192,7 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
     """
     t0 = time.perf_counter()
     console = console or Console(quiet=not progress)
+    fw, fw_file = resolve_framework(framework)      # before anything is written: a bad file changes nothing
     config = tracking.configure(home)
     home_path = config.home
     data_dir = home_path / DEMO_DIR
@@ -197,9 +223,15 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             if bar is not None:
                 bar.update(t, completed=bar.tasks[t].total)
 
-        t = task("synthetic item bank (21 competences)")
-        true_bank = generate_synthetic_bank(items_per_competence=items_per_competence, seed=seed,
-                                            name="digipath demo bank (generating parameters)")
+        if fw_file is not None:
+            own_dir = home_path / "frameworks"
+            own_dir.mkdir(parents=True, exist_ok=True)
+            files["framework"] = own_dir / f"{fw.id}.json"
+            text = json.dumps(fw.to_dict(), ensure_ascii=False, indent=1)
+            files["framework"].write_text(text, encoding="utf-8")
+        t = task(f"synthetic item bank ({fw.id}: {len(fw.competences)} competences, {fw.n_levels} levels)")
+        true_bank = generate_synthetic_bank(fw, items_per_competence=items_per_competence, seed=seed,
+                                            name=f"digipath demo bank {fw.id} (generating parameters)")
         files["bank_true"] = true_bank.save_json(data_dir / "bank_true.json")
         done(t)
 
@@ -210,7 +242,7 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
         if ITEM_BANK_MODEL in todo:
             t = task("simulated diagnostics (sparse CAT-log responses)")
-            theta = learner_thetas(world, true_bank.area_ids)
+            theta = learner_thetas(world, true_bank.area_ids, rng)
             responses, order = simulate_cat_log(true_bank, theta, rng, n_routing=n_routing,
                                                 n_adaptive=n_adaptive)
             item_ids = [it.id for it in true_bank.items]
@@ -261,7 +293,7 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             done(t)
 
     (data_dir / "bootstrap.json").write_text(json.dumps(
-        {"seed": seed, "n_learners": n_learners, "n_content": n_content,
+        {"seed": seed, "framework": fw.id, "n_learners": n_learners, "n_content": n_content,
          "items_per_competence": items_per_competence, "versions": versions,
          "tracking_uri": config.tracking_uri}, indent=2))
     result = BootstrapResult(home_path, data_dir, versions, created=True, files=files, metrics=metrics,

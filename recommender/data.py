@@ -230,6 +230,15 @@ class Catalogue:
             )
         level = _to_numeric(frame, "level", source, integer=True, lo=1, hi=8, allow_blank=True, default=0)
         duration = _to_numeric(frame, "duration_minutes", source, lo=0, allow_blank=True)
+        tags = _outcome_tags(frame, ids, known, source) if "outcomes" in frame.columns else None
+        if tags is not None:
+            # content tagged with learning outcomes develops their competences and, unless its level is
+            # given, targets the top of the eight-level range of its highest outcome level
+            frame["competences"] = [
+                ";".join(dict.fromkeys([*(x.strip() for x in str(c).split(";") if x.strip()), *comps]))
+                for c, comps in zip(frame["competences"], tags[1], strict=True)
+            ]
+            level = np.where(level > 0, level, tags[2])
         items = pd.DataFrame(
             {
                 "content_id": ids,
@@ -241,6 +250,7 @@ class Catalogue:
                     ";".join(x.strip() for x in str(s).split(";") if x.strip()) for s in frame["competences"]
                 ],
                 "level": level.astype(np.int64),
+                **({"outcomes": tags[0]} if tags is not None else {}),
             }
         )
         return cls(items, competence_ids)
@@ -273,6 +283,31 @@ class Catalogue:
 
     def write(self, path: str | Path) -> Path:
         return write_table(self.to_frame(), path)
+
+
+def _outcome_tags(frame: pd.DataFrame, ids, known: set[str], source: str):
+    """(outcomes cells, competences per row, eight-level target per row) of a catalogue ``outcomes``
+    column: ``;``-separated DigComp 3.0 learning outcome ids (``LO1.1.01``)."""
+    from adaptive.framework import get_framework
+
+    fw = get_framework("digcomp-3.0")
+    by_id = {o.id: o for o in fw.outcomes}
+    to_eight = fw.mapping(fw.scheme_id, "eight-level")
+    cells, comps, levels = [], [], np.zeros(len(frame), dtype=np.int64)
+    for i, cell in enumerate(frame["outcomes"].fillna("").astype(str).to_numpy()):
+        tagged = [x.strip() for x in cell.split(";") if x.strip()]
+        for x in tagged:
+            if x not in by_id:
+                raise DataFileError(f"unknown DigComp 3.0 learning outcome {x!r} for content {ids[i]!r}",
+                                    file=source, line=i + 2, column="outcomes")
+            if by_id[x].competence_id not in known:
+                raise DataFileError(f"outcome {x!r} is of competence {by_id[x].competence_id!r}, not in the "
+                                    "catalogue's framework", file=source, line=i + 2, column="outcomes")
+        cells.append(";".join(tagged))
+        comps.append(list(dict.fromkeys(by_id[x].competence_id for x in tagged)))
+        if tagged:
+            levels[i] = max(to_eight.targets(max(by_id[x].level for x in tagged)))
+    return cells, comps, levels
 
 
 # ----------------------------------------------------------------------------------------------- roles

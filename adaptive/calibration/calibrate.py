@@ -563,6 +563,7 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
         area_correlation=full_R,
         provenance=provenance,
         name=(base.name + " (recalibrated)") if base is not None else "calibrated bank",
+        framework_id=base.framework_id if base is not None else None,
     )
     df = pd.DataFrame(rows).set_index("item_id") if rows else pd.DataFrame()
     return bank, df, excluded

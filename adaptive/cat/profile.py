@@ -32,9 +32,11 @@ from adaptive.estimation import MultidimensionalEstimate, MultidimensionalPoster
 class AreaResult:
     theta: float
     se: float
-    level: int | None                         # most likely DigComp level 1..8 (None: bank has no cut scores)
-    level_probabilities: list[float] | None
+    level: int | None                         # most likely level 1..L of the bank's scheme (None: no cuts)
+    level_probabilities: list[float] | None   # P(level = 1..L), L = len(cut scores) + 1
     n_items: int
+    level_code: str | None = None             # the level's name in the framework's scheme ("Intermediate")
+    mapped_levels: list[dict] | None = None   # the level in other schemes/frameworks (adaptive.crosswalk)
 
 
 # A competence gets its own estimate only from this many scored items on. Why: (1) precision: with the
@@ -60,22 +62,31 @@ class CompetenceEvidence:
 class CompetenceProfile:
     areas: dict[str, AreaResult]
     competences: dict[str, CompetenceEvidence] = field(default_factory=dict)
+    # the framework and level scheme the levels are reported in: {id, name, version, level_scheme}
+    framework: dict | None = None
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "areas": {a: {"theta": r.theta, "se": r.se, "level": r.level,
-                          "level_probabilities": r.level_probabilities, "n_items": r.n_items}
+                          "level_probabilities": r.level_probabilities, "n_items": r.n_items,
+                          **({"level_code": r.level_code, "mapped_levels": r.mapped_levels}
+                             if self.framework is not None else {})}
                       for a, r in self.areas.items()},
             "competences": {c: {"items": e.items, "theta": e.theta, "se": e.se}
                             for c, e in self.competences.items()},
         }
+        if self.framework is not None:
+            out["framework"] = self.framework
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> CompetenceProfile:
-        # profiles stored before issue 13 carry raw score/max_score per competence: dropped, never shown
+        # profiles stored before issue 13 carry raw score/max_score per competence: dropped, never shown;
+        # results stored before issue 12 have no framework, level codes or mapped levels
         return cls(areas={a: AreaResult(**r) for a, r in data["areas"].items()},
                    competences={c: CompetenceEvidence(int(e["items"]), e.get("theta"), e.get("se"))
-                                for c, e in data.get("competences", {}).items()})
+                                for c, e in data.get("competences", {}).items()},
+                   framework=data.get("framework"))
 
 
 class _BankIndex:
@@ -110,11 +121,14 @@ class ProfileEstimator:
 
     ``areas``: the areas every profile reports (``None``: the areas each person has scored items in, in
     bank order). ``prior_sd``/``independent_areas``/``start_theta`` define the prior exactly as
-    ``CatConfig``/``CatSession`` do (``adaptive.cat.start.prior``).
+    ``CatConfig``/``CatSession`` do (``adaptive.cat.start.prior``). ``framework``: the framework the
+    levels are reported in (default ``adaptive.framework.framework_for_bank``); with one whose scheme has
+    as many levels as the bank's cut scores, each area also gets its level code and mapped levels.
     """
 
     def __init__(self, bank, areas: Sequence[str] | None = None, *, prior_sd: float = 1.0,
-                 independent_areas: bool = False, start_theta: dict[str, float] | None = None):
+                 independent_areas: bool = False, start_theta: dict[str, float] | None = None,
+                 framework=None):
         self.bank = bank
         self.areas = None if areas is None else resolve_areas(bank, list(areas))
         self.prior_sd = float(prior_sd)
@@ -124,6 +138,7 @@ class ProfileEstimator:
         cut_scores = getattr(bank, "cut_scores", None) or {}
         self._cuts = {a: np.asarray(c, dtype=float) for a, c in cut_scores.items()}
         self._posteriors: dict[tuple[str, ...], MultidimensionalPosterior] = {}
+        self._reporter = _reporter(bank, framework, self._cuts)
 
     # -- the estimate ----------------------------------------------------------------------------
     def posterior(self, areas: Sequence[str]) -> MultidimensionalPosterior:
@@ -201,9 +216,12 @@ class ProfileEstimator:
             p = None
             if a in self._cuts:
                 p = [float(x) for x in level_probabilities(float(theta[k]), float(se[k]), self._cuts[a])]
-            results[a] = AreaResult(theta=float(theta[k]), se=float(se[k]),
-                                    level=None if p is None else int(np.argmax(p)) + 1,
+            level = None if p is None else int(np.argmax(p)) + 1
+            results[a] = AreaResult(theta=float(theta[k]), se=float(se[k]), level=level,
                                     level_probabilities=p, n_items=int(n_area[area_pos[k]]))
+            if self._reporter is not None and level is not None:
+                results[a].level_code = self._reporter.framework.level(level).label
+                results[a].mapped_levels = self._reporter.mapped_levels(level, p)
         n_comp = len(ix.competence_ids)
         comp_items = np.bincount(ix.item_competence[index], minlength=n_comp)
         in_profile = np.isin(ix.competence_area, area_pos)
@@ -219,7 +237,28 @@ class ProfileEstimator:
                 one = self.posterior_estimate(index[mine], scores[mine], [area])
                 ev.theta, ev.se = float(one.theta[0]), float(one.se[0])
             comps[c] = ev
-        return CompetenceProfile(results, comps)
+        info = None if self._reporter is None else self._reporter.framework_info()
+        return CompetenceProfile(results, comps, framework=info)
+
+
+_REPORTERS: dict[str, object] = {}
+
+
+def _reporter(bank, framework, cuts: dict[str, np.ndarray]):
+    """The level reporter for the bank's framework, or None (unknown framework, or its scheme's number of
+    levels is not the bank's: then levels are reported as numbers only, as before)."""
+    from adaptive.crosswalk import LevelReporter
+    from adaptive.framework import framework_for_bank
+
+    fw = framework if framework is not None else framework_for_bank(bank)
+    if fw is None or not cuts or any(len(c) + 1 != fw.n_levels for c in cuts.values()):
+        return None
+    if framework is not None:
+        return LevelReporter(fw)
+    rep = _REPORTERS.get(fw.id)
+    if rep is None or rep.framework is not fw:
+        rep = _REPORTERS[fw.id] = LevelReporter(fw)
+    return rep
 
 
 def estimate_profile(bank, item_ids: Sequence[str], scores: Sequence[int], *,

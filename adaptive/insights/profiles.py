@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from adaptive.crosswalk import level_in
 from adaptive.errors import ValidationError
 from adaptive.framework import Framework, load_framework
 from adaptive.insights.tables import timestamps
@@ -30,10 +31,14 @@ def profile_levels(profile: dict | None, competence_ids: Sequence[str]) -> np.nd
     if not profile:
         return levels
     areas = profile.get("areas") or {}
+    # the catalogue's and role profiles' levels are DigComp's eight levels: a profile reported in
+    # another scheme (DigComp 3.0's four) is read through its mapped levels
+    eight = load_framework()
+    by_area = {a: level_in(profile, r, eight)[0] for a, r in areas.items()}
     for j, cid in enumerate(competence_ids):
-        area = areas.get(cid.split(".")[0])
-        if isinstance(area, dict) and area.get("level") is not None:
-            levels[j] = float(area["level"])
+        lv = by_area.get(cid.split(".")[0])
+        if lv is not None:
+            levels[j] = float(lv)
     for cid, lv in (profile.get("competence_levels") or {}).items():
         if cid in competence_ids and lv is not None:
             levels[list(competence_ids).index(cid)] = float(lv)
@@ -84,7 +89,9 @@ class ProfileSet:
                 if not s > 0:
                     raise ValidationError(f"must be > 0, got {s}", where=where, field=f"areas.{a}.se")
                 theta[i, k], se[i, k] = t, s
-                lv = res.get("level")
+                # a profile reported in another framework's scheme is read through its mapped levels
+                lv, p = level_in(dict(prof), dict(res), fw) if isinstance(res, Mapping) else (None, None)
+                res = {**res, "level": lv, "level_probabilities": p} if isinstance(res, Mapping) else res
                 if lv is not None:
                     if not (isinstance(lv, int | np.integer) and 1 <= lv <= n_levels):
                         raise ValidationError(f"must be an integer 1..{n_levels}, got {lv!r}", where=where,

@@ -77,6 +77,9 @@ def item_from_dict(data: Any) -> Item:
     enemies = data.get("enemies", [])
     if not isinstance(enemies, list) or not all(isinstance(e, str) for e in enemies):
         raise err("enemies", "enemies must be a list of item ids")
+    measures = data.get("measures", [])
+    if not isinstance(measures, list) or not all(isinstance(m, str) for m in measures):
+        raise err("measures", "measures must be a list of statement or learning outcome ids")
     return Item(
         id=item_id,
         area=str(data["area"]),
@@ -91,6 +94,7 @@ def item_from_dict(data: Any) -> Item:
         content=content,
         key=key,
         enemies=list(enemies),
+        measures=list(measures),
     )
 
 
@@ -109,6 +113,7 @@ def bank_to_dict(bank: ItemBank) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "name": bank.name,
         "framework_version": bank.framework_version,
+        "framework_id": bank.framework_id,
         "parameterization": PARAMETERIZATION,
         "languages": list(bank.languages),
         "area_ids": list(bank.area_ids),
@@ -161,6 +166,7 @@ def bank_from_dict(data: Any, framework=None, validate: bool = True, bank_class=
         area_correlation=corr,
         provenance=data.get("provenance") or {},
         name=str(data.get("name", "")),
+        framework_id=data.get("framework_id") or None,
     )
     if validate:
         bank.validate(framework)

@@ -50,6 +50,8 @@ class Item:
     content: dict[str, ItemContent] = field(default_factory=dict)
     key: int | list[int] | None = None
     enemies: list[str] = field(default_factory=list)
+    # ids of the framework's competence statements / learning outcomes the item measures
+    measures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # numpy scalars/arrays (e.g. from a calibration DataFrame) become plain Python values so the
@@ -102,6 +104,7 @@ class Item:
             "content": {lang: c.to_dict() for lang, c in self.content.items()},
             "key": list(self.key) if isinstance(self.key, list) else self.key,
             "enemies": list(self.enemies),
+            **({"measures": list(self.measures)} if self.measures else {}),
         }
 
     @classmethod
@@ -129,9 +132,13 @@ class ItemBank:
         area_correlation: np.ndarray | Sequence[Sequence[float]] | None = None,
         provenance: dict[str, Any] | None = None,
         name: str = "",
+        framework_id: str | None = None,
     ):
         self.items: list[Item] = list(items)
         self.framework_version = str(framework_version)
+        # which framework its areas, competences and cut scores belong to; banks stored before frameworks
+        # had ids are DigComp banks ("2.2" -> "digcomp-2.2")
+        self.framework_id = str(framework_id) if framework_id else f"digcomp-{self.framework_version}"
         self.languages = list(languages)
         if area_ids is None:
             area_ids = list(cut_scores) if cut_scores else sorted({it.area for it in self.items}, key=_id_key)
@@ -293,6 +300,7 @@ class ItemBank:
             area_correlation=self.area_correlation,
             provenance=self.provenance,
             name=self.name,
+            framework_id=self.framework_id,
         )
         args.update(changes)
         return ItemBank(**args)

@@ -101,13 +101,12 @@ def _check_item_fields(item: Item, languages: Sequence[str], n_levels: int) -> N
 
 
 def validate_bank(bank: ItemBank, framework=None) -> None:
-    """Check the whole bank; with a framework (default: packaged one if versions match) also areas
-    and competences."""
+    """Check the whole bank; with a framework (default: the known framework of its ``framework_id`` and
+    version, see ``adaptive.framework.framework_for_bank``) also areas, competences and levels."""
     if framework is None:
-        from adaptive.framework import load_framework
+        from adaptive.framework import framework_for_bank
 
-        packaged = load_framework()
-        framework = packaged if packaged.version == bank.framework_version else None
+        framework = framework_for_bank(bank)
     n_levels = _check_metadata(bank, framework)
     # parameters first: the content checks rely on the number of categories they imply
     check_item_parameters(bank.items)
@@ -181,10 +180,19 @@ def _check_metadata(bank: ItemBank, framework) -> int:
 def _check_items(bank: ItemBank, framework, n_levels: int) -> set[str]:
     ids: set[str] = set()
     areas = set(bank.area_ids)
+    texts = {} if framework is None else {
+        s.id: s.competence_id
+        for s in (*getattr(framework, "statements", ()), *getattr(framework, "outcomes", ()))
+    }
     for it in bank.items:
         if it.id in ids:
             raise ItemBankValidationError("duplicate item id", item_id=it.id, field="id")
         ids.add(it.id)
+        for m in it.measures if framework is not None else ():
+            if texts.get(m) != it.competence:
+                raise ItemBankValidationError(
+                    f"{m!r} is not a statement or learning outcome of competence {it.competence!r} in "
+                    f"{framework.id}", item_id=it.id, field="measures")
         if framework is not None:
             try:
                 comp = framework.competence(it.competence)

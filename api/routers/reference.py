@@ -14,11 +14,14 @@ from api.schemas import Language, Page
 router = APIRouter(prefix="/v1", tags=["reference"])
 
 
-@router.get("/framework", summary="The competence framework served (DigComp 2.2 by default)")
+@router.get("/framework", summary="DigComp 2.2 as before (every framework loaded: /v1/frameworks)")
 def framework(principal: Principal = Depends(require(None))) -> dict:
     from adaptive.framework import load_framework
 
-    return jsonable(load_framework().to_dict())
+    body = load_framework().to_dict()
+    # the 2.2 shape existing clients read: ``levels`` beside the new ``level_scheme``
+    body["levels"] = body["level_scheme"]["levels"]
+    return jsonable(body)
 
 
 @router.get("/roles", response_model=Page, summary="Role profiles: required level per competence")

@@ -143,8 +143,8 @@ def _unknown_area(d):
     d["competences"][4]["area_id"] = "7"
 
 
-def _seven_levels(d):
-    d["levels"] = d["levels"][:7]
+def _level_gap(d):
+    d["levels"] = d["levels"][:6] + d["levels"][7:]
 
 
 def _levels_from_zero(d):
@@ -180,13 +180,20 @@ def _missing_competence_name(d):
     del d["competences"][3]["name"]
 
 
+def test_any_number_of_levels_loads(tmp_path, raw_framework):
+    # nothing assumes 8 levels: the 2.2 shape with its first seven levels is a seven-level framework
+    raw_framework["levels"] = raw_framework["levels"][:7]
+    fw = load_framework(write(tmp_path, raw_framework))
+    assert fw.n_levels == 7 and fw.level_scheme.codes == tuple("1234567")
+
+
 @pytest.mark.parametrize(("mutate", "column", "words"), [
     (_dup_area, "areas[5].id", "duplicate area id '2'"),
     (_dup_competence, "competences[21].id", "duplicate competence id '2.3'"),
     (_unknown_area, "competences[4].area_id", "unknown area '7'"),
-    (_seven_levels, "levels", "exactly 1..8"),
-    (_levels_from_zero, "levels", "exactly 1..8"),
-    (_duplicate_level, "levels", "exactly 1..8"),
+    (_level_gap, "levels", "numbered 1..7, found [1, 2, 3, 4, 5, 6, 8]"),
+    (_levels_from_zero, "levels", "numbered 1..8"),
+    (_duplicate_level, "levels", "numbered 1..8"),
     (_level_not_int, "levels[2].level", "must be an integer"),
     (_no_version, "version", "missing required field 'version'"),
     (_empty_version, "version", "non-empty"),

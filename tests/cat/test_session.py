@@ -203,8 +203,10 @@ def test_profile_shape_and_levels(bank):
     prof = s.result().to_dict()
     assert set(prof["areas"]) == set(bank.area_ids)
     for area in prof["areas"].values():
-        assert set(area) == {"theta", "se", "level", "level_probabilities", "n_items"}
+        assert set(area) == {"theta", "se", "level", "level_probabilities", "n_items", "level_code",
+                             "mapped_levels"}
         assert len(area["level_probabilities"]) == 8
+        assert area["level_code"] == str(area["level"])      # DigComp 2.2: levels 1..8
         assert abs(sum(area["level_probabilities"]) - 1) < 1e-9
         assert area["level"] == int(np.argmax(area["level_probabilities"])) + 1
     scored = [e for e in s.log if not e["is_pilot"]]
@@ -212,6 +214,8 @@ def test_profile_shape_and_levels(bank):
     for comp in prof["competences"].values():     # evidence counts, never raw scores
         assert set(comp) == {"items", "theta", "se"}
         assert (comp["theta"] is not None) == (comp["items"] >= MIN_ITEMS_FOR_COMPETENCE_ESTIMATE)
+    assert prof["framework"]["id"] == "digcomp-2.2"
+    assert prof["framework"]["level_scheme"]["id"] == "eight-level"
     json.dumps(prof)
 
 

@@ -26,7 +26,7 @@ def booted(tmp_path_factory):
     saved = {k: os.environ.pop(k, None) for k in ("MLFLOW_TRACKING_URI", "DIGIPATH_MLFLOW_TRACKING_URI")}
     try:
         registry.clear_cache()
-        result = bootstrap(home, seed=5, **TINY)
+        result = bootstrap(home, seed=5, framework="digcomp-2.2", **TINY)
         yield result
     finally:
         registry.clear_cache()
@@ -81,7 +81,7 @@ def test_champions_are_registered_and_served_bank_is_estimated(booted):
 
 
 def test_rerun_is_a_no_op_unless_forced(booted):
-    again = bootstrap(booted.home, seed=5, **TINY)
+    again = bootstrap(booted.home, seed=5, framework="digcomp-2.2", **TINY)
     assert not again.created and again.versions == booted.versions
     assert registry.champions() == {ITEM_BANK_MODEL: 1, RECOMMENDER_MODEL: 1}
 
@@ -125,6 +125,27 @@ def test_only_the_missing_champion_is_rebuilt(booted):
     from models import tracking
 
     tracking.client().delete_registered_model_alias(ITEM_BANK_MODEL, "champion")
-    again = bootstrap(booted.home, seed=5, **TINY)
+    again = bootstrap(booted.home, seed=5, framework="digcomp-2.2", **TINY)
     assert again.created and registry.champions() == {ITEM_BANK_MODEL: 2, RECOMMENDER_MODEL: 1}
     assert [r.version for r in registry.list_models((RECOMMENDER_MODEL,))] == [1]  # not retrained
+
+
+def test_a_bad_own_framework_file_stops_the_bootstrap_before_anything_is_written(tmp_path):
+    from adaptive.errors import DataFileError, UnknownIdError
+    from models.bootstrap import resolve_framework
+
+    bad = tmp_path / "own.json"
+    bad.write_text('{"name": "x", "version": "1", "areas": [{"id": "A", "name": "a"}], '
+                   '"competences": [{"id": "A.1", "area_id": "B", "name": "c"}], '
+                   '"level_scheme": {"id": "s", "levels": [{"level": 1}, {"level": 2}]}}', encoding="utf-8")
+    home = tmp_path / "home"
+    with pytest.raises(DataFileError, match="competences\\[0\\].area_id"):
+        bootstrap(home, seed=1, framework=bad, **TINY)
+    assert not home.exists()
+    with pytest.raises(UnknownIdError, match="digcomp-2.2"):
+        resolve_framework("digcomp-4.0")
+    assert resolve_framework("digcomp-3.0")[0].n_levels == 4
+    from adaptive.framework import DATA_DIR
+
+    own, path = resolve_framework(DATA_DIR / "examples" / "academy-transversal.json")
+    assert own.n_levels == 5 and path.name == "academy-transversal.json"

@@ -158,3 +158,28 @@ def test_learners_and_world_round_trip(tmp_path, world):
     with pytest.raises(DataFileError) as err:
         Learners.read(tmp_path / "bad.csv", roles=roles)
     assert err.value.line == 6 and err.value.column == "role_id"
+
+
+def test_catalogue_content_tagged_with_learning_outcomes(tmp_path):
+    """Issue 12: an ``outcomes`` column of DigComp 3.0 learning outcome ids gives the content its
+    competences and (unless given) its level: the top of the eight-level range of its highest outcome."""
+    from adaptive.framework import get_framework
+
+    fw = get_framework("digcomp-3.0")
+    basic = next(o for o in fw.outcomes if o.competence_id == "1.1" and o.level == 1)
+    advanced = next(o for o in fw.outcomes if o.competence_id == "4.2" and o.level == 3)
+    path = tmp_path / "catalogue.csv"
+    pd.DataFrame({"content_id": ["c1", "c2", "c3"], "title": ["a", "b", "c"], "language": "en",
+                  "format": "video", "duration_minutes": 10, "competences": ["", "2.1", "3.1"],
+                  "level": ["", "", "7"],
+                  "outcomes": [basic.id, f"{basic.id};{advanced.id}", ""]}).to_csv(path, index=False)
+    cat = Catalogue.read(path)
+    assert cat.competences == [("1.1",), ("2.1", "1.1", "4.2"), ("3.1",)]
+    assert cat.level.tolist() == [2, 6, 7]          # Basic -> 1-2, Advanced -> 5-6; a given level stays
+    again = Catalogue.read(cat.write(tmp_path / "again.csv"))
+    assert again.items["outcomes"].tolist() == [basic.id, f"{basic.id};{advanced.id}", ""]
+    assert again.level.tolist() == [2, 6, 7]
+    pd.DataFrame({"content_id": ["c1", "c2"], "outcomes": [basic.id, "LO9.9.99"]}).to_csv(path, index=False)
+    with pytest.raises(DataFileError) as info:
+        Catalogue.read(path)
+    assert (info.value.line, info.value.column) == (3, "outcomes") and "LO9.9.99" in info.value.reason

@@ -34,8 +34,10 @@ HOLDS_NO_LEARNER_DATA = {
     "organisations": "the organisations (platform tenants), not people",
     "api_keys": "keys of platforms and staff tools; units are unit names, not people",
     "anonymous_responses": "the anonymised calibration log: random person ids, no link kept",
+    "service_signals": "counters that tell every worker to reload the served models",
 }
-HOLDS_LEARNER_DATA = {"learners", "diagnostic_sessions", "responses", "learning_events", "audit_log"}
+HOLDS_LEARNER_DATA = {"learners", "diagnostic_sessions", "responses", "learning_events", "audit_log",
+                      "result_reviews"}
 
 
 def _events(api, learner: str, n: int, tag: str) -> None:
@@ -60,6 +62,10 @@ def _learner_with_everything(api, bank, learner: str, seed: int) -> dict:
     finished = [run_diagnostic(api.client, api.a, bank, 0.3, seed=seed + k, learner=learner)[0]
                 for k in range(2)]
     _events(api, learner, 3, f"ev-{learner}")
+    # a contested result: oversight records about the learner's results are theirs too
+    r = api.client.post(f"/v1/diagnostics/{finished[0]}/contest", headers=api.a,
+                        json={"reason": f"{learner} disagrees with the level"})
+    assert r.status_code in (200, 201), r.text
     with api.app.state.services.sessionmaker() as db:
         lid = db.scalar(select(Learner.id).where(Learner.external_id == learner))
         n_resp = db.query(ResponseRecord).filter(ResponseRecord.learner_id == lid).count()
@@ -90,7 +96,8 @@ def test_an_erased_learner_leaves_nothing_in_any_table_or_export(api, bank_v1):
     assert r.status_code == 200, r.text
     assert cache.take(victim["sessions"][0], 0) is None
     receipt = r.json()
-    assert receipt["deleted"] == {"diagnostic_sessions": 3, "learners": 1, "learning_events": 3}
+    assert receipt["deleted"] == {"diagnostic_sessions": 3, "learners": 1, "learning_events": 3,
+                                   "result_reviews": 1}
     # one random person per sitting (three diagnostics), no link between them or to the learner
     assert receipt["anonymised_responses"] == victim["responses"] and receipt["anonymous_persons"] == 3
     assert VICTIM not in r.text
@@ -168,7 +175,9 @@ def test_the_subject_access_export_holds_everything_but_the_answer_key(api, bank
     assert r.status_code == 200, r.text
     body = r.json()
     tables = body["tables"]
-    assert set(tables) == {"learners", "diagnostic_sessions", "responses", "learning_events"}
+    assert set(tables) == {"learners", "diagnostic_sessions", "responses", "learning_events",
+                           "result_reviews"}
+    assert [x["kind"] for x in tables["result_reviews"]] == ["contest"]
     assert [x["external_id"] for x in tables["learners"]] == ["subject-1"]
     assert tables["learners"][0]["unit"] == "tax-office"
     assert sorted(s["id"] for s in tables["diagnostic_sessions"]) == sorted(who["sessions"])
@@ -182,7 +191,7 @@ def test_the_subject_access_export_holds_everything_but_the_answer_key(api, bank
     assert "responses.response" in body["withheld"] and "diagnostic_sessions.state" in body["withheld"]
     # an earlier export is in the audit part of the next one
     again = api.client.get("/v1/learners/subject-1/export", headers=api.a).json()
-    assert [a["action"] for a in again["audit"]] == ["learner.export"]
+    assert [a["action"] for a in again["audit"]] == ["result.contest", "learner.export"]
     # another organisation, a non-admin key, a bad id
     assert api.client.get("/v1/learners/subject-1/export", headers=api.b).status_code == 404
     assert api.client.get("/v1/learners/subject-1/export", headers=api.a_diag).status_code == 403
@@ -226,7 +235,8 @@ def test_purge_removes_what_is_older_than_the_retention_and_is_idempotent(api, b
     r = runner.invoke(_purge_app(), ["purge"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
-    assert summary["deleted"] == {"diagnostic_sessions": 3, "learners": 1, "learning_events": 3}
+    assert summary["deleted"] == {"diagnostic_sessions": 3, "learners": 1, "learning_events": 3,
+                                   "result_reviews": 1}
     assert summary["anonymised_responses"] == old["responses"]
     with api.app.state.services.sessionmaker() as db:
         assert db.scalar(select(Learner).where(Learner.external_id == "old-timer")) is None

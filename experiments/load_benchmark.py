@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -435,6 +436,7 @@ def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home
         "p99_ms": round(float(np.percentile(ms, 99)), 2),
         "max_ms": round(float(ms.max()), 2),
         "errors": len(errors),
+        "error_statuses": {str(k): v for k, v in sorted(Counter(map(str, errors)).items())},
         "client": args.client,
         "target_rate": args.rate,
         # server CPU per answered step (all workers): capacity ~ 1000 / this per free core

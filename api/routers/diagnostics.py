@@ -22,7 +22,7 @@ Caller = Annotated[Principal, Depends(require("diagnostics"))]
 
 SessionId = Annotated[str, Path(min_length=1, max_length=36, description="diagnostic session id")]
 _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
-_ERRORS = {
+SESSION_ERRORS = {
     401: {**_PROBLEM, "description": "missing or bad API key"},
     403: {**_PROBLEM, "description": "key lacks the scope"},
     404: {**_PROBLEM, "description": "unknown session (or another organisation's)"},
@@ -34,7 +34,7 @@ _ERRORS = {
     "",
     status_code=201,
     response_model=DiagnosticStep,
-    responses=_ERRORS,
+    responses=SESSION_ERRORS,
     summary="Start a diagnostic; returns the session id and the first item",
 )
 def start_diagnostic(
@@ -55,7 +55,7 @@ def start_diagnostic(
 @router.get(
     "/{session_id}",
     response_model=DiagnosticStatus,
-    responses=_ERRORS,
+    responses=SESSION_ERRORS,
     summary="Status and progress of a diagnostic (with the pending item)",
 )
 def get_diagnostic(session_id: SessionId, db: DbSession, principal: Caller, diagnostics: Diagnostics) -> dict:
@@ -65,7 +65,9 @@ def get_diagnostic(session_id: SessionId, db: DbSession, principal: Caller, diag
 @router.post(
     "/{session_id}/responses",
     response_model=DiagnosticStep,
-    responses={**_ERRORS, 409: {**_PROBLEM, "description": "wrong or stale item, or a concurrent answer"}},
+    responses={
+        **SESSION_ERRORS, 409: {**_PROBLEM, "description": "wrong or stale item, or a concurrent answer"}
+    },
     summary="Answer the pending item; returns the next item or the finished result",
     description="An identical retry (same sequence, item and answer) returns the same reply and "
     "records nothing twice.",
@@ -89,7 +91,7 @@ def answer_item(
 @router.get(
     "/{session_id}/result",
     response_model=DiagnosticResult,
-    responses={**_ERRORS, 409: {**_PROBLEM, "description": "diagnostic not finished yet"}},
+    responses={**SESSION_ERRORS, 409: {**_PROBLEM, "description": "diagnostic not finished yet"}},
     summary="Competence profile of a finished diagnostic, explained, with its reviews",
     description="Also readable with an `oversight` key (audit-logged). The explanation names the areas "
     "measured, items per area, precision, the level's meaning in the framework and the scoring method; "

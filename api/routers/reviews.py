@@ -5,22 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from api import audit, reviews
 from api.auth import Principal, require
 from api.deps import DbSession, Diagnostics, Provider
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
+from api.routers.diagnostics import SESSION_ERRORS, SessionId
 from api.schemas import ContestIn, ReviewIn, ReviewOut
 
 router = APIRouter(tags=["oversight"])
 
-SessionId = Annotated[str, Path(min_length=1, max_length=36, description="diagnostic session id")]
 _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 _ERRORS = {
-    401: {**_PROBLEM, "description": "missing or bad API key"},
-    403: {**_PROBLEM, "description": "key lacks the scope"},
-    404: {**_PROBLEM, "description": "unknown session (or another organisation's)"},
+    **SESSION_ERRORS,
     409: {**_PROBLEM, "description": "diagnostic not finished yet"},
     422: {**_PROBLEM, "description": "invalid request (an area not in the result, a level out of range)"},
 }

@@ -8,6 +8,7 @@ router) stays as it was for existing clients: the packaged DigComp 2.2.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -169,7 +170,9 @@ def get_framework(
     return body
 
 
-def _texts(fw, rows, *, competence, area, level, ai_label, kind, language, offset, limit, typed) -> dict:
+def _texts(fw, rows, query: TextFilters, *, kind, typed) -> dict:  # noqa: ANN001
+    competence, area, level, ai_label = query.competence, query.area, query.level, query.ai_label
+    language, offset, limit = query.language, query.offset, query.limit
     if competence is not None and competence not in fw.competence_ids:
         raise ProblemError(422, "validation", f"competence {competence!r} is not in {fw.id}")
     if area is not None and area not in fw.area_ids:
@@ -207,6 +210,19 @@ def _texts(fw, rows, *, competence, area, level, ai_label, kind, language, offse
     return {"total": len(picked), "offset": offset, "limit": limit, "items": items, "language": loc.info()}
 
 
+@dataclass
+class TextFilters:
+    """The query of a statements or outcomes listing (one definition for both routes)."""
+
+    competence: Filter = None
+    area: Filter = None
+    level: Filter = None
+    ai_label: Filter = None
+    language: Annotated[Language | None, Query()] = None
+    offset: Offset = 0
+    limit: Limit = 50
+
+
 @router.get(
     "/{framework_id}/statements",
     response_model=TextPage,
@@ -215,29 +231,11 @@ def _texts(fw, rows, *, competence, area, level, ai_label, kind, language, offse
 def statements(
     framework_id: FrameworkId,
     frameworks: Frameworks,
-    competence: Filter = None,
-    area: Filter = None,
-    level: Filter = None,
-    ai_label: Filter = None,
-    language: Annotated[Language | None, Query()] = None,
-    offset: Offset = 0,
-    limit: Limit = 50,
+    query: Annotated[TextFilters, Depends()],
     principal: Principal = Depends(require(None)),
 ) -> dict:
     fw = _framework(frameworks, framework_id)
-    return _texts(
-        fw,
-        fw.statements,
-        competence=competence,
-        area=area,
-        level=level,
-        ai_label=ai_label,
-        kind=None,
-        language=language,
-        offset=offset,
-        limit=limit,
-        typed=False,
-    )
+    return _texts(fw, fw.statements, query, kind=None, typed=False)
 
 
 @router.get(
@@ -248,30 +246,12 @@ def statements(
 def outcomes(
     framework_id: FrameworkId,
     frameworks: Frameworks,
-    competence: Filter = None,
-    area: Filter = None,
-    level: Filter = None,
-    ai_label: Filter = None,
+    query: Annotated[TextFilters, Depends()],
     type: Annotated[str | None, Query(pattern=r"^(?i:knowledge|skill|attitude)$")] = None,
-    language: Annotated[Language | None, Query()] = None,
-    offset: Offset = 0,
-    limit: Limit = 50,
     principal: Principal = Depends(require(None)),
 ) -> dict:
     fw = _framework(frameworks, framework_id)
-    return _texts(
-        fw,
-        fw.outcomes,
-        competence=competence,
-        area=area,
-        level=level,
-        ai_label=ai_label,
-        kind=type,
-        language=language,
-        offset=offset,
-        limit=limit,
-        typed=True,
-    )
+    return _texts(fw, fw.outcomes, query, kind=type, typed=True)
 
 
 @router.get("/{framework_id}/glossary", response_model=TextPage, summary="The framework's glossary")

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from adaptive.cat import CatConfig, CatSession, CompetenceProfile
 from adaptive.cat.explain import explain_profile
 from adaptive.errors import ValidationError
-from adaptive.framework import load_framework
+from adaptive.framework import framework_for_bank
 from api.auth import Principal
 from api.insights.retest import exclude_items, items_seen_last_time
 from api.jsonable import jsonable
@@ -431,9 +431,7 @@ def finished_progress(row: DiagnosticSession) -> dict[str, Any]:
 def explain(row: DiagnosticSession, bank, profile: dict) -> dict[str, Any]:  # noqa: ANN001
     """The result's explanation (``adaptive.cat.explain``) in the framework the bank was built on."""
     config = json.loads(row.state).get("config") or {}
-    framework = load_framework()
-    if str(framework.version) != str(bank.framework_version):  # descriptors of another version: none
-        framework = None
+    framework = framework_for_bank(bank)  # None for a bank of a framework this service does not know
     return explain_profile(
         profile,
         dict(getattr(bank, "cut_scores", None) or {}),

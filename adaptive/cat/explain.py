@@ -6,6 +6,7 @@ Plain data in, plain data out: the service, a notebook or a report renders the s
 
 from __future__ import annotations
 
+import functools
 from statistics import NormalDist
 
 from adaptive.cat.profile import MIN_ITEMS_FOR_COMPETENCE_ESTIMATE
@@ -56,10 +57,11 @@ def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd
             entry["level"] = level
             entry["level_probability"] = p
             entry["level_range"] = [low, high]
-            span = f"level {low}" if low == high else f"between levels {low} and {high}"
+            name = functools.partial(_level_label, framework, n_levels=len(cuts) + 1)
+            span = name(low) if low == high else f"between {name(low)} and {name(high)}"
             entry["reading"] = (
                 f"{entry['precision'].capitalize()} precision (SE {se:.2f}) from {r.get('n_items')} items: "
-                f"level {level} is the most likely"
+                f"{name(level)} is the most likely"
                 + (f" (probability {p:.0%})" if p is not None else "")
                 + f"; with {pct}% certainty the level is {span}."
             )
@@ -98,6 +100,14 @@ def _area_name(framework, area_id: str) -> str | None:  # noqa: ANN001
         return None
 
 
+def _level_label(framework, level: int, *, n_levels: int) -> str:  # noqa: ANN001
+    """'level 3', or the framework's own name for it ('Advanced (level 3)') where its scheme fits."""
+    if framework is None or len(framework.levels) != n_levels:
+        return f"level {level}"
+    code = framework.levels[level - 1].label
+    return f"level {level}" if code == str(level) else f"{code} (level {level})"
+
+
 def _descriptor(framework, level: int, n_levels: int) -> dict | None:  # noqa: ANN001
     if framework is None or len(framework.levels) != n_levels:
         return None
@@ -105,7 +115,7 @@ def _descriptor(framework, level: int, n_levels: int) -> dict | None:  # noqa: A
     # whatever descriptors the framework's level carries (DigComp 2.2: group, complexity, autonomy,
     # cognitive domain), in its own words
     out = {"level": level}
-    for name in ("group", "complexity", "autonomy", "cognitive_domain", "description"):
+    for name in ("code", "name", "group", "complexity", "autonomy", "cognitive_domain", "description"):
         value = getattr(lv, name, None)
         if isinstance(value, str) and value:
             out[name] = value

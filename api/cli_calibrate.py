@@ -23,6 +23,36 @@ def _read_responses(path: Path, wide: bool):
     return ResponseData.from_wide_csv(path) if wide else ResponseData.from_long_csv(path)
 
 
+def _read_keyed(path: Path, wide: bool, key: str | None, bank, missing: list[str], missing_as: str):
+    """Raw answer codes scored with a key file (or ``template``: the keys of ``bank``); without a key the
+    file must already hold scores. Returns (scored data, the keyed scoring or None)."""
+    if key is None:
+        if missing:
+            from adaptive.errors import ValidationError
+
+            raise ValidationError("--missing needs --key (missing codes apply to raw answer codes)")
+        return _read_responses(path, wide), None
+    from adaptive.calibration.keyed import AnswerKey, RawResponses, score_responses
+    from adaptive.errors import ValidationError
+
+    if key == "template":
+        if bank is None:
+            raise ValidationError("--key template needs a bank (--template) whose keys score the answers")
+        answer_key = AnswerKey.from_bank(bank)
+    else:
+        answer_key = AnswerKey.from_csv(key)
+    scoring = score_responses(RawResponses.from_csv(path, wide=wide), answer_key, missing, missing_as)
+    return scoring.data, scoring
+
+
+_KEY_HELP = (
+    "answer key: CSV item_id,key (several codes 'A;C' = multiple-response item, all or nothing) or "
+    "'template' (the keys of the --template bank / the checked bank); RESPONSES then hold option codes"
+)
+_MISSING_HELP = "answer code meaning omitted / not reached (repeatable); blank is always 'not administered'"
+_MISSING_AS_HELP = "omitted / not-reached answers: 'missing' (default, not scored) or 'wrong' (scored 0)"
+
+
 def _load_bank(path: Path):
     from adaptive.itembank import ItemBank
 
@@ -50,14 +80,18 @@ def fit(
         True, "--mlflow/--no-mlflow", help="log the fit as an MLflow run (local store or MLFLOW_TRACKING_URI)"
     ),
     register: bool = typer.Option(False, "--register", help="also register the bank as digcomp-item-bank"),
+    key: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    missing: list[str] = typer.Option([], "--missing", help=_MISSING_HELP),
+    missing_as: str = typer.Option("missing", "--missing-as", help=_MISSING_AS_HELP),
 ):
     """Calibrate RESPONSES into a new item bank with a calibration report."""
     from adaptive.calibration.calibrate import calibrate_bank
+    from adaptive.calibration.keyed import attach_keyed_scoring
     from adaptive.errors import DigipathError
 
     try:
-        data = _read_responses(responses, wide)
         tmpl = _load_bank(template) if template else None
+        data, scoring = _read_keyed(responses, wide, key, tmpl, missing, missing_as)
         anchors = _load_bank(anchor_bank) if anchor_bank else None
         result = calibrate_bank(
             data,
@@ -70,12 +104,22 @@ def fit(
             link_method=link_method,
             se_method=se,
         )
+        if scoring is not None:
+            attach_keyed_scoring(result, scoring)
         out.mkdir(parents=True, exist_ok=True)
-        result.bank.save_json(out / "bank.json")
         report = result.write_report(out)
+        if not len(result.items):  # nothing calibrated is a failure, never an empty bank
+            excl = "; ".join(f"{i}: {why}" for i, why in result.excluded[:3])
+            more = " ..." if len(result.excluded) > 3 else ""
+            raise DigipathError(
+                f"no item calibrated ({len(result.excluded)} excluded: {excl}{more}); see {report}"
+            )
+        result.bank.save_json(out / "bank.json")
     except DigipathError as exc:
         _fail(exc)
     m = result.metrics
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     typer.echo(
         f"calibrated {int(m['n_items_calibrated'])} items ({int(m['n_items_excluded'])} excluded, "
         f"{int(m['n_items_flagged'])} flagged) from {int(m['n_persons'])} persons; "
@@ -165,6 +209,9 @@ def fit_check(
     wide: bool = typer.Option(False, "--wide"),
     out: Path | None = typer.Option(None, "--out", help="write the item-fit table as CSV"),
     min_responses: int = typer.Option(30, "--min-responses"),
+    key: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    missing: list[str] = typer.Option([], "--missing", help=_MISSING_HELP),
+    missing_as: str = typer.Option("missing", "--missing-as", help=_MISSING_AS_HELP),
 ):
     """Item fit of a bank's fixed parameters against new responses (per area; latent mean/SD estimated)."""
     import pandas as pd
@@ -177,7 +224,7 @@ def fit_check(
 
     try:
         b = _load_bank(bank)
-        data = _read_responses(responses, wide)
+        data, _ = _read_keyed(responses, wide, key, b, missing, missing_as)
         ids = {it.id for it in b.items}
         kept, excluded = screen_items(data, min_responses=min_responses)
         unknown = [i for i in kept if i not in ids]

@@ -62,6 +62,9 @@ class CalibrationResult:
     artifact_paths: list[Path] = field(default_factory=list)  # filled by write_report
     validation_error: str | None = None  # why the new bank does not validate (e.g. areas unknown to DigComp)
     notes: list[str] = field(default_factory=list)  # warnings for the psychometrician (e.g. an unlinked area)
+    # keyed scoring only (adaptive.calibration.keyed): per item and option, and option curves
+    distractors: pd.DataFrame | None = None
+    option_curves: pd.DataFrame | None = None
 
     @property
     def linking(self) -> dict[str, dict]:

@@ -16,14 +16,13 @@ wrong, the user's choice. A blank cell is always "not administered".
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from adaptive.calibration.data import ResponseData, _raise_bad_rows, _read_csv
+from adaptive.calibration.data import ResponseData, _raise_bad_rows, _read_csv, refuse_duplicate_columns
 from adaptive.errors import DataFileError, ValidationError
 
 MULTI_SEPARATOR = ";"
@@ -105,7 +104,7 @@ class RawResponses:
         df = _read_csv(path)
         file = str(path)
         if wide:
-            _refuse_duplicate_columns(path)
+            refuse_duplicate_columns(path)
             person = df["person_id"].str.strip() if "person_id" in df.columns else None
             items = [c for c in df.columns if c != "person_id"]
             if not items:
@@ -140,22 +139,6 @@ class RawResponses:
         long["code"] = long["code"].astype(str).map(normalise_code)
         long = long[long["code"] != ""].reset_index(drop=True)  # blank: not administered
         return cls(long, file)
-
-
-def _refuse_duplicate_columns(path) -> None:
-    """pandas silently renames a repeated header ``X`` to ``X.1``: a copied column would be calibrated
-    as a second item (with a slope at its bound), so a repeated item column is an error."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        header = [h.strip() for h in next(csv.reader(fh), [])]
-    seen, dup = set(), []
-    for h in header:
-        if h in seen and h not in dup:
-            dup.append(h)
-        seen.add(h)
-    if dup:
-        raise DataFileError(
-            f"duplicate item column(s) {dup}: each item must appear once", file=str(path), line=1
-        )
 
 
 @dataclass

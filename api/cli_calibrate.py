@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import warnings
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -15,6 +17,15 @@ app = typer.Typer(
 def _fail(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code=1)
+
+
+def _warning_notes(caught) -> list[str]:
+    """Python warnings raised during a fit (numerical overflow, ...) as one line each, with a count, for
+    the CLI and the report, instead of raw lines on stderr."""
+    counts = Counter(
+        (w.category.__name__, str(w.message).splitlines()[0], Path(w.filename).name, w.lineno) for w in caught
+    )
+    return [f"{cat} ({n}x) at {file}:{line}: {msg}" for (cat, msg, file, line), n in sorted(counts.items())]
 
 
 def _read_responses(path: Path, wide: bool):
@@ -93,17 +104,20 @@ def fit(
         tmpl = _load_bank(template) if template else None
         data, scoring = _read_keyed(responses, wide, key, tmpl, missing, missing_as)
         anchors = _load_bank(anchor_bank) if anchor_bank else None
-        result = calibrate_bank(
-            data,
-            template=tmpl,
-            metadata_csv=metadata,
-            model=model,
-            anchors=anchors,
-            progress=not quiet,
-            min_responses=min_responses,
-            link_method=link_method,
-            se_method=se,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = calibrate_bank(
+                data,
+                template=tmpl,
+                metadata_csv=metadata,
+                model=model,
+                anchors=anchors,
+                progress=not quiet,
+                min_responses=min_responses,
+                link_method=link_method,
+                se_method=se,
+            )
+        result.notes += _warning_notes(caught)
         if scoring is not None:
             attach_keyed_scoring(result, scoring)
         out.mkdir(parents=True, exist_ok=True)

@@ -256,14 +256,12 @@ def calibrate_bank(
             by_area.setdefault(area, []).append(iid)
     for area in sorted(by_area):
         if len(by_area[area]) < MIN_ITEMS_PER_AREA:
-            excluded += [
-                (
-                    iid,
-                    f"area {area} has only {len(by_area[area])} usable item(s); {MIN_ITEMS_PER_AREA} are "
-                    "needed to identify its scale",
-                )
-                for iid in by_area.pop(area)
-            ]
+            few = by_area.pop(area)
+            why = (
+                f"area {area} has only {len(few)} usable item(s); {MIN_ITEMS_PER_AREA} are needed to "
+                "identify its scale"
+            )
+            excluded += [(iid, why) for iid in few]
     if not by_area:
         raise ValidationError(
             "nothing to calibrate: no area has "

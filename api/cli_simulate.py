@@ -29,8 +29,9 @@ def simulate_command(
     max_items_per_area: Annotated[int, typer.Option()] = 12,
     classification_threshold: Annotated[float | None, typer.Option(
         help="also stop an area once P(most likely level) reaches this")] = None,
-    exposure: Annotated[str, typer.Option(help="none | randomesque | sympson-hetter (calibrated first)")]
-    = "randomesque",
+    exposure: Annotated[str, typer.Option(
+        help="sympson-hetter (default: calibrated first to hold --exposure-target) | randomesque | none")]
+    = "sympson-hetter",
     randomesque_k: Annotated[int, typer.Option()] = 5,
     exposure_target: Annotated[float, typer.Option(help="target maximum exposure rate")] = 0.25,
     n_pilot: Annotated[int, typer.Option(help="pilot items seeded into each test")] = 0,
@@ -54,7 +55,7 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
          max_items_per_area, classification_threshold, exposure, randomesque_k, exposure_target, n_pilot,
          areas, correlation, independent_areas, seed, out) -> None:
     from adaptive.cat.config import CatConfig
-    from adaptive.cat.simulation import calibrate_sympson_hetter, simulate
+    from adaptive.cat.simulation import simulate, sympson_hetter_holding
     from adaptive.errors import DataFileError
     from adaptive.itembank import ItemBank
 
@@ -69,10 +70,13 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
         independent_areas=independent_areas)
     sh_history = None
     if config.exposure == "sympson-hetter":
+        n_cal = min(simulees, 1000)
         console.print(f"calibrating Sympson-Hetter parameters to a maximum exposure of "
-                      f"{exposure_target:g} ...")
-        k, sh_history = calibrate_sympson_hetter(bank, config, target=exposure_target,
-                                                 n_simulees=min(simulees, 1000), seed=seed + 1, progress=True)
+                      f"{exposure_target:g} ({n_cal} simulees) ...")
+        k, sh_history, aim = sympson_hetter_holding(bank, config, target=exposure_target, n_simulees=n_cal,
+                                                    seed=seed + 1, progress=True)
+        console.print(f"Sympson-Hetter: aimed at {aim:.3f} (2 sampling SDs under the target), "
+                      f"{len(sh_history)} calibration runs, {len(k)} items with K < 1")
         config.exposure_parameters = k
     sim = simulate(bank, config, n_simulees=simulees, seed=seed, correlation=correlation, progress=True,
                    exposure_target=exposure_target)

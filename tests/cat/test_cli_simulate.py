@@ -46,3 +46,19 @@ def test_simulate_errors_are_one_line(tmp_path):
     assert res.exit_code == 1 and "selection" in res.output
     res = runner.invoke(app, ["simulate", str(bank_path), "--areas", "7"])
     assert res.exit_code == 1 and "'7'" in res.output
+
+
+def test_default_simulation_holds_the_exposure_target(tmp_path):
+    """No exposure option: Sympson-Hetter calibrated on the bank, and the evaluation run (a fresh seed)
+    keeps every item's exposure at or below the .25 target; plain max-info on the same bank does not."""
+    bank_path = tmp_path / "bank.json"
+    generate_synthetic_bank(items_per_competence=8, languages=("en",), seed=5).save_json(bank_path)
+    for exposure, out in ((None, tmp_path / "default"), ("none", tmp_path / "none")):
+        args = ["simulate", str(bank_path), "-n", "500", "--max-items", "20", "--seed", "9",
+                "--out", str(out)]
+        res = runner.invoke(app, args + (["--exposure", exposure] if exposure else []))
+        assert res.exit_code == 0, res.output
+    held = json.loads((tmp_path / "default" / "report.json").read_text())["summary"]
+    free = json.loads((tmp_path / "none" / "report.json").read_text())["summary"]
+    assert held["max_exposure"] <= 0.25 < free["max_exposure"]
+    assert held["overlap_rate"] < free["overlap_rate"]

@@ -120,7 +120,16 @@ def _print_report(bank, config, report: dict) -> None:
     summary.add_row("test overlap rate", f"{s['overlap_rate']:.3f}")
     if s["mean_pilot_items"]:
         summary.add_row("pilot items per test", f"{s['mean_pilot_items']:.1f}")
+    summary.add_row("tests run to the item cap", f"{report['length_distribution']['share_at_cap']:.1%}")
     console.print(summary)
+    cond = Table(title="By true theta (all areas; per area in report.json)")
+    for col in ("theta", "n", "bias", "RMSE", "mean SE", "coverage 95%"):
+        cond.add_column(col, justify="right")
+    for r in report["conditional"]:
+        if r["area"] == "all":
+            cond.add_row(r["band"], str(r["n"]), f"{r['bias']:+.3f}", f"{r['rmse']:.3f}",
+                         f"{r['mean_se']:.3f}", f"{r['coverage']:.3f}")
+    console.print(cond)
 
 
 def register(app: typer.Typer) -> None:

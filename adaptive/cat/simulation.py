@@ -32,6 +32,17 @@ def equicorrelation(d: int, r: float) -> np.ndarray:
     return corr
 
 
+THETA_BAND_EDGES = np.array([-np.inf, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, np.inf])
+
+
+def _band_label(lo: float, hi: float) -> str:
+    if not np.isfinite(lo):
+        return f"< {hi:g}"
+    if not np.isfinite(hi):
+        return f">= {lo:g}"
+    return f"[{lo:g}, {hi:g})"
+
+
 @dataclass
 class SimulationResult:
     areas: list[str]
@@ -108,8 +119,39 @@ class SimulationResult:
             "mean_pilot_items": float(self.n_pilot_given.mean()),
         }
 
+    def conditional_report(self, edges=THETA_BAND_EDGES, z: float = 1.959964) -> list[dict]:
+        """Bias, RMSE, mean SE and coverage of theta +- z SE by true-theta band, per area and over all
+        areas ("all"): EAP shrinkage shows as positive bias at low theta and negative at high theta."""
+        err = self.theta - self.true_theta
+        covered = np.abs(err) <= z * self.se
+        band = np.digitize(self.true_theta, edges[1:-1])        # 0 .. len(edges) - 2
+        rows = []
+        for k, area in [*enumerate(self.areas), (None, "all")]:
+            sel = (slice(None), k) if k is not None else (slice(None), slice(None))
+            e, c, s, b = err[sel].ravel(), covered[sel].ravel(), self.se[sel].ravel(), band[sel].ravel()
+            for j in range(len(edges) - 1):
+                m = b == j
+                if not m.any():
+                    continue
+                rows.append({"area": area, "band": _band_label(edges[j], edges[j + 1]),
+                             "lower": float(edges[j]), "upper": float(edges[j + 1]), "n": int(m.sum()),
+                             "bias": float(e[m].mean()), "rmse": float(np.sqrt((e[m] ** 2).mean())),
+                             "mean_se": float(s[m].mean()), "coverage": float(c[m].mean())})
+        return rows
+
+    def length_distribution(self) -> dict[str, float]:
+        """Share of tests by length, and how many stopped before the item cap (on precision or level)."""
+        lengths = self.n_items
+        cap = self.config.get("max_items")
+        values, counts = np.unique(lengths, return_counts=True)
+        out = {"share_at_cap": float((lengths >= cap).mean()) if cap else float("nan")}
+        out["by_length"] = {str(int(v)): float(c / len(lengths)) for v, c in zip(values, counts, strict=True)}
+        return out
+
     def report(self) -> dict:
-        return {"summary": self.summary(), "areas": self.area_report()}
+        return {"summary": self.summary(), "areas": self.area_report(),
+                "conditional": self.conditional_report(), "length_distribution": self.length_distribution()}
+
 
 
 def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np.ndarray | None = None,

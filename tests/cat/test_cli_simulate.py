@@ -24,7 +24,10 @@ def test_simulate_prints_report_and_writes_plots(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["summary"]["n_simulees"] == 80 and report["summary"]["max_length"] <= 20
     assert set(report["areas"]) == {"1", "2", "3", "4", "5"}
-    for name in ("convergence.png", "exposure.png", "test_information.png"):
+    assert "By true theta" in res.output and "tests run to the item cap" in res.output
+    assert {r["area"] for r in report["conditional"]} == {"1", "2", "3", "4", "5", "all"}
+    for name in ("convergence.png", "exposure.png", "test_information.png", "conditional.png",
+                 "test_length.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

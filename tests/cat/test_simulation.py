@@ -96,3 +96,33 @@ def test_d_optimal_needs_fewer_items_than_separate_cats_at_correlation_08():
     for sim in (multi, separate):
         for row in sim.area_report().values():
             assert row["mean_se"] <= 0.41 and row["rmse"] < 0.47
+
+
+def test_conditional_report_shows_eap_shrinkage_and_adds_up(bank):
+    """By true-theta band: the EAP's pull towards the prior mean gives positive bias at low theta and
+    negative bias at high theta (about +-.3 beyond |theta| > 1.5 with ~8 items per area). 600 simulees
+    x 5 areas put ~200 errors in each outer band (< -1.5, >= 1.5): bias SE ~ .45 / sqrt(200) = .03, so
+    +-.1 is more than 5 SEs from zero yet far from the expected size."""
+    cfg = CatConfig(se_target=0.3, max_items=40)
+    sim = simulate(bank, cfg, n_simulees=600, seed=4)
+    rows = sim.conditional_report()
+    pooled = [r for r in rows if r["area"] == "all"]
+    low = [r for r in pooled if r["upper"] <= -1.5]
+    high = [r for r in pooled if r["lower"] >= 1.5]
+    n_low, n_high = sum(r["n"] for r in low), sum(r["n"] for r in high)
+    assert n_low > 120 and n_high > 120
+    assert sum(r["n"] * r["bias"] for r in low) / n_low > 0.1
+    assert sum(r["n"] * r["bias"] for r in high) / n_high < -0.1
+    # the bands partition the simulees: n-weighted MSE and bias give back each area's overall figures
+    areas = sim.area_report()
+    for area, overall in areas.items():
+        mine = [r for r in rows if r["area"] == area]
+        assert sum(r["n"] for r in mine) == 600
+        mse = sum(r["n"] * r["rmse"] ** 2 for r in mine) / 600
+        assert np.isclose(np.sqrt(mse), overall["rmse"]) and np.isclose(
+            sum(r["n"] * r["bias"] for r in mine) / 600, overall["bias"])
+        assert all(0 <= r["coverage"] <= 1 for r in mine)
+    lengths = sim.length_distribution()
+    assert np.isclose(sum(lengths["by_length"].values()), 1.0)
+    assert lengths["share_at_cap"] == np.mean(sim.n_items >= 40)
+    assert sim.report()["conditional"] == rows

@@ -38,6 +38,9 @@ def simulate_command(
     areas: Annotated[str | None, typer.Option(help="comma-separated area ids (default: all)")] = None,
     correlation: Annotated[float | None, typer.Option(
         help="simulee area correlation (default: the bank's)")] = None,
+    assumed_correlation: Annotated[float | None, typer.Option(
+        help="area correlation the CAT's prior assumes (default: the bank's); with --correlation, a "
+             "misspecification study")] = None,
     independent_areas: Annotated[bool, typer.Option(
         help="ignore area correlations (separate per-area CATs)")] = False,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -53,7 +56,7 @@ def simulate_command(
 
 def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_items_per_area,
          max_items_per_area, classification_threshold, exposure, randomesque_k, exposure_target, n_pilot,
-         areas, correlation, independent_areas, seed, out) -> None:
+         areas, correlation, assumed_correlation, independent_areas, seed, out) -> None:
     from adaptive.cat.config import CatConfig
     from adaptive.cat.simulation import simulate, sympson_hetter_holding
     from adaptive.errors import DataFileError
@@ -62,6 +65,22 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
     if not bank_path.is_file():
         raise DataFileError("no such file", file=str(bank_path))
     bank = ItemBank.load_json(bank_path)
+    if assumed_correlation is not None:
+        import numpy as np
+
+        from adaptive.cat.simulation import equicorrelation
+        from adaptive.errors import ValidationError
+
+        if not -0.25 < assumed_correlation < 1:
+            raise ValidationError(f"--assumed-correlation must be in (-0.25, 1), got {assumed_correlation}")
+        if correlation is None:  # the simulees keep the bank's correlations; only the CAT's prior changes
+            wanted = [a.strip() for a in areas.split(",")] if areas else list(bank.area_ids)
+            unknown = [a for a in wanted if a not in bank.area_ids]
+            if unknown:
+                raise ValidationError(f"unknown area(s) {unknown}; the bank has {list(bank.area_ids)}")
+            idx = [list(bank.area_ids).index(a) for a in wanted]
+            correlation = np.asarray(bank.area_correlation, dtype=float)[np.ix_(idx, idx)]
+        bank = bank.replace(area_correlation=equicorrelation(len(bank.area_ids), assumed_correlation))
     config = CatConfig(
         areas=[a.strip() for a in areas.split(",")] if areas else None, selection=selection,
         se_target=se_target, min_items=min_items, max_items=max_items, min_items_per_area=min_items_per_area,
@@ -100,11 +119,12 @@ def _print_report(bank, config, report: dict) -> None:
     s = report["summary"]
     table = Table(title=f"CAT simulation: {s['n_simulees']} simulees, {config.selection}, "
                         f"SE target {config.se_target:g}, max {config.max_items} items")
-    for col in ("area", "bias", "RMSE", "mean SE", "corr", "mean items", "level acc.", "level +-1"):
+    for col in ("area", "bias", "RMSE", "mean SE", "coverage", "corr", "mean items", "level acc.",
+                "level +-1"):
         table.add_column(col, justify="right")
     for area, r in report["areas"].items():
         table.add_row(area, f"{r['bias']:+.3f}", f"{r['rmse']:.3f}", f"{r['mean_se']:.3f}",
-                      f"{r['corr']:.3f}", f"{r['mean_items']:.1f}",
+                      f"{r['coverage']:.3f}", f"{r['corr']:.3f}", f"{r['mean_items']:.1f}",
                       f"{r.get('level_accuracy', float('nan')):.1%}",
                       f"{r.get('level_within_one', float('nan')):.1%}")
     console.print(table)

@@ -92,6 +92,8 @@ class SimulationResult:
                 "rmse": float(np.sqrt((err[:, k] ** 2).mean())),
                 "mean_se": float(self.se[:, k].mean()),
                 "rms_se": float(np.sqrt((self.se[:, k] ** 2).mean())),
+                # share of true thetas inside estimate +- 1.96 SE: whether the reported SE can be trusted
+                "coverage": float((np.abs(err[:, k]) <= 1.959964 * self.se[:, k]).mean()),
                 "corr": float(np.corrcoef(self.theta[:, k], self.true_theta[:, k])[0, 1]),
                 "mean_items": float(self.n_area[:, k].mean()),
             }

@@ -273,3 +273,92 @@ def fit_check(
         typer.echo(f"  excluded {iid}: {why}")
     if out is not None:
         typer.echo(json.dumps({"table": str(out)}))
+
+
+@app.command("pilots")
+def pilots(
+    responses: Path = typer.Argument(
+        ..., help="response CSV with pilot and operational items (long, or --wide)"
+    ),
+    bank: Path = typer.Option(..., "--bank", help="the live bank JSON (its pilot items have status 'pilot')"),
+    out: Path = typer.Option(..., "--out", help="output directory (bank.json, report.md, pilots.csv)"),
+    wide: bool = typer.Option(False, "--wide"),
+    min_responses: int = typer.Option(30, "--min-responses"),
+    key: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    missing: list[str] = typer.Option([], "--missing", help=_MISSING_HELP),
+    missing_as: str = typer.Option("missing", "--missing-as", help=_MISSING_AS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+    register: bool = typer.Option(
+        False,
+        "--register",
+        help="log an MLflow run and register the new bank version (passing pilots active)",
+    ),
+):
+    """Fit BANK's pilot items on the live scale (active items held at their bank values), report their
+    fit, and write a bank in which the pilots that pass (calibrated, no review flag) become active."""
+    import pandas as pd
+
+    from adaptive.calibration.calibrate import calibrate_bank
+    from adaptive.calibration.keyed import attach_keyed_scoring
+    from adaptive.errors import DigipathError, ValidationError
+    from adaptive.itembank import Item
+
+    try:
+        live = _load_bank(bank)
+        pilot_ids = [it.id for it in live.items if it.status == "pilot"]
+        if not pilot_ids:
+            raise ValidationError(f"{bank} has no pilot items (status 'pilot')")
+        data, scoring = _read_keyed(responses, wide, key, live, missing, missing_as)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # fixed-anchor calibration: only the active items anchor; pilots are re-estimated
+            result = calibrate_bank(
+                data,
+                anchors=live,
+                model="template",
+                link_method="fixed",
+                progress=not quiet,
+                min_responses=min_responses,
+            )
+        result.notes += _warning_notes(caught)
+        if scoring is not None:
+            attach_keyed_scoring(result, scoring)
+        excluded = dict(result.excluded)
+        rows = []
+        for iid in pilot_ids:
+            if iid in result.items.index:
+                flags = str(result.items.at[iid, "flags"])
+                verdict = "passed" if not flags else f"kept as pilot: {flags}"
+            else:
+                verdict = f"kept as pilot: not calibrated ({excluded.get(iid, 'no responses')})"
+            rows.append((iid, verdict))
+        passed = {iid for iid, v in rows if v == "passed"}
+        items = []
+        for it in result.bank.items:
+            if it.id in passed:
+                it = Item.from_dict({**it.to_dict(), "status": "active"})
+            items.append(it)
+        result.bank = result.bank.replace(items=items)
+        out.mkdir(parents=True, exist_ok=True)
+        report = result.write_report(out)
+        pd.DataFrame(rows, columns=["item_id", "verdict"]).to_csv(out / "pilots.csv", index=False)
+        result.bank.save_json(out / "bank.json")
+    except DigipathError as exc:
+        _fail(exc)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"{len(passed)} of {len(pilot_ids)} pilot items pass and become active")
+    for iid, verdict in rows:
+        typer.echo(f"  {iid}: {verdict}")
+    typer.echo(f"bank: {out / 'bank.json'}\nreport: {report}\npilots: {out / 'pilots.csv'}")
+    if register:
+        from models import runs, tracking
+
+        try:
+            config = tracking.configure()
+            version = runs.log_calibration(result, register=True, report_dir=out, run_name="pilots")
+        except DigipathError as exc:
+            _fail(exc)
+        typer.echo(
+            f"MLflow run logged to {config.tracking_uri}; registered digcomp-item-bank version {version}"
+        )

@@ -244,16 +244,19 @@ def fit_check(
         unknown = [i for i in kept if i not in ids]
         excluded += [(i, "not in the bank") for i in unknown]
         kept = [i for i in kept if i in ids]
-        tables = []
+        tables, notes = [], []
         for area in b.area_ids:
             area_ids = [i for i in kept if b.item(i).area == area]
             if not area_ids:
                 continue
             fixed = {i: item_to_slope_intercept(b.item(i)) for i in area_ids}
-            cal = MMLCalibrator(model={i: b.item(i).model for i in area_ids}, se_method="none").fit(
-                data.subset_items(area_ids), fixed=fixed
-            )
-            t = item_fit_table(cal)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cal = MMLCalibrator(model={i: b.item(i).model for i in area_ids}, se_method="none").fit(
+                    data.subset_items(area_ids), fixed=fixed
+                )
+                t = item_fit_table(cal)
+            notes += _warning_notes(caught)
             t.insert(0, "area", area)
             t.insert(1, "latent_mean", cal.latent_mean_)
             t.insert(2, "latent_sd", cal.latent_sd_)
@@ -265,6 +268,8 @@ def fit_check(
             table.to_csv(out)
     except DigipathError as exc:
         _fail(exc)
+    for note in notes:
+        typer.echo(f"note: {note}")
     flagged = table[table["flags"] != ""]
     typer.echo(f"{len(table)} items checked, {len(flagged)} flagged, {len(excluded)} excluded")
     for iid, row in flagged.iterrows():

@@ -35,6 +35,9 @@ def simulate_command(
     randomesque_k: Annotated[int, typer.Option()] = 5,
     exposure_target: Annotated[float, typer.Option(help="target maximum exposure rate")] = 0.25,
     n_pilot: Annotated[int, typer.Option(help="pilot items seeded into each test")] = 0,
+    gentle_start: Annotated[int, typer.Option(
+        help="first K items among those with predicted success >= --gentle-p (0: off)")] = 0,
+    gentle_p: Annotated[float, typer.Option(help="gentle start: minimum predicted success")] = 0.7,
     areas: Annotated[str | None, typer.Option(help="comma-separated area ids (default: all)")] = None,
     correlation: Annotated[float | None, typer.Option(
         help="simulee area correlation (default: the bank's)")] = None,
@@ -56,6 +59,7 @@ def simulate_command(
 
 def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_items_per_area,
          max_items_per_area, classification_threshold, exposure, randomesque_k, exposure_target, n_pilot,
+         gentle_start, gentle_p,
          areas, correlation, assumed_correlation, independent_areas, seed, out) -> None:
     from adaptive.cat.config import CatConfig
     from adaptive.cat.simulation import simulate, sympson_hetter_holding
@@ -86,7 +90,7 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
         se_target=se_target, min_items=min_items, max_items=max_items, min_items_per_area=min_items_per_area,
         max_items_per_area=max_items_per_area, classification_threshold=classification_threshold,
         exposure=None if exposure == "none" else exposure, randomesque_k=randomesque_k, n_pilot=n_pilot,
-        independent_areas=independent_areas)
+        independent_areas=independent_areas, gentle_start=gentle_start, gentle_p=gentle_p)
     sh_history = None
     if config.exposure == "sympson-hetter":
         n_cal = min(simulees, 1000)
@@ -141,6 +145,8 @@ def _print_report(bank, config, report: dict) -> None:
     if s["mean_pilot_items"]:
         summary.add_row("pilot items per test", f"{s['mean_pilot_items']:.1f}")
     summary.add_row("tests run to the item cap", f"{report['length_distribution']['share_at_cap']:.1%}")
+    k = config.gentle_start or 5
+    summary.add_row(f"mean success on the first {k} items", f"{s['success_first_items']:.3f}")
     console.print(summary)
     cond = Table(title="By true theta (all areas; per area in report.json)")
     for col in ("theta", "n", "bias", "RMSE", "mean SE", "coverage 95%"):

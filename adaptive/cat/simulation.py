@@ -65,6 +65,7 @@ class SimulationResult:
     lotteries: np.ndarray | None = None   # (n,) Sympson-Hetter lotteries per item (None without SH)
     responses: np.ndarray | None = None   # (N, n) every simulee's drawn score on every test item (int8)
     test_items_mask: np.ndarray | None = None   # (n,) operational items of the tested areas
+    success_trace: np.ndarray | None = None     # (N, L) score / max score of the k-th operational item
 
     @property
     def exposure_rates(self) -> np.ndarray:
@@ -119,6 +120,10 @@ class SimulationResult:
             "share_unused": float((rates[pool] == 0).mean()),
             "overlap_rate": self.overlap_rate(),
             "mean_pilot_items": float(self.n_pilot_given.mean()),
+            # the learner's experience of the start: score / max score over the first items (gentle start)
+            "success_first_items": float(np.nanmean(self.success_trace[:, : self.config.get("gentle_start")
+                                                                       or 5]))
+            if self.success_trace is not None and self.success_trace.shape[1] else float("nan"),
         }
 
     def conditional_report(self, edges=THETA_BAND_EDGES, z: float = 1.959964) -> list[dict]:
@@ -198,7 +203,7 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
     res = dict(theta=np.zeros((n, d)), se=np.zeros((n, d)), n_items=np.zeros(n, dtype=np.int64),
                n_area=np.zeros((n, d), dtype=np.int64), administered=np.zeros((n, t.n_items), dtype=bool),
                theta_trace=np.full((n, L + 1, d), np.nan), se_trace=np.full((n, L + 1, d), np.nan),
-               n_pilot_given=np.zeros(n, dtype=np.int64))
+               n_pilot_given=np.zeros(n, dtype=np.int64), success_trace=np.full((n, L), np.nan))
     slots = pilot_slots(config, d, rng, n)
     max_steps = L + config.n_pilot
     lotteries = None
@@ -224,6 +229,9 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
                 pilot_given[rows[pilot]] += 1
                 op = rows[~pilot]
                 pos = eng.n_items[op]
+                op_items = items[~pilot]
+                res["success_trace"][sl.start + op, pos - 1] = (resp[op, op_items]
+                                                                / np.maximum(t.max_score[op_items], 1))
                 res["theta_trace"][sl.start + op, pos] = eng.posterior.theta[op]
                 res["se_trace"][sl.start + op, pos] = eng.posterior.se[op]
                 live = rows[~eng.finished[rows]]

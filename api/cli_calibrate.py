@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import warnings
+from collections import Counter
 from pathlib import Path
 
 import typer
@@ -17,10 +19,49 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def _warning_notes(caught) -> list[str]:
+    """Python warnings raised during a fit (numerical overflow, ...) as one line each, with a count, for
+    the CLI and the report, instead of raw lines on stderr."""
+    counts = Counter(
+        (w.category.__name__, str(w.message).splitlines()[0], Path(w.filename).name, w.lineno) for w in caught
+    )
+    return [f"{cat} ({n}x) at {file}:{line}: {msg}" for (cat, msg, file, line), n in sorted(counts.items())]
+
+
 def _read_responses(path: Path, wide: bool):
     from adaptive.calibration.data import ResponseData
 
     return ResponseData.from_wide_csv(path) if wide else ResponseData.from_long_csv(path)
+
+
+def _read_keyed(path: Path, wide: bool, key: str | None, bank, missing: list[str], missing_as: str):
+    """Raw answer codes scored with a key file (or ``template``: the keys of ``bank``); without a key the
+    file must already hold scores. Returns (scored data, the keyed scoring or None)."""
+    if key is None:
+        if missing:
+            from adaptive.errors import ValidationError
+
+            raise ValidationError("--missing needs --key (missing codes apply to raw answer codes)")
+        return _read_responses(path, wide), None
+    from adaptive.calibration.keyed import AnswerKey, RawResponses, score_responses
+    from adaptive.errors import ValidationError
+
+    if key == "template":
+        if bank is None:
+            raise ValidationError("--key template needs a bank (--template) whose keys score the answers")
+        answer_key = AnswerKey.from_bank(bank)
+    else:
+        answer_key = AnswerKey.from_csv(key)
+    scoring = score_responses(RawResponses.from_csv(path, wide=wide), answer_key, missing, missing_as)
+    return scoring.data, scoring
+
+
+_KEY_HELP = (
+    "answer key: CSV item_id,key (several codes 'A;C' = multiple-response item, all or nothing) or "
+    "'template' (the keys of the --template bank / the checked bank); RESPONSES then hold option codes"
+)
+_MISSING_HELP = "answer code meaning omitted / not reached (repeatable); blank is always 'not administered'"
+_MISSING_AS_HELP = "omitted / not-reached answers: 'missing' (default, not scored) or 'wrong' (scored 0)"
 
 
 def _load_bank(path: Path):
@@ -50,32 +91,49 @@ def fit(
         True, "--mlflow/--no-mlflow", help="log the fit as an MLflow run (local store or MLFLOW_TRACKING_URI)"
     ),
     register: bool = typer.Option(False, "--register", help="also register the bank as digcomp-item-bank"),
+    key: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    missing: list[str] = typer.Option([], "--missing", help=_MISSING_HELP),
+    missing_as: str = typer.Option("missing", "--missing-as", help=_MISSING_AS_HELP),
 ):
     """Calibrate RESPONSES into a new item bank with a calibration report."""
     from adaptive.calibration.calibrate import calibrate_bank
+    from adaptive.calibration.keyed import attach_keyed_scoring
     from adaptive.errors import DigipathError
 
     try:
-        data = _read_responses(responses, wide)
         tmpl = _load_bank(template) if template else None
+        data, scoring = _read_keyed(responses, wide, key, tmpl, missing, missing_as)
         anchors = _load_bank(anchor_bank) if anchor_bank else None
-        result = calibrate_bank(
-            data,
-            template=tmpl,
-            metadata_csv=metadata,
-            model=model,
-            anchors=anchors,
-            progress=not quiet,
-            min_responses=min_responses,
-            link_method=link_method,
-            se_method=se,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = calibrate_bank(
+                data,
+                template=tmpl,
+                metadata_csv=metadata,
+                model=model,
+                anchors=anchors,
+                progress=not quiet,
+                min_responses=min_responses,
+                link_method=link_method,
+                se_method=se,
+            )
+        result.notes += _warning_notes(caught)
+        if scoring is not None:
+            attach_keyed_scoring(result, scoring)
         out.mkdir(parents=True, exist_ok=True)
-        result.bank.save_json(out / "bank.json")
         report = result.write_report(out)
+        if not len(result.items):  # nothing calibrated is a failure, never an empty bank
+            excl = "; ".join(f"{i}: {why}" for i, why in result.excluded[:3])
+            more = " ..." if len(result.excluded) > 3 else ""
+            raise DigipathError(
+                f"no item calibrated ({len(result.excluded)} excluded: {excl}{more}); see {report}"
+            )
+        result.bank.save_json(out / "bank.json")
     except DigipathError as exc:
         _fail(exc)
     m = result.metrics
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     typer.echo(
         f"calibrated {int(m['n_items_calibrated'])} items ({int(m['n_items_excluded'])} excluded, "
         f"{int(m['n_items_flagged'])} flagged) from {int(m['n_persons'])} persons; "
@@ -165,6 +223,9 @@ def fit_check(
     wide: bool = typer.Option(False, "--wide"),
     out: Path | None = typer.Option(None, "--out", help="write the item-fit table as CSV"),
     min_responses: int = typer.Option(30, "--min-responses"),
+    key: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    missing: list[str] = typer.Option([], "--missing", help=_MISSING_HELP),
+    missing_as: str = typer.Option("missing", "--missing-as", help=_MISSING_AS_HELP),
 ):
     """Item fit of a bank's fixed parameters against new responses (per area; latent mean/SD estimated)."""
     import pandas as pd
@@ -177,22 +238,25 @@ def fit_check(
 
     try:
         b = _load_bank(bank)
-        data = _read_responses(responses, wide)
+        data, _ = _read_keyed(responses, wide, key, b, missing, missing_as)
         ids = {it.id for it in b.items}
         kept, excluded = screen_items(data, min_responses=min_responses)
         unknown = [i for i in kept if i not in ids]
         excluded += [(i, "not in the bank") for i in unknown]
         kept = [i for i in kept if i in ids]
-        tables = []
+        tables, notes = [], []
         for area in b.area_ids:
             area_ids = [i for i in kept if b.item(i).area == area]
             if not area_ids:
                 continue
             fixed = {i: item_to_slope_intercept(b.item(i)) for i in area_ids}
-            cal = MMLCalibrator(model={i: b.item(i).model for i in area_ids}, se_method="none").fit(
-                data.subset_items(area_ids), fixed=fixed
-            )
-            t = item_fit_table(cal)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                cal = MMLCalibrator(model={i: b.item(i).model for i in area_ids}, se_method="none").fit(
+                    data.subset_items(area_ids), fixed=fixed
+                )
+                t = item_fit_table(cal)
+            notes += _warning_notes(caught)
             t.insert(0, "area", area)
             t.insert(1, "latent_mean", cal.latent_mean_)
             t.insert(2, "latent_sd", cal.latent_sd_)
@@ -204,6 +268,8 @@ def fit_check(
             table.to_csv(out)
     except DigipathError as exc:
         _fail(exc)
+    for note in notes:
+        typer.echo(f"note: {note}")
     flagged = table[table["flags"] != ""]
     typer.echo(f"{len(table)} items checked, {len(flagged)} flagged, {len(excluded)} excluded")
     for iid, row in flagged.iterrows():
@@ -212,3 +278,92 @@ def fit_check(
         typer.echo(f"  excluded {iid}: {why}")
     if out is not None:
         typer.echo(json.dumps({"table": str(out)}))
+
+
+@app.command("pilots")
+def pilots(
+    responses: Path = typer.Argument(
+        ..., help="response CSV with pilot and operational items (long, or --wide)"
+    ),
+    bank: Path = typer.Option(..., "--bank", help="the live bank JSON (its pilot items have status 'pilot')"),
+    out: Path = typer.Option(..., "--out", help="output directory (bank.json, report.md, pilots.csv)"),
+    wide: bool = typer.Option(False, "--wide"),
+    min_responses: int = typer.Option(30, "--min-responses"),
+    key: str | None = typer.Option(None, "--key", help=_KEY_HELP),
+    missing: list[str] = typer.Option([], "--missing", help=_MISSING_HELP),
+    missing_as: str = typer.Option("missing", "--missing-as", help=_MISSING_AS_HELP),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+    register: bool = typer.Option(
+        False,
+        "--register",
+        help="log an MLflow run and register the new bank version (passing pilots active)",
+    ),
+):
+    """Fit BANK's pilot items on the live scale (active items held at their bank values), report their
+    fit, and write a bank in which the pilots that pass (calibrated, no review flag) become active."""
+    import pandas as pd
+
+    from adaptive.calibration.calibrate import calibrate_bank
+    from adaptive.calibration.keyed import attach_keyed_scoring
+    from adaptive.errors import DigipathError, ValidationError
+    from adaptive.itembank import Item
+
+    try:
+        live = _load_bank(bank)
+        pilot_ids = [it.id for it in live.items if it.status == "pilot"]
+        if not pilot_ids:
+            raise ValidationError(f"{bank} has no pilot items (status 'pilot')")
+        data, scoring = _read_keyed(responses, wide, key, live, missing, missing_as)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            # fixed-anchor calibration: only the active items anchor; pilots are re-estimated
+            result = calibrate_bank(
+                data,
+                anchors=live,
+                model="template",
+                link_method="fixed",
+                progress=not quiet,
+                min_responses=min_responses,
+            )
+        result.notes += _warning_notes(caught)
+        if scoring is not None:
+            attach_keyed_scoring(result, scoring)
+        excluded = dict(result.excluded)
+        rows = []
+        for iid in pilot_ids:
+            if iid in result.items.index:
+                flags = str(result.items.at[iid, "flags"])
+                verdict = "passed" if not flags else f"kept as pilot: {flags}"
+            else:
+                verdict = f"kept as pilot: not calibrated ({excluded.get(iid, 'no responses')})"
+            rows.append((iid, verdict))
+        passed = {iid for iid, v in rows if v == "passed"}
+        items = []
+        for it in result.bank.items:
+            if it.id in passed:
+                it = Item.from_dict({**it.to_dict(), "status": "active"})
+            items.append(it)
+        result.bank = result.bank.replace(items=items)
+        out.mkdir(parents=True, exist_ok=True)
+        report = result.write_report(out)
+        pd.DataFrame(rows, columns=["item_id", "verdict"]).to_csv(out / "pilots.csv", index=False)
+        result.bank.save_json(out / "bank.json")
+    except DigipathError as exc:
+        _fail(exc)
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    typer.echo(f"{len(passed)} of {len(pilot_ids)} pilot items pass and become active")
+    for iid, verdict in rows:
+        typer.echo(f"  {iid}: {verdict}")
+    typer.echo(f"bank: {out / 'bank.json'}\nreport: {report}\npilots: {out / 'pilots.csv'}")
+    if register:
+        from models import runs, tracking
+
+        try:
+            config = tracking.configure()
+            version = runs.log_calibration(result, register=True, report_dir=out, run_name="pilots")
+        except DigipathError as exc:
+            _fail(exc)
+        typer.echo(
+            f"MLflow run logged to {config.tracking_uri}; registered digcomp-item-bank version {version}"
+        )

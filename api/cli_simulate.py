@@ -29,14 +29,21 @@ def simulate_command(
     max_items_per_area: Annotated[int, typer.Option()] = 12,
     classification_threshold: Annotated[float | None, typer.Option(
         help="also stop an area once P(most likely level) reaches this")] = None,
-    exposure: Annotated[str, typer.Option(help="none | randomesque | sympson-hetter (calibrated first)")]
-    = "randomesque",
+    exposure: Annotated[str, typer.Option(
+        help="sympson-hetter (default: calibrated first to hold --exposure-target) | randomesque | none")]
+    = "sympson-hetter",
     randomesque_k: Annotated[int, typer.Option()] = 5,
     exposure_target: Annotated[float, typer.Option(help="target maximum exposure rate")] = 0.25,
     n_pilot: Annotated[int, typer.Option(help="pilot items seeded into each test")] = 0,
+    gentle_start: Annotated[int, typer.Option(
+        help="first K items among those with predicted success >= --gentle-p (0: off)")] = 0,
+    gentle_p: Annotated[float, typer.Option(help="gentle start: minimum predicted success")] = 0.7,
     areas: Annotated[str | None, typer.Option(help="comma-separated area ids (default: all)")] = None,
     correlation: Annotated[float | None, typer.Option(
         help="simulee area correlation (default: the bank's)")] = None,
+    assumed_correlation: Annotated[float | None, typer.Option(
+        help="area correlation the CAT's prior assumes (default: the bank's); with --correlation, a "
+             "misspecification study")] = None,
     independent_areas: Annotated[bool, typer.Option(
         help="ignore area correlations (separate per-area CATs)")] = False,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
@@ -52,27 +59,47 @@ def simulate_command(
 
 def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_items_per_area,
          max_items_per_area, classification_threshold, exposure, randomesque_k, exposure_target, n_pilot,
-         areas, correlation, independent_areas, seed, out) -> None:
+         gentle_start, gentle_p,
+         areas, correlation, assumed_correlation, independent_areas, seed, out) -> None:
     from adaptive.cat.config import CatConfig
-    from adaptive.cat.simulation import calibrate_sympson_hetter, simulate
+    from adaptive.cat.simulation import simulate, sympson_hetter_holding
     from adaptive.errors import DataFileError
     from adaptive.itembank import ItemBank
 
     if not bank_path.is_file():
         raise DataFileError("no such file", file=str(bank_path))
     bank = ItemBank.load_json(bank_path)
+    if assumed_correlation is not None:
+        import numpy as np
+
+        from adaptive.cat.simulation import equicorrelation
+        from adaptive.errors import ValidationError
+
+        if not -0.25 < assumed_correlation < 1:
+            raise ValidationError(f"--assumed-correlation must be in (-0.25, 1), got {assumed_correlation}")
+        if correlation is None:  # the simulees keep the bank's correlations; only the CAT's prior changes
+            wanted = [a.strip() for a in areas.split(",")] if areas else list(bank.area_ids)
+            unknown = [a for a in wanted if a not in bank.area_ids]
+            if unknown:
+                raise ValidationError(f"unknown area(s) {unknown}; the bank has {list(bank.area_ids)}")
+            idx = [list(bank.area_ids).index(a) for a in wanted]
+            correlation = np.asarray(bank.area_correlation, dtype=float)[np.ix_(idx, idx)]
+        bank = bank.replace(area_correlation=equicorrelation(len(bank.area_ids), assumed_correlation))
     config = CatConfig(
         areas=[a.strip() for a in areas.split(",")] if areas else None, selection=selection,
         se_target=se_target, min_items=min_items, max_items=max_items, min_items_per_area=min_items_per_area,
         max_items_per_area=max_items_per_area, classification_threshold=classification_threshold,
         exposure=None if exposure == "none" else exposure, randomesque_k=randomesque_k, n_pilot=n_pilot,
-        independent_areas=independent_areas)
+        independent_areas=independent_areas, gentle_start=gentle_start, gentle_p=gentle_p)
     sh_history = None
     if config.exposure == "sympson-hetter":
+        n_cal = min(simulees, 1000)
         console.print(f"calibrating Sympson-Hetter parameters to a maximum exposure of "
-                      f"{exposure_target:g} ...")
-        k, sh_history = calibrate_sympson_hetter(bank, config, target=exposure_target,
-                                                 n_simulees=min(simulees, 1000), seed=seed + 1, progress=True)
+                      f"{exposure_target:g} ({n_cal} simulees) ...")
+        k, sh_history, aim = sympson_hetter_holding(bank, config, target=exposure_target, n_simulees=n_cal,
+                                                    seed=seed + 1, progress=True)
+        console.print(f"Sympson-Hetter: aimed at {aim:.3f} (2 sampling SDs under the target), "
+                      f"{len(sh_history)} calibration runs, {len(k)} items with K < 1")
         config.exposure_parameters = k
     sim = simulate(bank, config, n_simulees=simulees, seed=seed, correlation=correlation, progress=True,
                    exposure_target=exposure_target)
@@ -96,11 +123,12 @@ def _print_report(bank, config, report: dict) -> None:
     s = report["summary"]
     table = Table(title=f"CAT simulation: {s['n_simulees']} simulees, {config.selection}, "
                         f"SE target {config.se_target:g}, max {config.max_items} items")
-    for col in ("area", "bias", "RMSE", "mean SE", "corr", "mean items", "level acc.", "level +-1"):
+    for col in ("area", "bias", "RMSE", "mean SE", "coverage", "corr", "mean items", "level acc.",
+                "level +-1"):
         table.add_column(col, justify="right")
     for area, r in report["areas"].items():
         table.add_row(area, f"{r['bias']:+.3f}", f"{r['rmse']:.3f}", f"{r['mean_se']:.3f}",
-                      f"{r['corr']:.3f}", f"{r['mean_items']:.1f}",
+                      f"{r['coverage']:.3f}", f"{r['corr']:.3f}", f"{r['mean_items']:.1f}",
                       f"{r.get('level_accuracy', float('nan')):.1%}",
                       f"{r.get('level_within_one', float('nan')):.1%}")
     console.print(table)
@@ -116,7 +144,18 @@ def _print_report(bank, config, report: dict) -> None:
     summary.add_row("test overlap rate", f"{s['overlap_rate']:.3f}")
     if s["mean_pilot_items"]:
         summary.add_row("pilot items per test", f"{s['mean_pilot_items']:.1f}")
+    summary.add_row("tests run to the item cap", f"{report['length_distribution']['share_at_cap']:.1%}")
+    k = config.gentle_start or 5
+    summary.add_row(f"mean success on the first {k} items", f"{s['success_first_items']:.3f}")
     console.print(summary)
+    cond = Table(title="By true theta (all areas; per area in report.json)")
+    for col in ("theta", "n", "bias", "RMSE", "mean SE", "coverage 95%"):
+        cond.add_column(col, justify="right")
+    for r in report["conditional"]:
+        if r["area"] == "all":
+            cond.add_row(r["band"], str(r["n"]), f"{r['bias']:+.3f}", f"{r['rmse']:.3f}",
+                         f"{r['mean_se']:.3f}", f"{r['coverage']:.3f}")
+    console.print(cond)
 
 
 def register(app: typer.Typer) -> None:

@@ -37,6 +37,9 @@ from adaptive.irt import ItemParameters
 from adaptive.itembank import DEFAULT_CUT_SCORES, Item, ItemBank, ItemContent
 
 CANDIDATES = ("1PL", "2PL", "3PL")
+# fewer items cannot identify an area's scale: one 2PL item's slope and difficulty trade off freely
+# against the N(0, 1) latent distribution, and two give 3 pattern frequencies for 4 parameters
+MIN_ITEMS_PER_AREA = 3
 
 
 @dataclass
@@ -62,6 +65,9 @@ class CalibrationResult:
     artifact_paths: list[Path] = field(default_factory=list)  # filled by write_report
     validation_error: str | None = None  # why the new bank does not validate (e.g. areas unknown to DigComp)
     notes: list[str] = field(default_factory=list)  # warnings for the psychometrician (e.g. an unlinked area)
+    # keyed scoring only (adaptive.calibration.keyed): per item and option, and option curves
+    distractors: pd.DataFrame | None = None
+    option_curves: pd.DataFrame | None = None
 
     @property
     def linking(self) -> dict[str, dict]:
@@ -248,12 +254,25 @@ def calibrate_bank(
             excluded.append((iid, "area unknown: not in the metadata, template or anchor bank"))
         else:
             by_area.setdefault(area, []).append(iid)
+    for area in sorted(by_area):
+        if len(by_area[area]) < MIN_ITEMS_PER_AREA:
+            few = by_area.pop(area)
+            why = (
+                f"area {area} has only {len(few)} usable item(s); {MIN_ITEMS_PER_AREA} are needed to "
+                "identify its scale"
+            )
+            excluded += [(iid, why) for iid in few]
     if not by_area:
         raise ValidationError(
-            "no item has enough responses to calibrate "
-            f"(min_responses={min_responses}; {len(excluded)} items excluded)",
+            "nothing to calibrate: no area has "
+            f"{MIN_ITEMS_PER_AREA}+ items with {min_responses}+ responses and some variance "
+            f"({len(excluded)} items excluded; first: {excluded[0][0]}: {excluded[0][1]})"
+            if excluded
+            else "nothing to calibrate: no items in the data",
             where=responses.source,
         )
+
+    _refuse_model_conflicts(responses, by_area, model, meta, known)
 
     ref_b = None
     if anchors is not None or template is not None:
@@ -275,19 +294,7 @@ def calibrate_bank(
         anchor_ids = [i for i in data.item_ids if i in active_anchor_ids]
         per_item_template = None
         if model == "template":
-            per_item_template = {}
-            for iid in data.item_ids:
-                if (
-                    meta is not None
-                    and "model" in meta.columns
-                    and iid in meta.index
-                    and meta.loc[iid, "model"]
-                ):
-                    per_item_template[iid] = meta.loc[iid, "model"]
-                elif iid in known:
-                    per_item_template[iid] = known[iid].model
-                else:
-                    per_item_template[iid] = "2PL"
+            per_item_template = {iid: _declared_model(iid, model, meta, known) for iid in data.item_ids}
 
         def models_for(name, data=data, per_item_template=per_item_template):
             if per_item_template is not None:
@@ -296,10 +303,19 @@ def calibrate_bank(
 
         # free calibrations (model comparison)
         names = list(CANDIDATES) if model == "auto" else [model]
-        free = {n: MMLCalibrator(model=models_for(n), **common).fit(data) for n in names}
         if model == "auto":
+            # all-polytomous: every candidate is the same GRM, fitted once
+            free = {"2PL": MMLCalibrator(model=models_for("2PL"), **common).fit(data)}
             if all(m == "GRM" for m in free["2PL"].models_):
                 free = {"GRM": free["2PL"]}
+            else:
+                free = {
+                    n: free["2PL"] if n == "2PL" else MMLCalibrator(model=models_for(n), **common).fit(data)
+                    for n in names
+                }
+        else:
+            free = {n: MMLCalibrator(model=models_for(n), **common).fit(data) for n in names}
+        if model == "auto":
             comp = _comparison_rows(area, free)
             chosen, why = _choose(comp)
             comp["chosen"] = comp["model"] == chosen
@@ -390,7 +406,7 @@ def calibrate_bank(
         "quadrature": "61 points on [-6, 6], N(0, 1)",
         "source": str(responses.source),
         "seed": str(seed),
-        "chosen_models": ", ".join(f"{a}:{f.model}" for a, f in fits.items()),
+        "chosen_models": ", ".join(f"{a}:{_model_summary(f)}" for a, f in fits.items()),
     }
     bank.provenance["area_correlation_method"] = corr_info["method"]
     try:  # a long fit is never thrown away: the problem is reported (and ItemBank.load_json would refuse)
@@ -411,6 +427,50 @@ def calibrate_bank(
     )
 
 
+def _model_summary(f: AreaFit) -> str:
+    """The area's chosen model, with the polytomous items the GRM took (never hidden behind "2PL")."""
+    n_grm = int(np.sum(f.calibrator.models_ == "GRM"))
+    if f.model == "GRM" or n_grm == 0:
+        return f.model
+    return f"{f.model}+GRM({n_grm})"
+
+
+def _declared_model(iid: str, model: str, meta, known: dict[str, Item]) -> str:
+    if model != "template":
+        return model
+    if meta is not None and "model" in meta.columns and iid in meta.index and meta.loc[iid, "model"]:
+        return str(meta.loc[iid, "model"])
+    return known[iid].model if iid in known else "2PL"
+
+
+def _refuse_model_conflicts(responses: ResponseData, by_area, model: str, meta, known) -> None:
+    """An item declared dichotomous (metadata ``model`` column, template or anchor bank) with a score above
+    1 would silently become a GRM while the summary names the declared model: an error naming the items
+    and values, unless the data decide (``model="auto"``). Items without a declaration take the requested
+    model if dichotomous in the data, else the GRM (reported per area as ``+GRM(n)``)."""
+    if model == "auto":
+        return
+    top = np.full(responses.n_items, -1)
+    np.maximum.at(top, responses.cols, responses.scores)
+    col = {str(iid): j for j, iid in enumerate(responses.item_ids)}
+    conflicts = []
+    for iids in by_area.values():
+        for iid in iids:
+            has_meta = meta is not None and "model" in meta.columns and iid in meta.index
+            if not ((has_meta and meta.loc[iid, "model"]) or iid in known):
+                continue
+            declared = _declared_model(iid, "template", meta, known)
+            if declared != "GRM" and top[col[iid]] > 1:
+                conflicts.append(f"item {iid!r} (declared {declared}) has a response of {int(top[col[iid]])}")
+    if conflicts:
+        more = f" (and {len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
+        raise ValidationError(
+            f"responses conflict with the declared model: {'; '.join(conflicts[:3])}{more}; a dichotomous "
+            "item is scored 0/1 (raw option codes: score them with a key; to let the data decide: auto)",
+            where=responses.source,
+        )
+
+
 def _transformed(cal: MMLCalibrator, A: float, B: float) -> MMLCalibrator:
     """Put a fitted calibrator's items on the bank scale (theta_old = A theta_new + B) in place."""
     cal.a_ = cal.a_ / A
@@ -419,6 +479,8 @@ def _transformed(cal: MMLCalibrator, A: float, B: float) -> MMLCalibrator:
     cal.se_ = dict(cal.se_)
     cal.se_["a"] = cal.se_["a"] / A
     cal.se_["b"] = cal.se_["b"] * A
+    # d = -a b on the new scale mixes a and b: its SE would need their covariance, so none is claimed
+    cal.se_["d"] = np.full_like(cal.d_, np.nan)
     for g in cal._groups:
         g.params[:, 0] = g.params[:, 0] / A
         nd = 1 if g.model in ("1PL", "2PL", "3PL") else g.params.shape[1] - 1
@@ -462,7 +524,11 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
             src = known.get(iid)
             if src is not None and src.n_categories != K:
                 excluded.append(
-                    (str(iid), f"{K} score categories observed, the bank item has {src.n_categories}")
+                    (
+                        str(iid),
+                        f"{K} score categories observed, the bank item has {src.n_categories}"
+                        + (" (option codes? score them with the bank's keys)" if src.key is not None else ""),
+                    )
                 )
                 continue
             c = float(cal.c_[j]) if m == "3PL" else 0.0
@@ -507,6 +573,12 @@ def _build_bank(fits, R, template, anchors, meta, responses, excluded, model, se
                     "se_a": float(cal.se_["a"][j]),
                     "se_b": [float(x) for x in cal.se_["b"][j, : K - 1]],
                     "se_c": float(cal.se_["c"][j]) if m == "3PL" else np.nan,
+                    # slope-intercept form logit P = a theta + d (d = -a b), as mirt reports it
+                    "d": [float(x) for x in cal.d_[j, : K - 1]],
+                    "se_d": [float(x) for x in cal.se_["d"][j, : K - 1]],
+                    # Rasch easiness of a 1PL item: with theta' = a theta, logit P = theta' + d
+                    "easiness": float(cal.d_[j, 0]) if m == "1PL" else np.nan,
+                    "se_easiness": float(cal.se_["d"][j, 0]) if m == "1PL" else np.nan,
                     "anchor_fixed": bool(cal.fixed_[j]),
                     "anchor": "kept (bank values)"
                     if str(iid) in keep_bank

@@ -6,6 +6,7 @@ person a few items, and the likelihood is taken over observed responses only (ne
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,22 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
         raise DataFileError("file is empty", file=str(path)) from exc
     except pd.errors.ParserError as exc:  # ragged rows: pandas names the line
         raise DataFileError(f"malformed CSV: {exc}", file=str(path)) from exc
+
+
+def refuse_duplicate_columns(path) -> None:
+    """pandas silently renames a repeated header ``X`` to ``X.1``: a copied column would be calibrated
+    as a second item (with a slope at its bound), so a repeated item column is an error."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        header = [h.strip() for h in next(csv.reader(fh), [])]
+    seen, dup = set(), []
+    for h in header:
+        if h in seen and h not in dup:
+            dup.append(h)
+        seen.add(h)
+    if dup:
+        raise DataFileError(
+            f"duplicate item column(s) {dup}: each item must appear once", file=str(path), line=1
+        )
 
 
 def _parse_scores(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,6 +203,7 @@ class ResponseData:
         """A column per item, blank = not administered; ``person_id`` column used when present."""
         df = _read_csv(path)
         file = str(path)
+        refuse_duplicate_columns(path)
         if person_column is None and "person_id" in df.columns:
             person_column = "person_id"
         if person_column is not None:

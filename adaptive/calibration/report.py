@@ -92,6 +92,41 @@ def _plot_item_fit(result, path: Path) -> None:
     plt.close(fig)
 
 
+def _plot_option_curves(result, path: Path, max_items: int = 12) -> bool:
+    """Share choosing each option by ability group; flagged items first (a miskey shows as a rising
+    distractor curve)."""
+    curves = result.option_curves
+    if curves is None or not len(curves):
+        return False
+    flagged = list(dict.fromkeys(result.distractors.loc[result.distractors["flag"] != "", "item_id"]))
+    others = [i for i in dict.fromkeys(curves["item_id"]) if i not in flagged]
+    items = (flagged + others)[:max_items]
+    ncol = min(4, len(items))
+    nrow = -(-len(items) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+    keyed = result.distractors.set_index(["item_id", "option"])["key"]
+    for ax, iid in zip(axes.ravel(), items, strict=False):
+        for opt, g in curves[curves["item_id"] == iid].groupby("option"):
+            is_key = bool(keyed.get((iid, opt), False))
+            ax.plot(
+                g["ability_group"],
+                g["proportion"],
+                marker="o",
+                lw=2.2 if is_key else 1.0,
+                label=f"{opt}{' (key)' if is_key else ''}",
+            )
+        ax.set_title(f"{iid}{' *miskey?*' if iid in flagged else ''}", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(items) :]:
+        ax.axis("off")
+    fig.supxlabel("ability group (rest score quantile)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
 def write_report(result, out_dir) -> Path:
     """Write report.md, PNG plots, items.csv and metrics.json into ``out_dir``; returns report.md."""
     out = Path(out_dir)
@@ -157,6 +192,10 @@ def write_report(result, out_dir) -> Path:
         "se_a",
         "b",
         "se_b",
+        "d",
+        "se_d",
+        "easiness",
+        "se_easiness",
         "c",
         "fit_test",
         "fit_X2",
@@ -177,6 +216,24 @@ def write_report(result, out_dir) -> Path:
         "",
         "![Item fit](item_fit.png)",
         "",
+    ]
+    if result.distractors is not None:
+        result.distractors.to_csv(out / "distractors.csv", index=False)
+        paths.append(out / "distractors.csv")
+        md += [
+            "## Distractor analysis",
+            "",
+            "Per option: share of the item's respondents choosing it and its point-biserial with the rest "
+            "score (proportion of the maximum on the other items answered). *possible miskey*: a wrong "
+            "option that correlates positively with ability and more than the key.",
+            "",
+            markdown_table(result.distractors, index=False),
+            "",
+        ]
+        if _plot_option_curves(result, out / "option_curves.png"):
+            paths.append(out / "option_curves.png")
+            md += ["![Option curves](option_curves.png)", ""]
+    md += [
         "## Excluded items",
         "",
         markdown_table(pd.DataFrame(result.excluded, columns=["item_id", "reason"]), index=False),

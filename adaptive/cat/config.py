@@ -39,6 +39,11 @@ class CatConfig:
     # operational items than min_items_per_area gets its excluded items back (all of them); so does the
     # whole test if fewer than min_items remain. Ids not in the bank are ignored (an older bank's items).
     exclude_items: list[str] | None = None
+    # "gentle start": the first gentle_start operational items only among those the learner is predicted to
+    # succeed on (expected score / max score >= gentle_p at the current estimate), relaxing to plain
+    # selection when none is left; 0 = off (cost in items and RMSE: experiments/gentle_start.py)
+    gentle_start: int = 0
+    gentle_p: float = 0.7
 
     def __post_init__(self) -> None:
         self.validate()
@@ -74,6 +79,10 @@ class CatConfig:
                     raise bad("exposure_parameters", f"item {item_id!r}: K must be in [0, 1], got {k}")
         if self.exclude_items is not None and not all(isinstance(i, str) for i in self.exclude_items):
             raise bad("exclude_items", "must be a list of item ids (strings)")
+        if self.gentle_start < 0:
+            raise bad("gentle_start", f"must be >= 0, got {self.gentle_start}")
+        if not 0 < self.gentle_p < 1:
+            raise bad("gentle_p", f"must be in (0, 1), got {self.gentle_p}")
         if self.areas is not None and len(self.areas) == 0:
             raise bad("areas", "must name at least one area (or be null for all areas)")
 

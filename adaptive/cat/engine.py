@@ -68,6 +68,12 @@ class CatEngine:
             if ("ranked", key) not in t.derived:
                 t.derived[("ranked", key)] = RankedCandidates(self.info, self.balancer.operational)
             self.ranked = t.derived[("ranked", key)]
+        self.success = None
+        if config.gentle_start:
+            if "success" not in t.derived:   # (n, G) expected score / max score on the grid
+                p = bank.parameters()
+                t.derived["success"] = (p.expected_score(t.grid) / np.maximum(t.max_score, 1)).T.copy()
+            self.success = t.derived["success"]
         self.stopping = StoppingRule(config, self.cuts)
         self.posterior = BatchPosterior(t, mean, cov, n)
         self._enemy_ptr, self._enemy_idx = t.enemy_ptr, t.enemy_idx
@@ -147,11 +153,15 @@ class CatEngine:
             scale = self.selector.scale(theta, cov, area_has)
             crit, ids, dense = self.ranked.candidates(theta, scale, self.used[rows], allowed,
                                                       self.exposure.need)
+            if self.success is not None:     # gentle start needs the eligibility mask: dense path
+                dense = dense | (self.n_items[rows] < self.config.gentle_start)
             sparse = ~dense
             items[sparse] = self.exposure.choose(crit[sparse], u[sparse], ids[sparse])
         if dense.any():
             dr = rows[dense]
             eligible = b.eligible(self.used[dr], allowed[dense])
+            if self.success is not None:
+                eligible = self._gentle(eligible, theta[dense], self.n_items[dr])
             crit = self.selector.criterion(theta[dense], cov[dense], eligible, area_has=area_has[dense],
                                            used=self.used[dr], n_area=self.n_area[dr],
                                            n_competence=self.n_competence[dr], n_items=self.n_items[dr])
@@ -161,6 +171,19 @@ class CatEngine:
                 # Sympson-Hetter: a rejected item is out of this examinee's test
                 self._make_unavailable(dr[rejected[0]], rejected[1])
         return items
+
+    def _gentle(self, eligible: np.ndarray, theta: np.ndarray, n_items: np.ndarray) -> np.ndarray:
+        """Gentle start: rows still within their first ``gentle_start`` items keep only the eligible items
+        with predicted success >= ``gentle_p`` at their current estimate (all eligible items if none)."""
+        g = np.flatnonzero(n_items < self.config.gentle_start)
+        if not len(g):
+            return eligible
+        th = theta[g][:, np.maximum(self.item_dim, 0)]                 # (Rg, n) theta of each item's area
+        p = self.success[np.arange(self.tables.n_items)[None, :], self.tables.grid_index(th)]
+        easy = eligible[g] & (p >= self.config.gentle_p)
+        eligible = eligible.copy()
+        eligible[g] = np.where(easy.any(axis=1)[:, None], easy, eligible[g])
+        return eligible
 
     def _make_unavailable(self, rr: np.ndarray, cols: np.ndarray) -> None:
         newly = ~self.used[rr, cols] & self.balancer.operational[cols]

@@ -55,11 +55,51 @@ def plot_test_information(sim, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_conditional(sim, path: str | Path) -> Path:
+    """Bias, RMSE / mean SE and coverage by true-theta band, per area (thin) and over all areas (thick)."""
+    rows = sim.conditional_report()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    for area in [*sim.areas, "all"]:
+        r = [x for x in rows if x["area"] == area]
+        mid = [_band_mid(x) for x in r]
+        lw, label = (2.5, "all areas") if area == "all" else (1.0, f"area {area}")
+        axes[0].plot(mid, [x["bias"] for x in r], marker="o", lw=lw, label=label)
+        line = axes[1].plot(mid, [x["rmse"] for x in r], marker="o", lw=lw, label=label)[0]
+        axes[1].plot(mid, [x["mean_se"] for x in r], ls="--", lw=lw, color=line.get_color())
+        axes[2].plot(mid, [x["coverage"] for x in r], marker="o", lw=lw, label=label)
+    axes[0].axhline(0, color="grey", lw=1)
+    axes[2].axhline(0.95, color="grey", ls="--", lw=1)
+    axes[0].set(xlabel="true theta (band)", ylabel="bias", title="Bias by theta")
+    axes[1].set(xlabel="true theta (band)", ylabel="RMSE (solid), mean SE (dashed)",
+                title="Precision by theta")
+    axes[2].set(xlabel="true theta (band)", ylabel="coverage of theta +- 1.96 SE", title="Coverage by theta")
+    axes[2].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_length(sim, path: str | Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(sim.n_items, bins=np.arange(sim.n_items.min(), sim.n_items.max() + 2) - 0.5, color="#4477aa")
+    ax.set(xlabel="operational items", ylabel="tests",
+           title=f"Test length ({sim.length_distribution()['share_at_cap']:.0%} at the cap)")
+    return _save(fig, path)
+
+
+def _band_mid(row) -> float:
+    lo, hi = row["lower"], row["upper"]
+    if not np.isfinite(lo):
+        return hi - 0.25
+    if not np.isfinite(hi):
+        return lo + 0.25
+    return (lo + hi) / 2
+
+
 def write_plots(sim, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return [plot_convergence(sim, out / "convergence.png"), plot_exposure(sim, out / "exposure.png"),
-            plot_test_information(sim, out / "test_information.png")]
+            plot_test_information(sim, out / "test_information.png"),
+            plot_conditional(sim, out / "conditional.png"), plot_length(sim, out / "test_length.png")]
 
 
 def _save(fig, path) -> Path:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from adaptive.cat import CatConfig
 from adaptive.cat.exposure import N_UNIFORMS, SympsonHetter
 from adaptive.cat.simulation import calibrate_sympson_hetter, simulate
+from adaptive.errors import ValidationError
 from adaptive.synthetic import generate_synthetic_bank
 
 
@@ -96,3 +98,55 @@ def test_d_optimal_needs_fewer_items_than_separate_cats_at_correlation_08():
     for sim in (multi, separate):
         for row in sim.area_report().values():
             assert row["mean_se"] <= 0.41 and row["rmse"] < 0.47
+
+
+def test_conditional_report_shows_eap_shrinkage_and_adds_up(bank):
+    """By true-theta band: the EAP's pull towards the prior mean gives positive bias at low theta and
+    negative bias at high theta (about +-.3 beyond |theta| > 1.5 with ~8 items per area). 600 simulees
+    x 5 areas put ~200 errors in each outer band (< -1.5, >= 1.5): bias SE ~ .45 / sqrt(200) = .03, so
+    +-.1 is more than 5 SEs from zero yet far from the expected size."""
+    cfg = CatConfig(se_target=0.3, max_items=40)
+    sim = simulate(bank, cfg, n_simulees=600, seed=4)
+    rows = sim.conditional_report()
+    pooled = [r for r in rows if r["area"] == "all"]
+    low = [r for r in pooled if r["upper"] <= -1.5]
+    high = [r for r in pooled if r["lower"] >= 1.5]
+    n_low, n_high = sum(r["n"] for r in low), sum(r["n"] for r in high)
+    assert n_low > 120 and n_high > 120
+    assert sum(r["n"] * r["bias"] for r in low) / n_low > 0.1
+    assert sum(r["n"] * r["bias"] for r in high) / n_high < -0.1
+    # the bands partition the simulees: n-weighted MSE and bias give back each area's overall figures
+    areas = sim.area_report()
+    for area, overall in areas.items():
+        mine = [r for r in rows if r["area"] == area]
+        assert sum(r["n"] for r in mine) == 600
+        mse = sum(r["n"] * r["rmse"] ** 2 for r in mine) / 600
+        assert np.isclose(np.sqrt(mse), overall["rmse"]) and np.isclose(
+            sum(r["n"] * r["bias"] for r in mine) / 600, overall["bias"])
+        assert all(0 <= r["coverage"] <= 1 for r in mine)
+    lengths = sim.length_distribution()
+    assert np.isclose(sum(lengths["by_length"].values()), 1.0)
+    assert lengths["share_at_cap"] == np.mean(sim.n_items >= 40)
+    assert sim.report()["conditional"] == rows
+
+
+def test_gentle_start_raises_early_success_at_little_cost(bank):
+    """First 5 items among those with predicted success >= .7: the observed success rate over them rises
+    from about .5 (max-information items sit near p = .5) to about .7 or more.
+    800 simulees x 5 items: success rate SE ~ .01, so +.15 is far beyond noise; the RMSE cost
+    stays within .03 (its sampling SD is ~.01 per run, same simulees and seed)."""
+    plain = simulate(bank, CatConfig(exposure=None, max_items=40), n_simulees=800, seed=5)
+    gentle = simulate(bank, CatConfig(exposure=None, max_items=40, gentle_start=5, gentle_p=0.7),
+                      n_simulees=800, seed=5)
+    s0, s1 = plain.summary()["success_first_items"], gentle.summary()["success_first_items"]
+    assert s0 < 0.6 and s1 > s0 + 0.15 and s1 > 0.65
+    low = gentle.true_theta.mean(axis=1) < -1
+    # low-ability learners gain less (the prediction uses the running estimate, which starts at the
+    # prior mean): ~.25 -> ~.39; ~130 of them x 5 items gives an SE ~ .02, so +.08 is 4 SEs
+    assert np.nanmean(gentle.success_trace[low, :5]) > np.nanmean(plain.success_trace[low, :5]) + 0.08
+    # after the gentle start, selection is plain again: items 6.. succeed about as often as without it
+    assert abs(np.nanmean(gentle.success_trace[:, 10:20]) - np.nanmean(plain.success_trace[:, 10:20])) < 0.05
+    rmse = [np.mean([a["rmse"] for a in s.area_report().values()]) for s in (plain, gentle)]
+    assert rmse[1] < rmse[0] + 0.03
+    with pytest.raises(ValidationError, match="gentle_p"):
+        CatConfig(gentle_start=3, gentle_p=1.0)

@@ -178,6 +178,7 @@ async def client_loop(
     errors: list,
     measure_from: list,
     interval: float,
+    slow: list,
 ) -> None:
     rng = random.Random(1000 + idx)
     run = os.getpid()  # learner ids unique per run: a reused --home must not turn them into retests
@@ -210,6 +211,8 @@ async def client_loop(
                     break
                 if monotonic() >= measure_from[0]:
                     latencies.append(dt)
+                    if dt >= 0.05:  # when the slow ones happen: periodic (a timer) or in bursts
+                        slow.append((round(t0 - measure_from[0], 4), round(dt * 1000, 1)))
                     if len(latencies) >= stop["steps"]:
                         stop["now"] = True
                 step = loads(raw)
@@ -227,12 +230,13 @@ async def drive(
 ):
     stop = {"now": False, "steps": steps}
     latencies: list[float] = []
+    slow: list[tuple[float, float]] = []
     errors: list[int] = []
     measure_from = [time.monotonic() + warmup_s]
     interval = clients / rate if rate > 0 else 0.0
     tasks = [
         asyncio.create_task(
-            client_loop(i, make_client, bank, stop, latencies, errors, measure_from, interval)
+            client_loop(i, make_client, bank, stop, latencies, errors, measure_from, interval, slow)
         )
         for i in range(clients)
     ]
@@ -249,7 +253,7 @@ async def drive(
     for outcome in await asyncio.gather(*tasks, return_exceptions=True):
         if isinstance(outcome, BaseException):  # a broken connection counts, it is not hidden
             errors.append(f"{type(outcome).__name__}: {outcome}")
-    return np.array(latencies), errors, elapsed, (cpu, client_cpu)
+    return np.array(latencies), errors, elapsed, (cpu, client_cpu), sorted(slow)
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
@@ -384,7 +388,7 @@ def main() -> None:
 
         with console.status(f"{args.clients} clients driving full diagnostics ..."):
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                lat, errors, elapsed, cpu = runner.run(
+                lat, errors, elapsed, cpu, slow = runner.run(
                     drive(
                         make_client,
                         bank,
@@ -396,6 +400,7 @@ def main() -> None:
                         server.pid,
                     )
                 )
+        server_side = _server_latency(base) if args.workers == 1 else None
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -403,7 +408,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-    report(args, lat, errors, elapsed, cpu, home)
+    report(args, lat, errors, elapsed, cpu, home, server_side, slow)
     if not args.home:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -420,7 +425,35 @@ def _new_key(env: dict) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home: Path) -> None:  # noqa: ANN001
+_ANSWER_ROUTE = 'route="/v1/diagnostics/{session_id}/responses"'
+
+
+def _server_latency(base: str) -> dict | None:
+    """The server's own view of the answer route (its Prometheus histogram, warm-up included): share of
+    answers over 50 ms and the bucket holding the 99th percentile. Client minus server is time spent
+    before the app sees the request or after it answered (socket, event loop, GIL)."""
+    try:
+        text = httpx.get(base + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("digipath_http_request_duration_seconds_bucket") and _ANSWER_ROUTE in line \
+                and 'status="200"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(le)] = buckets.get(float(le), 0.0) + float(line.rsplit(" ", 1)[1])
+    if not buckets:
+        return None
+    total = buckets[float("inf")]
+    p99 = next(le for le in sorted(buckets) if buckets[le] >= 0.99 * total)
+    return {"server_answers": int(total), "server_share_over_50ms": round(1 - buckets[0.05] / total, 4),
+            "server_p99_bucket_ms": p99 * 1000}
+
+
+def report(  # noqa: ANN001
+    args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home: Path,
+    server_side: dict | None = None, slow: list | None = None,
+) -> None:
     db = "PostgreSQL" if args.database_url else "SQLite"
     ms = lat * 1000 if lat.size else np.array([np.nan])
     figures = {
@@ -441,6 +474,8 @@ def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home
         "server_cpu_ms_per_step": round(1000 * cpu[0] / max(lat.size, 1), 2),
         # the load generator shares the cores: its own CPU per step
         "client_cpu_ms_per_step": round(1000 * cpu[1] / max(lat.size, 1), 2),
+        "client_share_over_50ms": round(float((ms >= 50).mean()), 4),
+        **(server_side or {}),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
     }
@@ -456,6 +491,8 @@ def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"load_benchmark_{db.lower()}_{args.workers}w_{args.clients}c.json"
     path.write_text(json.dumps(figures, indent=2))
+    if slow is not None:  # seconds after the warm-up, ms: look for a period or a burst
+        path.with_name(path.stem + "_slow.json").write_text(json.dumps(slow))
     console.print(f"figures written to {path}")
 
 

@@ -179,9 +179,12 @@ async def client_loop(
     measure_from: list,
     interval: float,
     slow: list,
+    stagger: float = 0.0,
 ) -> None:
     rng = random.Random(1000 + idx)
     run = os.getpid()  # learner ids unique per run: a reused --home must not turn them into retests
+    if stagger > 0:
+        await asyncio.sleep(rng.uniform(0, stagger))
     next_at = time.monotonic() + rng.uniform(0, interval)  # spread the clients' phases
     perf, monotonic, loads = time.perf_counter, time.monotonic, json.loads
     async with make_client() as client:
@@ -227,6 +230,7 @@ async def drive(
     max_seconds: float,  # noqa: ANN001
     rate: float,
     server_pid: int,
+    stagger_items: int = 0,
 ):
     stop = {"now": False, "steps": steps}
     latencies: list[float] = []
@@ -236,7 +240,8 @@ async def drive(
     interval = clients / rate if rate > 0 else 0.0
     tasks = [
         asyncio.create_task(
-            client_loop(i, make_client, bank, stop, latencies, errors, measure_from, interval, slow)
+            client_loop(i, make_client, bank, stop, latencies, errors, measure_from, interval, slow,
+                        stagger_items * interval)
         )
         for i in range(clients)
     ]
@@ -314,6 +319,13 @@ def main() -> None:
         choices=("raw", "httpx"),
         default="raw",
         help="load generator HTTP client: raw asyncio HTTP/1.1 keep-alive (lean) or httpx.AsyncClient",
+    )
+    ap.add_argument(
+        "--stagger",
+        action="store_true",
+        help="each client begins at a random moment within one diagnostic's length (--max-items answers); "
+        "default: all begin within one answer interval, so with fixed-length tests their starts and "
+        "finishes (the costliest requests) keep coinciding, every max-items answer intervals",
     )
     ap.add_argument("--database-url", default=None, help="default: SQLite under the fresh DIGIPATH_HOME")
     ap.add_argument("--max-items", type=int, default=30)
@@ -398,6 +410,7 @@ def main() -> None:
                         args.max_seconds,
                         args.rate,
                         server.pid,
+                        args.max_items if args.stagger else 0,
                     )
                 )
         server_side = _server_latency(base) if args.workers == 1 else None
@@ -470,6 +483,7 @@ def report(  # noqa: ANN001
         "errors": len(errors),
         "client": args.client,
         "target_rate": args.rate,
+        "stagger": args.stagger,
         # server CPU per answered step (all workers): capacity ~ 1000 / this per free core
         "server_cpu_ms_per_step": round(1000 * cpu[0] / max(lat.size, 1), 2),
         # the load generator shares the cores: its own CPU per step

@@ -2,6 +2,7 @@
 
     python -m experiments.load_benchmark [--clients 32] [--steps 6000] [--max-seconds 90] [--workers 1]
                                          [--database-url postgresql+psycopg2://...] [--max-items 30]
+                                         [--stagger]
 
 A separate server process (`digipath serve`, uvicorn on loopback) is started on a fresh DIGIPATH_HOME
 holding a registered synthetic item bank (48 items per competence, ~1,000 items, the engine's default
@@ -11,6 +12,13 @@ finishes. Bounded by --steps answers and --max-seconds after a warm-up. Prints a
 p50/p95/p99 latency of one answer -> next-item step, as seen by the client. Target on a 2-core machine
 with SQLite: p99 < 50 ms at 32 clients and >= 300 steps/s. The load generator shares the machine's
 cores with the server, so figures are conservative.
+
+Where a tail comes from: with one worker the report adds the server's own view of the answer route (its
+Prometheus histogram: share over 50 ms, bucket of the 99th percentile; warm-up included), and
+``experiments/out/*_slow.json`` lists every answer over 50 ms as (seconds after the warm-up, ms): slow
+answers in bursts every ``max-items`` answer intervals are the clients' diagnostics starting and finishing
+together (all clients begin at once and, with fixed-length tests, stay in step); ``--stagger`` spreads
+the clients' first starts over one diagnostic's length, as real learners are spread.
 """
 
 from __future__ import annotations

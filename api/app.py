@@ -108,7 +108,10 @@ def create_app(
         # it out of the cyclic GC, whose full passes over ~10^6 such objects stalled requests 100+ ms.
         gc.collect()
         gc.freeze()
+        checker = services.keys.start_checking()
         yield
+        if checker is not None:
+            checker.stop()
         engine.dispose()
 
     app = FastAPI(

@@ -140,7 +140,9 @@ class KeyVerifier:
     is trusted only while this process has looked, less than ``check_seconds`` ago, at the revocation
     fingerprint (count and latest ``revoked_at`` of the revoked keys, one indexed query); when it changed,
     the whole cache is dropped and each key is verified again. The same look writes the pending last-use
-    times: a key's ``last_used_at`` is written at most once per ``touch_seconds`` per process.
+    times: a key's ``last_used_at`` is written at most once per ``touch_seconds`` per process. While the
+    service runs, a daemon thread makes the look (``start_checking``); a request looks itself only when
+    that thread fell behind.
     """
 
     def __init__(  # noqa: ANN001
@@ -230,6 +232,17 @@ class KeyVerifier:
                 self._write_last_uses(db)
         return principal
 
+    def start_checking(self) -> RevocationChecker | None:
+        """Look at the revocations from a daemon thread, twice per ``check_seconds``, so that no request pays
+        for the look or queues behind it (``cached`` then always answers on the event loop). A request
+        still looks itself when the thread fell behind (a slow database), so the bound holds regardless.
+        None when every request must look (``check_seconds`` 0)."""
+        if self._check_seconds <= 0:
+            return None
+        checker = RevocationChecker(self, self._check_seconds / 2)
+        checker.start()
+        return checker
+
     def check_revocations(self) -> None:
         """Look at the revocation fingerprint (dropping the cache if it changed); write pending last uses."""
         started = time.monotonic()  # the look is as old as its start: a revocation after it waits a look
@@ -275,6 +288,29 @@ class KeyVerifier:
         with self._lock:
             self._cache.clear()
             self._generation += 1
+
+
+class RevocationChecker(threading.Thread):
+    """``KeyVerifier.check_revocations`` every ``interval`` seconds until stopped (a daemon thread, like
+    ``api.db.WalCheckpointer``); a failed look is logged and retried, requests then look themselves."""
+
+    def __init__(self, verifier: KeyVerifier, interval: float):
+        super().__init__(name="key-revocation-check", daemon=True)
+        self.verifier = verifier
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.verifier.check_revocations()
+            except Exception as exc:  # the database is away: requests fall back to their own look (503)
+                log.warning("revocation check failed: %s: %s", type(exc).__name__, exc)
+            if self.stopped.wait(self.interval):
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
 
 
 def _keys_unavailable() -> ProblemError:

@@ -2,6 +2,7 @@
 
     python -m experiments.load_benchmark [--clients 32] [--steps 6000] [--max-seconds 90] [--workers 1]
                                          [--database-url postgresql+psycopg2://...] [--max-items 30]
+                                         [--stagger]
 
 A separate server process (`digipath serve`, uvicorn on loopback) is started on a fresh DIGIPATH_HOME
 holding a registered synthetic item bank (48 items per competence, ~1,000 items, the engine's default
@@ -11,6 +12,13 @@ finishes. Bounded by --steps answers and --max-seconds after a warm-up. Prints a
 p50/p95/p99 latency of one answer -> next-item step, as seen by the client. Target on a 2-core machine
 with SQLite: p99 < 50 ms at 32 clients and >= 300 steps/s. The load generator shares the machine's
 cores with the server, so figures are conservative.
+
+Where a tail comes from: with one worker the report adds the server's own view of the answer route (its
+Prometheus histogram: share over 50 ms, bucket of the 99th percentile; warm-up included), and
+``experiments/out/*_slow.json`` lists every answer over 50 ms as (seconds after the warm-up, ms): slow
+answers in bursts every ``max-items`` answer intervals are the clients' diagnostics starting and finishing
+together (all clients begin at once and, with fixed-length tests, stay in step); ``--stagger`` spreads
+the clients' first starts over one diagnostic's length, as real learners are spread.
 """
 
 from __future__ import annotations
@@ -179,9 +187,13 @@ async def client_loop(
     errors: list,
     measure_from: list,
     interval: float,
+    slow: list,
+    stagger: float = 0.0,
 ) -> None:
     rng = random.Random(1000 + idx)
     run = os.getpid()  # learner ids unique per run: a reused --home must not turn them into retests
+    if stagger > 0:
+        await asyncio.sleep(rng.uniform(0, stagger))
     next_at = time.monotonic() + rng.uniform(0, interval)  # spread the clients' phases
     perf, monotonic, loads = time.perf_counter, time.monotonic, json.loads
     async with make_client() as client:
@@ -211,6 +223,8 @@ async def client_loop(
                     break
                 if monotonic() >= measure_from[0]:
                     latencies.append(dt)
+                    if dt >= 0.05:  # when the slow ones happen: periodic (a timer) or in bursts
+                        slow.append((round(t0 - measure_from[0], 4), round(dt * 1000, 1)))
                     if len(latencies) >= stop["steps"]:
                         stop["now"] = True
                 step = loads(raw)
@@ -225,15 +239,18 @@ async def drive(
     max_seconds: float,  # noqa: ANN001
     rate: float,
     server_pid: int,
+    stagger_items: int = 0,
 ):
     stop = {"now": False, "steps": steps}
     latencies: list[float] = []
+    slow: list[tuple[float, float]] = []
     errors: list[int] = []
     measure_from = [time.monotonic() + warmup_s]
     interval = clients / rate if rate > 0 else 0.0
     tasks = [
         asyncio.create_task(
-            client_loop(i, make_client, bank, stop, latencies, errors, measure_from, interval)
+            client_loop(i, make_client, bank, stop, latencies, errors, measure_from, interval, slow,
+                        stagger_items * interval)
         )
         for i in range(clients)
     ]
@@ -250,7 +267,7 @@ async def drive(
     for outcome in await asyncio.gather(*tasks, return_exceptions=True):
         if isinstance(outcome, BaseException):  # a broken connection counts, it is not hidden
             errors.append(f"{type(outcome).__name__}: {outcome}")
-    return np.array(latencies), errors, elapsed, (cpu, client_cpu)
+    return np.array(latencies), errors, elapsed, (cpu, client_cpu), sorted(slow)
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
@@ -311,6 +328,13 @@ def main() -> None:
         choices=("raw", "httpx"),
         default="raw",
         help="load generator HTTP client: raw asyncio HTTP/1.1 keep-alive (lean) or httpx.AsyncClient",
+    )
+    ap.add_argument(
+        "--stagger",
+        action="store_true",
+        help="each client begins at a random moment within one diagnostic's length (--max-items answers); "
+        "default: all begin within one answer interval, so with fixed-length tests their starts and "
+        "finishes (the costliest requests) keep coinciding, every max-items answer intervals",
     )
     ap.add_argument("--database-url", default=None, help="default: SQLite under the fresh DIGIPATH_HOME")
     ap.add_argument("--max-items", type=int, default=30)
@@ -385,7 +409,7 @@ def main() -> None:
 
         with console.status(f"{args.clients} clients driving full diagnostics ..."):
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                lat, errors, elapsed, cpu = runner.run(
+                lat, errors, elapsed, cpu, slow = runner.run(
                     drive(
                         make_client,
                         bank,
@@ -395,8 +419,10 @@ def main() -> None:
                         args.max_seconds,
                         args.rate,
                         server.pid,
+                        args.max_items if args.stagger else 0,
                     )
                 )
+        server_side = _server_latency(base) if args.workers == 1 else None
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -404,7 +430,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-    report(args, lat, errors, elapsed, cpu, home)
+    report(args, lat, errors, elapsed, cpu, home, server_side, slow)
     if not args.home:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -421,7 +447,35 @@ def _new_key(env: dict) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
-def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home: Path) -> None:  # noqa: ANN001
+_ANSWER_ROUTE = 'route="/v1/diagnostics/{session_id}/responses"'
+
+
+def _server_latency(base: str) -> dict | None:
+    """The server's own view of the answer route (its Prometheus histogram, warm-up included): share of
+    answers over 50 ms and the bucket holding the 99th percentile. Client minus server is time spent
+    before the app sees the request or after it answered (socket, event loop, GIL)."""
+    try:
+        text = httpx.get(base + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("digipath_http_request_duration_seconds_bucket") and _ANSWER_ROUTE in line \
+                and 'status="200"' in line:
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(le)] = buckets.get(float(le), 0.0) + float(line.rsplit(" ", 1)[1])
+    if not buckets:
+        return None
+    total = buckets[float("inf")]
+    p99 = next(le for le in sorted(buckets) if buckets[le] >= 0.99 * total)
+    return {"server_answers": int(total), "server_share_over_50ms": round(1 - buckets[0.05] / total, 4),
+            "server_p99_bucket_ms": p99 * 1000}
+
+
+def report(  # noqa: ANN001
+    args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home: Path,
+    server_side: dict | None = None, slow: list | None = None,
+) -> None:
     db = "PostgreSQL" if args.database_url else "SQLite"
     ms = lat * 1000 if lat.size else np.array([np.nan])
     figures = {
@@ -439,10 +493,13 @@ def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home
         "error_statuses": {str(k): v for k, v in sorted(Counter(map(str, errors)).items())},
         "client": args.client,
         "target_rate": args.rate,
+        "stagger": args.stagger,
         # server CPU per answered step (all workers): capacity ~ 1000 / this per free core
         "server_cpu_ms_per_step": round(1000 * cpu[0] / max(lat.size, 1), 2),
         # the load generator shares the cores: its own CPU per step
         "client_cpu_ms_per_step": round(1000 * cpu[1] / max(lat.size, 1), 2),
+        "client_share_over_50ms": round(float((ms >= 50).mean()), 4),
+        **(server_side or {}),
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpu_count": os.cpu_count(),
     }
@@ -458,6 +515,8 @@ def report(args, lat: np.ndarray, errors: list, elapsed: float, cpu: tuple, home
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"load_benchmark_{db.lower()}_{args.workers}w_{args.clients}c.json"
     path.write_text(json.dumps(figures, indent=2))
+    if slow is not None:  # seconds after the warm-up, ms: look for a period or a burst
+        path.with_name(path.stem + "_slow.json").write_text(json.dumps(slow))
     console.print(f"figures written to {path}")
 
 

@@ -3,6 +3,7 @@ reaching another service instance on the same database within the check interval
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -158,6 +159,47 @@ def test_revocation_reaches_another_instance_within_the_check_interval(settings,
         for api in (one, two):
             api.client.close()
             api.app.state.services.engine.dispose()
+
+
+def test_revocations_are_checked_in_the_background_while_the_service_runs(settings, bank_v1, bundle):
+    """With the service started (lifespan), a daemon thread looks at the revocations: cached keys stay
+    usable without any request paying for a look, and a revocation made elsewhere empties the cache
+    without any request arriving."""
+    from api.providers import StaticModelProvider
+
+    tuned = settings.model_copy(update={"key_cache_seconds": 30.0, "key_check_seconds": 0.3})
+    one = make_api(tuned, StaticModelProvider({"1": bank_v1}, champion="1", recommender=bundle))
+    two = make_api(tuned, StaticModelProvider({"1": bank_v1}, champion="1", recommender=bundle))
+    try:
+        victim = one.key("org-a", "diagnostics")
+        token = victim["Authorization"].split()[1]
+        verifier = two.app.state.services.keys
+        with two.client:  # runs the lifespan: starts (and at the end stops) the checker
+            assert two.client.get("/v1/framework", headers=victim).status_code == 200
+            time.sleep(3 * 0.3)  # no request meanwhile: only the thread can have kept the look fresh
+            assert verifier.cached(token) is not None
+            revoke = f"/v1/admin/keys/{token.split('_')[1]}/revoke"
+            assert one.client.post(revoke, headers=one.a).status_code == 200
+            revoked = time.monotonic()
+            while verifier.cached(token) is not None:
+                assert time.monotonic() - revoked < 0.3 + 0.5, "revocation not seen by the background look"
+                time.sleep(0.01)
+            assert two.client.get("/v1/framework", headers=victim).status_code == 401
+        assert _checker_stops()
+    finally:
+        for api in (one, two):
+            api.client.close()
+            api.app.state.services.engine.dispose()
+
+
+def _checker_stops() -> bool:
+    """The checker wakes from its wait when the service stops (no other test starts one)."""
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        if not any(t.name == "key-revocation-check" and t.is_alive() for t in threading.enumerate()):
+            return True
+        time.sleep(0.01)
+    return False
 
 
 def test_last_use_is_written_at_most_once_per_interval(api):

@@ -15,9 +15,9 @@ import pandas as pd
 
 from recommender.data import Catalogue
 from recommender.evaluation import evaluate
-from recommender.interactions import EventWeights, Interactions
-from recommender.rankers import ALSRanker, HybridRanker, make_ranker
-from recommender.splits import make_split
+from recommender.interactions import EventWeights, Interactions, describe_weighting, weighting_report
+from recommender.rankers import RANKERS, ALSRanker, HybridRanker, make_ranker
+from recommender.splits import external_split, make_split, split_options
 from recommender.training import tune_als, tune_hybrid
 
 
@@ -51,18 +51,40 @@ def run_comparison(
     n_boot: int = 500,
     split_kwargs: dict | None = None,
     als_grid: dict | None = None,
+    test_events: pd.DataFrame | None = None,
+    test_share: float | None = None,
 ) -> dict:
+    """Tune on validation carved from training, evaluate on test. ``test_events`` is an external test
+    log (``events`` then train; validation is still carved from them with ``split``); ``test_share`` is
+    the test fraction of the random/temporal split. The result holds ``warnings`` (rankers skipped
+    because they could only return popularity) and ``weighting`` (what the event weighting kept,
+    re-weighted and dropped, see :func:`recommender.interactions.weighting_report`)."""
     weights = weights or EventWeights()
-    kw = dict(split_kwargs or {})
-    if split == "random":
-        kw.setdefault("seed", seed)
+    kw = {**split_options(split, test_share, seed), **(split_kwargs or {})}
     if catalogue is None:  # a bare event log: every content id seen anywhere is catalogue
+        seen = events["content_id"] if test_events is None else pd.concat(
+            [events["content_id"], test_events["content_id"]])
         catalogue = Catalogue.from_ids(
-            np.sort(events["content_id"].astype(str).unique()),
+            np.sort(seen.astype(str).unique()),
             roles.competence_ids if roles is not None else (),
         )
-    outer = make_split(events, split, **kw)
+    outer = make_split(events, split, **kw) if test_events is None else external_split(events, test_events)
     train = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
+    weighting = {side: weighting_report(getattr(outer, side), weights) for side in ("train", "test")}
+    warnings = []
+    for side, rep in weighting.items():
+        if rep["dropped"]:
+            warnings.append(f"{side}: {describe_weighting(rep)}")
+    usable = []
+    for name in rankers:
+        why = make_ranker(name).missing_inputs(train) if name in RANKERS else None
+        if why:
+            warnings.append(f"{name} skipped: it could only return the popularity ranking: {why}")
+        else:
+            usable.append(name)
+    if not usable:
+        raise ValueError("no ranker can use these data: " + "; ".join(warnings))
+    rankers = usable
     als_params, hybrid_params, tuning = {}, {}, {}
     if tune and ({"als", "hybrid"} & set(rankers)):
         inner = make_split(outer.train, split, **kw)
@@ -86,6 +108,8 @@ def run_comparison(
         "per_role": per_role,
         "params": {n: r.params for n, r in results.items()},
         "tuning": tuning,
+        "warnings": warnings,
+        "weighting": weighting,
         "results": results,
         "paths": {},
     }
@@ -94,7 +118,8 @@ def run_comparison(
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(
             json.dumps(
-                {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning},
+                {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning,
+                 "warnings": warnings, "weighting": weighting},
                 indent=2,
                 default=float,
             )

@@ -20,9 +20,10 @@ import pandas as pd
 
 from recommender.data import Catalogue, Learners, RoleProfiles
 from recommender.evaluation import evaluate, per_learner_metrics, relevant_sets
-from recommender.interactions import EventWeights, Interactions
+from recommender.interactions import EventWeights, Interactions, weighting_report
 from recommender.profiles import LearnerBatch
 from recommender.rankers import (
+    RANKERS,
     ALSRanker,
     CompetenceGapRanker,
     HybridRanker,
@@ -30,7 +31,7 @@ from recommender.rankers import (
     RolePopularityRanker,
     make_ranker,
 )
-from recommender.splits import make_split
+from recommender.splits import external_split, make_split, split_options
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def tune_hybrid(
     for (w_gap, w_role), parts in ranked.items():
         ids = np.concatenate(parts) if parts else np.zeros((0, k), dtype=int)
         table = per_learner_metrics(ids, rel, ks=(k,))
-        value = float(table[f"{name}@{k}"].mean()) if name != "mrr" else float(table["mrr"].mean())
+        value = float(table[f"{name}@{k}"].mean())
         results.append({"w_gap": w_gap, "w_role": w_role, metric: value})
     table = pd.DataFrame(results).sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
     return {
@@ -157,8 +158,11 @@ def train_bundle(
     metric: str = "ndcg@10",
     baselines: bool = True,
     als_grid: dict | None = None,
+    test_events: pd.DataFrame | None = None,
+    test_share: float | None = None,
 ):
-    """Split, tune on validation carved from training, evaluate on test, refit on all data.
+    """Split (or take the external ``test_events``), tune on validation carved from training, evaluate on
+    test, refit on all data (training and external test events).
 
     Returns ``(RecommenderBundle, metrics)``; ``metrics`` is a flat dict of MLflow-safe names:
     ``test_<metric>`` for the chosen ranker, ``<ranker>.<metric>`` for every ranker evaluated, the chosen
@@ -167,7 +171,7 @@ def train_bundle(
     from recommender.bundle import RecommenderBundle
 
     weights = weights or EventWeights()
-    split_kwargs = {"seed": seed} if split == "random" else {}
+    split_kwargs = split_options(split, test_share, seed)
     metrics: dict[str, float] = {}
     with _progress(progress) as bar:
         task = bar.add_task("training recommender", total=5) if bar else None
@@ -178,15 +182,27 @@ def train_bundle(
             log.info(text)
 
         if catalogue is None:  # a bare event log: every content id seen anywhere is catalogue
+            seen = events["content_id"] if test_events is None else pd.concat(
+                [events["content_id"], test_events["content_id"]])
             catalogue = Catalogue.from_ids(
-                np.sort(events["content_id"].astype(str).unique()),
+                np.sort(seen.astype(str).unique()),
                 roles.competence_ids if roles is not None else (),
             )
-        outer = make_split(events, split, **split_kwargs)
+        if test_events is None:
+            outer = make_split(events, split, **split_kwargs)
+        else:
+            outer = external_split(events, test_events)
+            events = pd.concat([events, test_events], ignore_index=True)  # the served model sees both
         inner = make_split(outer.train, split, **split_kwargs)
         fit_inter = Interactions.from_events(inner.train, catalogue, roles, learners, weights)
         catalogue = fit_inter.catalogue
         roles = fit_inter.roles
+        why = make_ranker(ranker).missing_inputs(fit_inter) if ranker in RANKERS else None
+        if why:
+            raise ValueError(f"ranker {ranker!r} could only return the popularity ranking: {why}")
+        for key, value in weighting_report(events, weights).items():
+            if key != "by_event":
+                metrics[f"weighting.{key}"] = float(value)
         step("split done; tuning ALS on validation")
         als_params = {"factors": 32, "regularization": 0.05, "alpha": 2.0}
         if tune and ranker in ("als", "hybrid"):

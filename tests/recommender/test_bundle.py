@@ -31,8 +31,9 @@ def test_train_bundle_reports_test_metrics_and_params(trained):
     for key in (
         "test_ndcg_at_10",
         "test_recall_at_10",
-        "test_map_at_10",
-        "test_mrr",
+        "test_map_min_at_10",
+        "test_map_r_at_10",
+        "test_mrr_at_10",
         "test_coverage_at_10",
         "test_ndcg_at_10_ci_low",
         "param.w_gap",

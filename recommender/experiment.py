@@ -16,23 +16,18 @@ import pandas as pd
 from recommender.data import Catalogue
 from recommender.evaluation import evaluate
 from recommender.interactions import EventWeights, Interactions, describe_weighting, weighting_report
-from recommender.rankers import RANKERS, ALSRanker, HybridRanker, make_ranker
+from recommender.rankers import RANKERS, make_ranker
 from recommender.splits import external_split, make_split, split_options
-from recommender.training import tune_als, tune_hybrid
+from recommender.training import build_ranker, tune_hybrid, tune_rankers
 
 
-def build_rankers(names, als_params: dict | None = None, hybrid_params: dict | None = None, seed=0) -> dict:
-    out = {}
-    for name in names:
-        if name == "als":
-            out[name] = ALSRanker(**(als_params or {}), seed=seed)
-        elif name == "hybrid":
-            out[name] = HybridRanker(cf=ALSRanker(**(als_params or {}), seed=seed), **(hybrid_params or {}))
-        elif name == "bpr":
-            out[name] = make_ranker("bpr", seed=seed)
-        else:
-            out[name] = make_ranker(name)
-    return out
+def build_rankers(names, tuned: dict | None = None, hybrid_params: dict | None = None, seed=0) -> dict:
+    """Rankers by name with their tuned parameters (``tuned``: {name: params}, the hybrid uses ALS's)."""
+    tuned = tuned or {}
+    return {
+        name: build_ranker(name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params)
+        for name in names
+    }
 
 
 def run_comparison(
@@ -85,17 +80,17 @@ def run_comparison(
     if not usable:
         raise ValueError("no ranker can use these data: " + "; ".join(warnings))
     rankers = usable
-    als_params, hybrid_params, tuning = {}, {}, {}
-    if tune and ({"als", "hybrid"} & set(rankers)):
+    tuned, hybrid_params, tuning = {}, {}, {}
+    if tune:
         inner = make_split(outer.train, split, **kw)
         fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
-        als_params, als_table = tune_als(fit, inner.test, grid=als_grid, seed=seed)
-        tuning["als"] = als_table.to_dict(orient="records")
+        tuned, tables = tune_rankers(rankers, fit, inner.test, seed=seed, als_grid=als_grid)
+        tuning = {name: table.head(25).to_dict(orient="records") for name, table in tables.items()}
         if "hybrid" in rankers:
-            hybrid_params, hyb_table = tune_hybrid(fit, inner.test, als_params, seed=seed)
+            hybrid_params, hyb_table = tune_hybrid(fit, inner.test, tuned["als"], seed=seed)
             tuning["hybrid"] = hyb_table.head(10).to_dict(orient="records")
     results = {}
-    for name, ranker in build_rankers(rankers, als_params, hybrid_params, seed).items():
+    for name, ranker in build_rankers(rankers, tuned, hybrid_params, seed).items():
         results[name] = evaluate(
             ranker, train, outer.test, ks=ks, seed=seed, n_boot=n_boot, progress=progress
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
@@ -25,10 +26,13 @@ from recommender.profiles import LearnerBatch
 from recommender.rankers import (
     RANKERS,
     ALSRanker,
+    BPRRanker,
     CompetenceGapRanker,
+    EASERanker,
     HybridRanker,
     PopularityRanker,
     RolePopularityRanker,
+    RP3betaRanker,
     make_ranker,
 )
 from recommender.splits import external_split, make_split, split_options
@@ -57,6 +61,75 @@ def _validation_score(ranker, inter: Interactions, val_events: pd.DataFrame, met
     return res.summary[metric]
 
 
+# how far a search may walk past the edge of its grid: (multiplicative step, lowest, highest)
+EDGE_STEPS = {
+    "regularization": (10.0, 1e-6, 1e6),
+    "alpha": (2.0, 0.01, 200.0),
+    "factors": (2.0, 2, 1024),
+    "l2": (4.0, 1e-2, 1e8),
+    "learning_rate": (2.0, 1e-4, 1.0),
+    "beta": (None, 0.0, 1.5),  # additive parameter: no extension (its grid covers the useful range)
+}
+MAX_EDGE_STEPS = 4
+
+
+def coordinate_search(
+    score: Callable[[dict], tuple[float, dict]],
+    grid: dict,
+    start: dict,
+    edge_steps: dict | None = None,
+    metric: str = "ndcg@10",
+) -> tuple[dict, pd.DataFrame]:
+    """Coordinate search with edge extension; returns (best parameters, table of every trial, best first).
+
+    One parameter at a time in ``grid`` order, keeping the best value. When the best value lies on the
+    edge of its grid, the search keeps stepping past that edge (``edge_steps``: multiplicative step and
+    bounds) while the validation score improves, at most ``MAX_EDGE_STEPS`` times, so a grid that was too
+    narrow for a data set does not decide the answer. ``score(params)`` returns (validation score,
+    parameters it settled itself, e.g. the epochs chosen by early stopping).
+    """
+    edge_steps = EDGE_STEPS if edge_steps is None else edge_steps
+    params = dict(start)
+    trials: dict[tuple, tuple[float, dict]] = {}
+
+    def trial(p: dict) -> float:
+        sig = tuple(sorted(p.items()))
+        if sig not in trials:
+            trials[sig] = score(dict(p))
+        return trials[sig][0]
+
+    def cast(old, value):
+        return int(round(value)) if isinstance(old, int) and not isinstance(old, bool) else float(value)
+
+    for key, values in grid.items():
+        values = sorted(values)
+        best = max(values, key=lambda v: (trial({**params, key: v}), -values.index(v)))
+        step, lo, hi = edge_steps.get(key, (None, None, None))
+        for _ in range(MAX_EDGE_STEPS if step else 0):
+            if best == values[-1] and best * step <= hi:
+                cand = cast(best, best * step)
+                values.append(cand)
+            elif best == values[0] and best / step >= lo:
+                cand = cast(best, best / step)
+                values.insert(0, cand)
+            else:
+                break
+            if trial({**params, key: cand}) > trial({**params, key: best}):
+                best = cand
+            else:
+                break
+        params[key] = best
+    rows = [{**dict(sig), **extra, metric: value} for sig, (value, extra) in trials.items()]
+    table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+    best_extra = trials[tuple(sorted(params.items()))][1]
+    return {**params, **best_extra}, table
+
+
+def _scorer(make: Callable[[dict], object], fit: Interactions, val_events: pd.DataFrame, metric: str):
+    k = int(metric.split("@")[1])
+    return lambda p: (_validation_score(make(p), fit, val_events, metric, k), {})
+
+
 def tune_als(
     fit: Interactions,
     val_events: pd.DataFrame,
@@ -68,30 +141,93 @@ def tune_als(
 ) -> tuple[dict, pd.DataFrame]:
     """Coordinate search of ALS hyper-parameters on a validation split; returns (best params, table).
 
-    One parameter at a time in ``grid`` order (regularization, then alpha, then factors), each time keeping
-    the best value: ~11 fits instead of the 100 of a full grid. Regularization comes first because
-    implicit's is not scaled by the number of interactions, so the right value moves by orders of
-    magnitude with the confidence scale of the log (counts vs. weighted events).
+    Regularization, then alpha, then factors (~11 fits instead of the 100 of a full grid), each extended
+    past the edge of its grid while validation improves. Regularization comes first because implicit's is
+    not scaled by the number of interactions, so the right value moves by orders of magnitude with the
+    confidence scale of the log (counts vs. weighted events).
     """
-    grid = grid or ALS_GRID
-    params = dict(start or ALS_START)
+    def make(p):
+        return ALSRanker(**p, iterations=iterations, seed=seed)
+
+    return coordinate_search(_scorer(make, fit, val_events, metric), grid or ALS_GRID, start or ALS_START,
+                             metric=metric)
+
+
+EASE_GRID = {"l2": (10.0, 50.0, 200.0, 500.0, 2000.0, 8000.0)}
+RP3_GRID = {"beta": (0.0, 0.2, 0.4, 0.6, 0.8), "alpha": (0.5, 0.75, 1.0, 1.5), "K": (50, 200, 800)}
+RP3_START = {"alpha": 1.0, "beta": 0.4, "K": 200}
+BPR_GRID = {
+    "learning_rate": (0.005, 0.02, 0.05, 0.1),
+    "regularization": (0.0001, 0.001, 0.01, 0.1),
+    "factors": (32, 64, 128),
+}
+BPR_START = {"learning_rate": 0.05, "regularization": 0.01, "factors": 64}
+BPR_EPOCHS = {"step": 20, "max": 400, "patience": 2}
+
+
+def tune_ease(fit, val_events, grid=None, metric="ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
+    """EASE's lambda on validation (log grid, extended past its edges while validation improves)."""
+    return coordinate_search(_scorer(lambda p: EASERanker(**p), fit, val_events, metric), grid or EASE_GRID,
+                             {"l2": 500.0}, metric=metric)
+
+
+def tune_rp3beta(fit, val_events, grid=None, metric="ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
+    """RP3beta's popularity exponent beta, then alpha, then the neighbourhood size K, on validation."""
+    return coordinate_search(_scorer(lambda p: RP3betaRanker(**p), fit, val_events, metric),
+                             grid or RP3_GRID, RP3_START, metric=metric)
+
+
+def tune_bpr(
+    fit: Interactions,
+    val_events: pd.DataFrame,
+    grid: dict | None = None,
+    metric: str = "ndcg@10",
+    seed=0,
+    epochs: dict | None = None,
+) -> tuple[dict, pd.DataFrame]:
+    """BPR: learning rate, regularisation and factors by coordinate search; for every setting the
+    number of epochs by early stopping on validation (train ``step`` epochs at a time, stop after
+    ``patience`` steps without improvement or at ``max``, keep the best epoch count)."""
+    ep = {**BPR_EPOCHS, **(epochs or {})}
     k = int(metric.split("@")[1])
-    scores: dict[tuple, float] = {}
-    for key, values in grid.items():
-        best_value, best_score = params[key], -np.inf
-        for value in values:
-            trial = {**params, key: value}
-            sig = tuple(sorted(trial.items()))
-            if sig not in scores:
-                ranker = ALSRanker(**trial, iterations=iterations, seed=seed)
-                scores[sig] = _validation_score(ranker, fit, val_events, metric, k)
-            if scores[sig] > best_score:
-                best_value, best_score = value, scores[sig]
-        params[key] = best_value
-    table = pd.DataFrame([{**dict(sig), metric: v} for sig, v in scores.items()])
-    table = table.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
-    params["factors"] = int(params["factors"])
-    return params, table
+
+    def score(p):
+        ranker = BPRRanker(**p, iterations=ep["step"], seed=seed).fit(fit)
+        best, best_epochs, waited = _validation_score(ranker, fit, val_events, metric, k), ep["step"], 0
+        while ranker.iterations + ep["step"] <= ep["max"] and waited < ep["patience"]:
+            value = _validation_score(ranker.train_more(ep["step"]), fit, val_events, metric, k)
+            if value > best:
+                best, best_epochs, waited = value, ranker.iterations, 0
+            else:
+                waited += 1
+        return best, {"iterations": best_epochs}
+
+    return coordinate_search(score, grid or BPR_GRID, BPR_START, metric=metric)
+
+
+TUNERS = {"als": tune_als, "bpr": tune_bpr, "ease": tune_ease, "rp3beta": tune_rp3beta}
+
+
+def tune_rankers(names, fit: Interactions, val_events: pd.DataFrame, metric="ndcg@10", seed=0,
+                 als_grid: dict | None = None) -> tuple[dict, dict]:
+    """Tune every named ranker that has hyper-parameters to tune (``TUNERS``; the hybrid needs ALS) on a
+    validation split; returns ({name: params}, {name: trial table})."""
+    need = {n for n in names if n in TUNERS} | ({"als"} if "hybrid" in names else set())
+    params, tables = {}, {}
+    for name in [n for n in TUNERS if n in need]:
+        kw = {"grid": als_grid} if name == "als" and als_grid else {}
+        params[name], tables[name] = TUNERS[name](fit, val_events, metric=metric, seed=seed, **kw)
+    return params, tables
+
+
+def build_ranker(name: str, params: dict | None = None, seed=0, hybrid_params: dict | None = None):
+    """A ranker by name with tuned parameters (seeded where the model is stochastic)."""
+    params = dict(params or {})
+    if name in ("als", "bpr"):
+        params.setdefault("seed", seed)
+    if name == "hybrid":
+        return HybridRanker(cf=build_ranker("als", params, seed), **(hybrid_params or {}))
+    return make_ranker(name, **params)
 
 
 def tune_hybrid(
@@ -203,10 +339,14 @@ def train_bundle(
         for key, value in weighting_report(events, weights).items():
             if key != "by_event":
                 metrics[f"weighting.{key}"] = float(value)
-        step("split done; tuning ALS on validation")
-        als_params = {"factors": 32, "regularization": 0.05, "alpha": 2.0}
-        if tune and ranker in ("als", "hybrid"):
-            als_params, _ = tune_als(fit_inter, inner.test, grid=als_grid, metric=metric, seed=seed)
+        step("split done; tuning on validation")
+        tuned = {"als": {"factors": 32, "regularization": 0.05, "alpha": 2.0}}
+        if tune:
+            found, _ = tune_rankers(
+                [ranker], fit_inter, inner.test, metric=metric, seed=seed, als_grid=als_grid
+            )
+            tuned.update(found)
+        als_params = tuned["als"]
         step("tuning hybrid weights on validation")
         hybrid_params = {"w_cf": 1.0, "w_gap": 0.5, "w_role": 0.2}
         if tune and ranker == "hybrid":
@@ -215,11 +355,7 @@ def train_bundle(
         train_inter = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
 
         def build(name):
-            if name == "als":
-                return ALSRanker(**als_params, seed=seed)
-            if name == "hybrid":
-                return HybridRanker(cf=ALSRanker(**als_params, seed=seed), **hybrid_params)
-            return make_ranker(name)
+            return build_ranker(name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params)
 
         candidates = {ranker: build(ranker)}
         if baselines:
@@ -241,7 +377,7 @@ def train_bundle(
         all_inter = Interactions.from_events(events, catalogue, roles, learners, weights)
         final = build(ranker).fit(all_inter)
         for key, value in {
-            **(als_params if ranker in ("als", "hybrid") else {}),
+            **tuned.get("als" if ranker == "hybrid" else ranker, {}),
             **(hybrid_params if ranker == "hybrid" else {}),
         }.items():
             metrics[f"param.{key}"] = float(value)

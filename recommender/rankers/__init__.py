@@ -4,6 +4,7 @@ from recommender.rankers.base import Ranker, Recommendation, RecommendationList
 from recommender.rankers.cf import ALSRanker, BPRRanker, ItemKNNRanker
 from recommender.rankers.gap import CompetenceGapRanker
 from recommender.rankers.hybrid import HybridRanker
+from recommender.rankers.item import EASERanker, RP3betaRanker
 from recommender.rankers.popularity import PopularityRanker, RolePopularityRanker
 
 RANKERS = {
@@ -12,6 +13,8 @@ RANKERS = {
     "als": ALSRanker,
     "bpr": BPRRanker,
     "item-knn": ItemKNNRanker,
+    "ease": EASERanker,
+    "rp3beta": RP3betaRanker,
     "gap": CompetenceGapRanker,
     "hybrid": HybridRanker,
 }
@@ -38,6 +41,8 @@ __all__ = [
     "ALSRanker",
     "BPRRanker",
     "ItemKNNRanker",
+    "EASERanker",
+    "RP3betaRanker",
     "CompetenceGapRanker",
     "HybridRanker",
     "PopularityRanker",

@@ -17,15 +17,17 @@ from recommender.data import Catalogue
 from recommender.evaluation import evaluate
 from recommender.interactions import EventWeights, Interactions, describe_weighting, weighting_report
 from recommender.rankers import RANKERS, make_ranker
+from recommender.rankers.blend import DEFAULT_COMPONENTS
 from recommender.splits import external_split, make_split, split_options
-from recommender.training import build_ranker, tune_hybrid, tune_rankers
+from recommender.training import build_ranker, tune_hybrid, tune_rankers, usable_components
 
 
 def build_rankers(names, tuned: dict | None = None, hybrid_params: dict | None = None, seed=0) -> dict:
-    """Rankers by name with their tuned parameters (``tuned``: {name: params}, the hybrid uses ALS's)."""
+    """Rankers by name with their tuned parameters (``tuned``: {name: params}, the hybrid uses ALS's, a
+    blend its components')."""
     tuned = tuned or {}
     return {
-        name: build_ranker(name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params)
+        name: build_ranker(name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params, tuned)
         for name in names
     }
 
@@ -48,6 +50,7 @@ def run_comparison(
     als_grid: dict | None = None,
     test_events: pd.DataFrame | None = None,
     test_share: float | None = None,
+    blend_components=None,
 ) -> dict:
     """Tune on validation carved from training, evaluate on test. ``test_events`` is an external test
     log (``events`` then train; validation is still carved from them with ``split``); ``test_share`` is
@@ -79,12 +82,16 @@ def run_comparison(
             usable.append(name)
     if not usable:
         raise ValueError("no ranker can use these data: " + "; ".join(warnings))
+    if "blend" in usable:
+        warnings += usable_components(blend_components or DEFAULT_COMPONENTS, train)[1]
     rankers = usable
     tuned, hybrid_params, tuning = {}, {}, {}
     if tune:
         inner = make_split(outer.train, split, **kw)
         fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
-        tuned, tables = tune_rankers(rankers, fit, inner.test, seed=seed, als_grid=als_grid)
+        tuned, tables = tune_rankers(
+            rankers, fit, inner.test, seed=seed, als_grid=als_grid, blend_components=blend_components
+        )
         tuning = {name: table.head(25).to_dict(orient="records") for name, table in tables.items()}
         if "hybrid" in rankers:
             hybrid_params, hyb_table = tune_hybrid(fit, inner.test, tuned["als"], seed=seed)

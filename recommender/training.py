@@ -26,6 +26,7 @@ from recommender.profiles import LearnerBatch
 from recommender.rankers import (
     RANKERS,
     ALSRanker,
+    BlendRanker,
     BPRRanker,
     CompetenceGapRanker,
     EASERanker,
@@ -35,6 +36,7 @@ from recommender.rankers import (
     RP3betaRanker,
     make_ranker,
 )
+from recommender.rankers.blend import DEFAULT_COMPONENTS
 from recommender.splits import external_split, make_split, split_options
 
 log = logging.getLogger(__name__)
@@ -206,23 +208,99 @@ def tune_bpr(
 
 
 TUNERS = {"als": tune_als, "bpr": tune_bpr, "ease": tune_ease, "rp3beta": tune_rp3beta}
+BLEND_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+BLEND_LEARNERS = 2000  # validation learners whose component scores are held in memory while blending
+
+
+def usable_components(names, fit: Interactions) -> tuple[list[str], list[str]]:
+    """(components that can use these data, one warning per component left out)."""
+    keep, notes = [], []
+    for name in names:
+        why = make_ranker(name).missing_inputs(fit)
+        if why:
+            notes.append(f"blend: component {name} left out, it could only return popularity: {why}")
+        else:
+            keep.append(name)
+    return keep, notes
 
 
 def tune_rankers(names, fit: Interactions, val_events: pd.DataFrame, metric="ndcg@10", seed=0,
-                 als_grid: dict | None = None) -> tuple[dict, dict]:
-    """Tune every named ranker that has hyper-parameters to tune (``TUNERS``; the hybrid needs ALS) on a
-    validation split; returns ({name: params}, {name: trial table})."""
-    need = {n for n in names if n in TUNERS} | ({"als"} if "hybrid" in names else set())
+                 als_grid: dict | None = None, blend_components=None) -> tuple[dict, dict]:
+    """Tune every named ranker that has hyper-parameters (``TUNERS``; the hybrid needs ALS; a blend needs
+    its components, then its weights) on a validation split; returns ({name: params}, {name: table})."""
+    wanted = set(names) | ({"als"} if "hybrid" in names else set())
+    components: list[str] = []
+    if "blend" in names:
+        components, _ = usable_components(blend_components or DEFAULT_COMPONENTS, fit)
+        wanted |= set(components)
     params, tables = {}, {}
-    for name in [n for n in TUNERS if n in need]:
+    for name in [n for n in TUNERS if n in wanted]:
         kw = {"grid": als_grid} if name == "als" and als_grid else {}
         params[name], tables[name] = TUNERS[name](fit, val_events, metric=metric, seed=seed, **kw)
+    if "blend" in names:
+        params["blend"], tables["blend"] = learn_blend_weights(
+            fit, val_events, components, params, metric=metric, seed=seed
+        )
     return params, tables
 
 
-def build_ranker(name: str, params: dict | None = None, seed=0, hybrid_params: dict | None = None):
-    """A ranker by name with tuned parameters (seeded where the model is stochastic)."""
+def learn_blend_weights(
+    fit: Interactions,
+    val_events: pd.DataFrame,
+    components: list[str],
+    tuned: dict | None = None,
+    metric: str = "ndcg@10",
+    seed=0,
+    grid=BLEND_WEIGHTS,
+    rounds: int = 2,
+) -> tuple[dict, pd.DataFrame]:
+    """Blend weights by coordinate ascent on validation: start from the best single component (weight 1,
+    others 0), then ``rounds`` passes trying every weight in ``grid`` for each component in turn.
+    Component scores are computed once (a seeded sample of ``BLEND_LEARNERS`` validation learners)."""
+    if not components:
+        raise ValueError("a blend needs at least one component that can use these data")
+    tuned = tuned or {}
+    name, k = metric.split("@")[0], int(metric.split("@")[1])
+    blend = BlendRanker([build_ranker(n, tuned.get(n), seed) for n in components]).fit(fit)
+    rows, rel, _ = relevant_sets(fit, val_events)
+    if len(rows) > BLEND_LEARNERS:
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows), BLEND_LEARNERS, replace=False))
+        rows, rel = rows[pick], [rel[i] for i in pick]
+    batch = LearnerBatch.from_rows(fit, rows)
+    parts = [p.astype(np.float32) for p in blend.component_scores(batch)]
+    trials: dict[tuple, float] = {}
+
+    def value(weights) -> float:
+        key = tuple(float(w) for w in weights)
+        if key not in trials:
+            ids, _ = blend.top_k(batch, k, exclude=batch.history, scores=blend.combine(parts, key))
+            trials[key] = float(per_learner_metrics(ids, rel, ks=(k,))[f"{name}@{k}"].mean())
+        return trials[key]
+
+    n = len(components)
+    singles = [value([1.0 if j == i else 0.0 for j in range(n)]) for i in range(n)]
+    weights = [1.0 if j == int(np.argmax(singles)) else 0.0 for j in range(n)]
+    for _ in range(rounds):
+        for i in range(n):
+            options = [weights[:i] + [w] + weights[i + 1 :] for w in grid]
+            options = [o for o in options if any(o)]
+            weights = max(options, key=lambda o: (value(o), -sum(o)))
+    table = pd.DataFrame(
+        [{**dict(zip(components, key, strict=True)), metric: v} for key, v in trials.items()]
+    )
+    table = table.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+    return {"components": list(components), "weights": weights}, table
+
+
+def build_ranker(name: str, params: dict | None = None, seed=0, hybrid_params: dict | None = None,
+                 tuned: dict | None = None):
+    """A ranker by name with tuned parameters (seeded where the model is stochastic); a blend builds its
+    components from ``tuned`` ({name: params})."""
     params = dict(params or {})
+    if name == "blend":
+        parts = params.get("components") or list(DEFAULT_COMPONENTS)
+        members = [build_ranker(n, (tuned or {}).get(n), seed) for n in parts]
+        return BlendRanker(members, params.get("weights"))
     if name in ("als", "bpr"):
         params.setdefault("seed", seed)
     if name == "hybrid":
@@ -355,7 +433,9 @@ def train_bundle(
         train_inter = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
 
         def build(name):
-            return build_ranker(name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params)
+            return build_ranker(
+                name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params, tuned
+            )
 
         candidates = {ranker: build(ranker)}
         if baselines:
@@ -376,8 +456,13 @@ def train_bundle(
         step("refitting on all events")
         all_inter = Interactions.from_events(events, catalogue, roles, learners, weights)
         final = build(ranker).fit(all_inter)
+        chosen = tuned.get("als" if ranker == "hybrid" else ranker, {})
+        if ranker == "blend" and chosen:  # weights per component, then each component's own parameters
+            parts = chosen["components"]
+            chosen = {**{f"weight.{c}": w for c, w in zip(parts, chosen["weights"], strict=True)},
+                      **{f"{c}.{k}": v for c in parts for k, v in tuned.get(c, {}).items()}}
         for key, value in {
-            **tuned.get("als" if ranker == "hybrid" else ranker, {}),
+            **{k: v for k, v in chosen.items() if isinstance(v, (int, float))},
             **(hybrid_params if ranker == "hybrid" else {}),
         }.items():
             metrics[f"param.{key}"] = float(value)

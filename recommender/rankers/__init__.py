@@ -1,6 +1,7 @@
 """Rankers sharing one interface (see :class:`recommender.rankers.base.Ranker`)."""
 
 from recommender.rankers.base import Ranker, Recommendation, RecommendationList
+from recommender.rankers.blend import BlendRanker
 from recommender.rankers.cf import ALSRanker, BPRRanker, ItemKNNRanker
 from recommender.rankers.gap import CompetenceGapRanker
 from recommender.rankers.hybrid import HybridRanker
@@ -17,6 +18,7 @@ RANKERS = {
     "rp3beta": RP3betaRanker,
     "gap": CompetenceGapRanker,
     "hybrid": HybridRanker,
+    "blend": BlendRanker,
 }
 
 
@@ -45,6 +47,7 @@ __all__ = [
     "RP3betaRanker",
     "CompetenceGapRanker",
     "HybridRanker",
+    "BlendRanker",
     "PopularityRanker",
     "RolePopularityRanker",
 ]

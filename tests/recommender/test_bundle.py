@@ -132,7 +132,7 @@ def test_save_load_round_trip_identical_rankings(world, trained, tmp_path):
     assert bundle.recommend_batch(lids, k=10) == again.recommend_batch(lids, k=10)
 
 
-@pytest.mark.parametrize("kind", ["als", "bpr", "item-knn", "role-popularity", "ease", "rp3beta"])
+@pytest.mark.parametrize("kind", ["als", "bpr", "item-knn", "role-popularity", "ease", "rp3beta", "blend"])
 def test_other_rankers_round_trip(world, tmp_path, kind):
     bundle, _ = train_bundle(
         world.catalogue,

@@ -119,3 +119,28 @@ def test_ease_fits_a_sparse_history_without_densifying_users():
     inter = Interactions.from_events(events, Catalogue.from_ids(ids))
     ease = EASERanker(l2=1.0).fit(inter)
     assert ease.weights_.shape == (300, 300) and np.isfinite(ease.weights_).all()
+
+
+def test_blend_weights_learned_on_validation_never_below_the_best_component(world):
+    from recommender.rankers import BlendRanker, RolePopularityRanker
+    from recommender.training import learn_blend_weights
+
+    outer = temporal_last_n_split(world.events, n=2)
+    inner = temporal_last_n_split(outer.train, n=2)
+    fit = Interactions.from_events(inner.train, world.catalogue, world.roles, world.learners)
+    comps = ["ease", "rp3beta", "role-popularity"]
+    params, table = learn_blend_weights(fit, inner.test, comps, {"ease": {"l2": 200.0}})
+    assert params["components"] == comps and any(params["weights"])
+    singles = [table[(table[c] == 1.0) & (table.drop(columns=[c, "ndcg@10"]).sum(axis=1) == 0)]["ndcg@10"]
+               for c in comps]
+    best_single = max(float(s.iloc[0]) for s in singles)
+    chosen = table[np.all([table[c] == w for c, w in zip(comps, params["weights"], strict=True)], axis=0)]
+    assert float(chosen["ndcg@10"].iloc[0]) >= best_single
+    # the learned blend, refitted on the outer training split, is a ranker like any other
+    train = Interactions.from_events(outer.train, world.catalogue, world.roles, world.learners)
+    blend = BlendRanker([EASERanker(l2=200.0), RP3betaRanker(), RolePopularityRanker()], params["weights"])
+    res = evaluate(blend, train, outer.test, ks=(10,), n_boot=100)
+    pop = evaluate(PopularityRanker(), train, outer.test, ks=(10,), n_boot=100)
+    assert res.summary["ndcg@10_ci_low"] > pop.summary["ndcg@10_ci_high"]
+    recs = blend.recommend(world.learners.ids[0], 5)
+    assert len(recs) == 5 and all(r.reason for r in recs)

@@ -122,7 +122,9 @@ def train(
     learners: Path = typer.Option(None),
     events: Path = typer.Option(None),
     out: Path = typer.Option(..., "--out", help="directory to save the bundle to"),
-    ranker: str = typer.Option("hybrid", help="hybrid | als | bpr | item-knn | gap | role-popularity"),
+    ranker: str = typer.Option(
+        "hybrid", help="hybrid | blend | ease | rp3beta | als | bpr | item-knn | gap | role-popularity"
+    ),
     split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
     no_tune: bool = typer.Option(False, "--no-tune", help="skip validation tuning"),
     seed: int = typer.Option(0),
@@ -181,7 +183,11 @@ def evaluate(
     learners: Path = typer.Option(None),
     events: Path = typer.Option(None),
     rankers: str = typer.Option(
-        "popularity,role-popularity,gap,item-knn,bpr,als,hybrid", help="comma-separated rankers to compare"
+        "popularity,role-popularity,gap,item-knn,rp3beta,ease,bpr,als,hybrid,blend",
+        help="comma-separated rankers to compare",
+    ),
+    blend: str = typer.Option(
+        "ease,rp3beta,als,role-popularity,gap", "--blend", help="components of the blend ranker"
     ),
     split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
     tune: bool = typer.Option(True, help="tune ALS / hybrid on validation carved from training"),
@@ -221,6 +227,7 @@ def evaluate(
             progress=True,
             test_events=test,
             test_share=test_share,
+            blend_components=[c.strip() for c in blend.split(",") if c.strip()],
         )
     except (DigipathError, ValueError) as exc:
         _fail(exc)

@@ -216,6 +216,8 @@ def usable_components(names, fit: Interactions) -> tuple[list[str], list[str]]:
     """(components that can use these data, one warning per component left out)."""
     keep, notes = [], []
     for name in names:
+        if name == "blend":
+            raise ValueError("a blend cannot contain a blend")
         why = make_ranker(name).missing_inputs(fit)
         if why:
             notes.append(f"blend: component {name} left out, it could only return popularity: {why}")

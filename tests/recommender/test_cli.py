@@ -154,3 +154,24 @@ def test_random_split_share_semicolons_and_rated_weighting_counted(tmp_path):
     assert train["dropped"] + test["dropped"] == at_or_below_3
     assert train["events"] + test["events"] == len(log)
     assert f"{train['dropped']:,} dropped by the weighting" in " ".join(res.output.split())
+
+
+def test_train_on_own_split_with_ease_serves_it(tmp_path):
+    (base, test_path), train, test = _movielens_files(tmp_path, 80, 120)
+    out = tmp_path / "bundle"
+    res = runner.invoke(app, ["train", "--events", str(base), "--test-events", str(test_path), "--sep", "\\t",
+                              "--names", "learner_id,content_id,value,timestamp", "--ranker", "ease",
+                              "--out", str(out), "--no-mlflow"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["param.l2"] > 0 and metrics["n_test_events"] == len(test)
+    assert metrics["weighting.events"] == len(train) + len(test) and metrics["weighting.dropped"] == 0
+    assert "ease" in (out / "bundle.json").read_text()
+    learner = str(train["user"].iloc[0])
+    res = runner.invoke(app, ["recommend", "--bundle", str(out), "--learner", learner, "--k", "3"])
+    assert res.exit_code == 0 and res.output.count("\n") >= 3, res.output
+    # a ranker that needs competences is refused for a bare log, in one line
+    names = "learner_id,content_id,value,timestamp"
+    res = runner.invoke(app, ["train", "--events", str(base), "--names", names, "--ranker", "gap",
+                              "--out", str(tmp_path / "g"), "--no-mlflow"])
+    assert res.exit_code == 1 and "could only return the popularity ranking" in " ".join(res.output.split())

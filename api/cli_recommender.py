@@ -187,7 +187,7 @@ def evaluate(
         help="comma-separated rankers to compare",
     ),
     blend: str = typer.Option(
-        "ease,rp3beta,als,role-popularity,gap", "--blend", help="components of the blend ranker"
+        "ease,rp3beta,item-knn,als,role-popularity,gap", "--blend", help="components of the blend ranker"
     ),
     split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
     tune: bool = typer.Option(True, help="tune ALS / hybrid on validation carved from training"),

@@ -18,7 +18,7 @@ from recommender.interactions import Interactions
 from recommender.profiles import LearnerBatch
 from recommender.rankers.base import Ranker
 
-DEFAULT_COMPONENTS = ("ease", "rp3beta", "als", "role-popularity", "gap")
+DEFAULT_COMPONENTS = ("ease", "rp3beta", "item-knn", "als", "role-popularity", "gap")
 
 
 def scale_rows(scores: np.ndarray) -> np.ndarray:

@@ -58,8 +58,12 @@ def metric_key(name: str) -> str:
 VALIDATION_LEARNERS = 5000  # tuning scores a seeded sample of validation learners at most (big logs)
 
 
-def _validation_score(ranker, inter: Interactions, val_events: pd.DataFrame, metric: str, k: int) -> float:
-    res = evaluate(ranker, inter, val_events, ks=(k,), n_boot=1, max_learners=VALIDATION_LEARNERS)
+def _validation_score(
+    ranker, inter: Interactions, val_events: pd.DataFrame, metric: str, k: int, fitted: bool = False
+) -> float:
+    res = evaluate(
+        ranker, inter, val_events, ks=(k,), n_boot=1, max_learners=VALIDATION_LEARNERS, fitted=fitted
+    )
     return res.summary[metric]
 
 
@@ -148,11 +152,19 @@ def tune_als(
     not scaled by the number of interactions, so the right value moves by orders of magnitude with the
     confidence scale of the log (counts vs. weighted events).
     """
-    def make(p):
-        return ALSRanker(**p, iterations=iterations, seed=seed)
+    k = int(metric.split("@")[1])
 
-    return coordinate_search(_scorer(make, fit, val_events, metric), grid or ALS_GRID, start or ALS_START,
-                             metric=metric)
+    def score(p):
+        ranker = ALSRanker(**p, iterations=iterations, seed=seed).fit(fit)
+        # a regularisation so strong that every learner factor is ~0 leaves only the popularity fallback:
+        # that is popularity, not ALS, so such a setting is never chosen
+        if float(np.abs(ranker.user_factors_).max(initial=0.0)) < 1e-6:
+            return -np.inf, {"collapsed": True}
+        return _validation_score(ranker, fit, val_events, metric, k, fitted=True), {"collapsed": False}
+
+    params, table = coordinate_search(score, grid or ALS_GRID, start or ALS_START, metric=metric)
+    params.pop("collapsed", None)
+    return params, table
 
 
 EASE_GRID = {"l2": (10.0, 50.0, 200.0, 500.0, 2000.0, 8000.0)}

@@ -144,3 +144,17 @@ def test_blend_weights_learned_on_validation_never_below_the_best_component(worl
     assert res.summary["ndcg@10_ci_low"] > pop.summary["ndcg@10_ci_high"]
     recs = blend.recommend(world.learners.ids[0], 5)
     assert len(recs) == 5 and all(r.reason for r in recs)
+
+
+def test_als_search_never_chooses_a_collapsed_model(world):
+    from recommender.training import tune_als
+
+    outer = temporal_last_n_split(world.events, n=2)
+    inner = temporal_last_n_split(outer.train, n=2)
+    fit = Interactions.from_events(inner.train, world.catalogue, world.roles, world.learners)
+    grid = {"regularization": (1.0, 1e7), "alpha": (1.0,), "factors": (16,)}
+    params, table = tune_als(fit, inner.test, grid=grid, start={"factors": 16, "regularization": 1e7,
+                                                               "alpha": 1.0}, iterations=5)
+    # lambda = 1e7 shrinks every learner factor to ~0: only the popularity fallback would be left
+    assert bool(table.loc[table["regularization"] == 1e7, "collapsed"].iloc[0])
+    assert params["regularization"] < 1e7 and "collapsed" not in params

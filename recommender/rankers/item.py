@@ -39,7 +39,9 @@ class _ItemItemRanker(Ranker):
         return _binary(matrix) if self.binary else matrix.tocsr().astype(np.float64)
 
     def score(self, batch: LearnerBatch) -> np.ndarray:
-        out = self._history(batch.history) @ self.weights_
+        # history in the weights' dtype: a float64 history would make scipy copy a dense float32 weight
+        # matrix to float64 on every call (200 MB and ~40 ms for 5,000 items)
+        out = self._history(batch.history).astype(self.weights_.dtype) @ self.weights_
         return np.asarray(out.todense() if sp.issparse(out) else out, dtype=np.float64)
 
     def score_role(self, role_idx: int) -> np.ndarray:

@@ -29,6 +29,8 @@ def _load_inputs(
     learners: Path | None,
     events: Path | None,
     rename: dict[str, str] | None = None,
+    sep: str | None = None,
+    names: str | None = None,
 ):
     from recommender.data import Catalogue, Learners, RoleProfiles, read_events
 
@@ -50,8 +52,30 @@ def _load_inputs(
     cat = Catalogue.read(paths["catalogue"]) if paths["catalogue"] else None
     rol = RoleProfiles.read(paths["roles"]) if paths["roles"] else None
     lrn = Learners.read(paths["learners"], roles=rol) if paths["learners"] else None
-    ev = read_events(paths["events"], rename=rename)
+    ev = read_events(paths["events"], rename=rename, sep=sep, names=_names(names))
     return cat, rol, lrn, ev
+
+
+def _names(names: str | None) -> list[str] | None:
+    return [n.strip() for n in names.split(",")] if names else None
+
+
+def _read_test(path: Path | None, rename, sep, names):
+    from recommender.data import read_events
+
+    return read_events(path, rename=rename, sep=sep, names=_names(names)) if path is not None else None
+
+
+def _say_warnings(warnings) -> None:
+    for text in warnings or ():
+        console.print(f"[yellow]warning:[/yellow] {text}", highlight=False, soft_wrap=True)
+
+
+# options shared by train and evaluate for the data scientist's own files
+SEP_HELP = "delimiter of text files: ',' or '\\t' (tab) or ';' (default: detected from the file)"
+NAMES_HELP = "column names of event files without a header row, e.g. learner_id,content_id,value,timestamp"
+TEST_EVENTS_HELP = "your own test events (then --events are all training; validation is carved from them)"
+TEST_SHARE_HELP = "test share of the random or temporal split (default 0.2)"
 
 
 def _rename(options: list[str] | None) -> dict[str, str] | None:
@@ -98,26 +122,42 @@ def train(
     learners: Path = typer.Option(None),
     events: Path = typer.Option(None),
     out: Path = typer.Option(..., "--out", help="directory to save the bundle to"),
-    ranker: str = typer.Option("hybrid", help="hybrid | als | bpr | item-knn | gap | role-popularity"),
+    ranker: str = typer.Option(
+        "hybrid", help="hybrid | blend | ease | rp3beta | als | bpr | item-knn | gap | role-popularity"
+    ),
     split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
     no_tune: bool = typer.Option(False, "--no-tune", help="skip validation tuning"),
     seed: int = typer.Option(0),
     column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)"),
     mlflow_run: bool = typer.Option(True, "--mlflow/--no-mlflow", help="log the training as an MLflow run"),
     register: bool = typer.Option(False, "--register", help="also register it as learning-recommender"),
+    test_events: Path = typer.Option(None, "--test-events", help=TEST_EVENTS_HELP),
+    test_share: float = typer.Option(None, "--test-share", help=TEST_SHARE_HELP),
+    sep: str = typer.Option(None, "--sep", help=SEP_HELP),
+    names: str = typer.Option(None, "--names", help=NAMES_HELP),
 ):
     """Tune on validation, evaluate on test, refit on everything, save a RecommenderBundle."""
     from recommender.training import train_bundle
 
     try:
-        cat, rol, lrn, ev = _load_inputs(data, catalogue, roles, learners, events, _rename(column))
+        cat, rol, lrn, ev = _load_inputs(
+            data, catalogue, roles, learners, events, _rename(column), sep, names
+        )
+        test = _read_test(test_events, _rename(column), sep, names)
         bundle, metrics = train_bundle(
-            cat, rol, ev, lrn, ranker=ranker, seed=seed, split=split, tune=not no_tune, progress=True
+            cat, rol, ev, lrn, ranker=ranker, seed=seed, split=split, tune=not no_tune, progress=True,
+            test_events=test, test_share=test_share,
         )
         bundle.save(out)
     except (DigipathError, ValueError) as exc:
         _fail(exc)
     (Path(out) / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    console.print(
+        f"weighting of all {int(metrics['weighting.events']):,} events: "
+        f"{int(metrics['weighting.kept']):,} kept as is, {int(metrics['weighting.changed']):,} re-weighted, "
+        f"{int(metrics['weighting.dropped']):,} dropped",
+        highlight=False,
+    )
     console.print(
         f"saved {ranker} bundle to {out}; test NDCG@10 = {metrics.get('test_ndcg_at_10', float('nan')):.4f}"
     )
@@ -143,7 +183,11 @@ def evaluate(
     learners: Path = typer.Option(None),
     events: Path = typer.Option(None),
     rankers: str = typer.Option(
-        "popularity,role-popularity,gap,item-knn,bpr,als,hybrid", help="comma-separated rankers to compare"
+        "popularity,role-popularity,gap,item-knn,rp3beta,ease,bpr,als,hybrid,blend",
+        help="comma-separated rankers to compare",
+    ),
+    blend: str = typer.Option(
+        "ease,rp3beta,item-knn,als,role-popularity,gap", "--blend", help="components of the blend ranker"
     ),
     split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
     tune: bool = typer.Option(True, help="tune ALS / hybrid on validation carved from training"),
@@ -152,13 +196,23 @@ def evaluate(
     seed: int = typer.Option(0),
     column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)"),
     mlflow_run: bool = typer.Option(True, "--mlflow/--no-mlflow", help="log each ranker as an MLflow run"),
+    test_events: Path = typer.Option(None, "--test-events", help=TEST_EVENTS_HELP),
+    test_share: float = typer.Option(None, "--test-share", help=TEST_SHARE_HELP),
+    sep: str = typer.Option(None, "--sep", help=SEP_HELP),
+    names: str = typer.Option(None, "--names", help=NAMES_HELP),
 ):
     """Compare rankers on one split: prints a table, writes metrics.json/CSV and a plot."""
     from recommender.experiment import run_comparison
 
     try:
-        cat, rol, lrn, ev = _load_inputs(data, catalogue, roles, learners, events, _rename(column))
-        ks = tuple(int(x) for x in k.split(","))
+        cat, rol, lrn, ev = _load_inputs(
+            data, catalogue, roles, learners, events, _rename(column), sep, names
+        )
+        test = _read_test(test_events, _rename(column), sep, names)
+        try:
+            ks = tuple(int(x) for x in k.split(","))
+        except ValueError:
+            raise ValueError(f"--k expects comma-separated integers, got {k!r}") from None
         result = run_comparison(
             ev,
             cat,
@@ -171,9 +225,17 @@ def evaluate(
             seed=seed,
             out_dir=out,
             progress=True,
+            test_events=test,
+            test_share=test_share,
+            blend_components=[c.strip() for c in blend.split(",") if c.strip()],
         )
     except (DigipathError, ValueError) as exc:
         _fail(exc)
+    _say_warnings(result["warnings"])
+    for side, rep in result["weighting"].items():
+        from recommender.interactions import describe_weighting
+
+        console.print(f"{side} weighting: {describe_weighting(rep)}", highlight=False, soft_wrap=True)
     kk = 10 if 10 in ks else ks[0]
     table = Table(
         title=f"Offline comparison on split {result['split']} ({int(result['n_learners'])} test learners)"
@@ -183,8 +245,9 @@ def evaluate(
         f"precision@{kk}",
         f"recall@{kk}",
         f"ndcg@{kk} [95% CI]",
-        f"map@{kk}",
-        "mrr",
+        f"map_min@{kk}",
+        f"map_r@{kk}",
+        f"mrr@{kk}",
         f"coverage@{kk}",
         f"novelty@{kk}",
     ):
@@ -196,8 +259,9 @@ def evaluate(
             f"{s[f'precision@{kk}']:.4f}",
             f"{s[f'recall@{kk}']:.4f}",
             f"{s[ndcg]:.4f} [{s[ndcg + '_ci_low']:.4f}, {s[ndcg + '_ci_high']:.4f}]",
-            f"{s[f'map@{kk}']:.4f}",
-            f"{s['mrr']:.4f}",
+            f"{s[f'map_min@{kk}']:.4f}",
+            f"{s[f'map_r@{kk}']:.4f}",
+            f"{s[f'mrr@{kk}']:.4f}",
             f"{s[f'coverage@{kk}']:.3f}",
             f"{s[f'novelty@{kk}']:.2f}",
         )

@@ -28,7 +28,13 @@ from adaptive.errors import ValidationError
 from recommender.data import Catalogue, Learners, RoleProfiles
 from recommender.interactions import EventWeights, Interactions
 from recommender.profiles import LearnerBatch
-from recommender.rankers import CompetenceGapRanker, HybridRanker, RolePopularityRanker, make_ranker
+from recommender.rankers import (
+    BlendRanker,
+    CompetenceGapRanker,
+    HybridRanker,
+    RolePopularityRanker,
+    make_ranker,
+)
 from recommender.rankers.base import Ranker, Recommendation, RecommendationList
 
 log = logging.getLogger(__name__)
@@ -194,6 +200,8 @@ class RecommenderBundle:
         if isinstance(ranker, HybridRanker):
             spec["cf"] = self._spec(ranker.cf)
             spec["gap"] = self._spec(ranker.gap)
+        if isinstance(ranker, BlendRanker):
+            spec["parts"] = [self._spec(c) for c in ranker.components]
         return spec
 
     def save(self, directory: str | Path) -> Path:
@@ -285,6 +293,8 @@ class RecommenderBundle:
 def _build(spec: dict) -> Ranker:
     if spec["kind"] == "hybrid":
         return HybridRanker(cf=_build(spec["cf"]), gap=_build(spec["gap"]), **spec["params"])
+    if spec["kind"] == "blend":
+        return BlendRanker([_build(part) for part in spec["parts"]], spec["params"]["weights"])
     if spec["kind"] == "item-knn":
         return make_ranker("item-knn", **spec["params"])
     return make_ranker(spec["kind"], **spec["params"])

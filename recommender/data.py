@@ -51,8 +51,31 @@ def competence_names() -> dict[str, str]:
     return {c.id: c.name for c in load_framework().competences}
 
 
-def read_table(path: str | Path, name: str = "table") -> pd.DataFrame:
-    """Read a CSV or Parquet file as strings (blank cells as ''); errors name the file."""
+DELIMITERS = ",\t;|"
+
+
+def sniff_delimiter(path: str | Path) -> str:
+    """The delimiter of a text table (comma, tab, semicolon or pipe) guessed from its first lines."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        head = "".join(fh.readline() for _ in range(20))
+    try:
+        return csv.Sniffer().sniff(head, delimiters=DELIMITERS).delimiter
+    except csv.Error:  # one column, or no delimiter the sniffer trusts: the most frequent candidate
+        counts = {d: head.count(d) for d in DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def read_table(
+    path: str | Path, name: str = "table", sep: str | None = None, names: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Read a CSV/TSV or Parquet file as strings (blank cells as ''); errors name the file.
+
+    ``sep`` is the delimiter of a text file (None: sniffed among comma, tab, semicolon and pipe; ``\\t``
+    may be written for a tab). ``names`` gives the columns of a file without a header row.
+    """
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"{name} file not found", file=str(path))
@@ -60,8 +83,17 @@ def read_table(path: str | Path, name: str = "table") -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
             frame = frame.astype(object).where(frame.notna(), "").astype(str)
+            if names:
+                if len(names) != frame.shape[1]:
+                    raise DataFileError(f"{len(names)} column names given for {frame.shape[1]} columns",
+                                        file=str(path))
+                frame.columns = list(names)
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep) if sep else sniff_delimiter(path)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, sep=sep, header=None if names else "infer",
+                names=list(names) if names else None, index_col=False,
+            )
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataFileError(f"cannot read {name}: {exc}", file=str(path)) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -555,12 +587,32 @@ def validate_events(frame: pd.DataFrame, source: str = "<events>") -> pd.DataFra
     return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
 
-def read_events(path: str | Path, rename: dict[str, str] | None = None) -> pd.DataFrame:
-    """Read and validate an event log (CSV/Parquet). ``rename`` maps file columns to ours."""
-    frame = read_table(path, "events")
+def read_events(
+    path: str | Path,
+    rename: dict[str, str] | None = None,
+    sep: str | None = None,
+    names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Read and validate an event log (CSV/TSV/Parquet). ``rename`` maps file columns to ours; ``sep``
+    and ``names`` as in :func:`read_table`."""
+    frame = read_table(path, "events", sep=sep, names=names)
     if rename:
+        missing = [c for c in rename if c not in frame.columns]
+        if missing:
+            raise DataFileError(
+                f"cannot rename column {missing[0]!r}: not in the file (has {list(frame.columns)})",
+                file=str(path), line=1, column=missing[0],
+            )
         frame = frame.rename(columns=rename)
+    if not names and "learner_id" not in frame.columns and _looks_like_data(frame.columns):
+        raise DataFileError(
+            f"the first row {list(frame.columns)} looks like data, not a header: name the columns "
+            "(--names learner_id,content_id,value,timestamp)", file=str(path), line=1)
     return validate_events(frame, source=str(path))
+
+
+def _looks_like_data(columns) -> bool:
+    return sum(str(c).replace(".", "", 1).isdigit() for c in columns) >= 2
 
 
 def write_events(events: pd.DataFrame, path: str | Path) -> Path:

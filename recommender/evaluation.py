@@ -19,7 +19,7 @@ from recommender.interactions import Interactions
 from recommender.profiles import LearnerBatch
 from recommender.rankers.base import Ranker
 
-METRICS = ("precision", "recall", "ndcg", "map")
+METRICS = ("precision", "recall", "ndcg", "map_min", "map_r", "mrr")
 
 
 @dataclass
@@ -81,8 +81,10 @@ def per_learner_metrics(ranked: np.ndarray, relevant: list[np.ndarray], ks=(5, 1
         cols[f"precision@{k}"] = M.precision_at_k_batch(hits, n_rel, k)
         cols[f"recall@{k}"] = M.recall_at_k_batch(hits, n_rel, k)
         cols[f"ndcg@{k}"] = M.ndcg_at_k_batch(hits, n_rel, k)
-        cols[f"map@{k}"] = M.average_precision_at_k_batch(hits, n_rel, k)
-    cols["mrr"] = M.reciprocal_rank_batch(hits)
+        # two normalisations of MAP@k are in use; both kept under their own names (see recommender.metrics)
+        cols[f"map_min@{k}"] = M.average_precision_at_k_batch(hits, n_rel, k)
+        cols[f"map_r@{k}"] = M.average_precision_at_k_batch(hits, n_rel, k, denominator="relevant")
+        cols[f"mrr@{k}"] = M.reciprocal_rank_batch(hits[:, :k])
     cols["n_relevant"] = n_rel
     return pd.DataFrame(cols)
 

@@ -15,24 +15,21 @@ import pandas as pd
 
 from recommender.data import Catalogue
 from recommender.evaluation import evaluate
-from recommender.interactions import EventWeights, Interactions
-from recommender.rankers import ALSRanker, HybridRanker, make_ranker
-from recommender.splits import make_split
-from recommender.training import tune_als, tune_hybrid
+from recommender.interactions import EventWeights, Interactions, describe_weighting, weighting_report
+from recommender.rankers import RANKERS, make_ranker
+from recommender.rankers.blend import DEFAULT_COMPONENTS
+from recommender.splits import external_split, make_split, split_options
+from recommender.training import build_ranker, tune_hybrid, tune_rankers, usable_components
 
 
-def build_rankers(names, als_params: dict | None = None, hybrid_params: dict | None = None, seed=0) -> dict:
-    out = {}
-    for name in names:
-        if name == "als":
-            out[name] = ALSRanker(**(als_params or {}), seed=seed)
-        elif name == "hybrid":
-            out[name] = HybridRanker(cf=ALSRanker(**(als_params or {}), seed=seed), **(hybrid_params or {}))
-        elif name == "bpr":
-            out[name] = make_ranker("bpr", seed=seed)
-        else:
-            out[name] = make_ranker(name)
-    return out
+def build_rankers(names, tuned: dict | None = None, hybrid_params: dict | None = None, seed=0) -> dict:
+    """Rankers by name with their tuned parameters (``tuned``: {name: params}, the hybrid uses ALS's, a
+    blend its components')."""
+    tuned = tuned or {}
+    return {
+        name: build_ranker(name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params, tuned)
+        for name in names
+    }
 
 
 def run_comparison(
@@ -51,29 +48,56 @@ def run_comparison(
     n_boot: int = 500,
     split_kwargs: dict | None = None,
     als_grid: dict | None = None,
+    test_events: pd.DataFrame | None = None,
+    test_share: float | None = None,
+    blend_components=None,
 ) -> dict:
+    """Tune on validation carved from training, evaluate on test. ``test_events`` is an external test
+    log (``events`` then train; validation is still carved from them with ``split``); ``test_share`` is
+    the test fraction of the random/temporal split. The result holds ``warnings`` (rankers skipped
+    because they could only return popularity) and ``weighting`` (what the event weighting kept,
+    re-weighted and dropped, see :func:`recommender.interactions.weighting_report`)."""
     weights = weights or EventWeights()
-    kw = dict(split_kwargs or {})
-    if split == "random":
-        kw.setdefault("seed", seed)
+    kw = {**split_options(split, test_share, seed), **(split_kwargs or {})}
     if catalogue is None:  # a bare event log: every content id seen anywhere is catalogue
+        seen = events["content_id"] if test_events is None else pd.concat(
+            [events["content_id"], test_events["content_id"]])
         catalogue = Catalogue.from_ids(
-            np.sort(events["content_id"].astype(str).unique()),
+            np.sort(seen.astype(str).unique()),
             roles.competence_ids if roles is not None else (),
         )
-    outer = make_split(events, split, **kw)
+    outer = make_split(events, split, **kw) if test_events is None else external_split(events, test_events)
     train = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
-    als_params, hybrid_params, tuning = {}, {}, {}
-    if tune and ({"als", "hybrid"} & set(rankers)):
+    weighting = {side: weighting_report(getattr(outer, side), weights) for side in ("train", "test")}
+    warnings = []
+    for side, rep in weighting.items():
+        if rep["dropped"]:
+            warnings.append(f"{side}: {describe_weighting(rep)}")
+    usable = []
+    for name in rankers:
+        why = make_ranker(name).missing_inputs(train) if name in RANKERS else None
+        if why:
+            warnings.append(f"{name} skipped: it could only return the popularity ranking: {why}")
+        else:
+            usable.append(name)
+    if not usable:
+        raise ValueError("no ranker can use these data: " + "; ".join(warnings))
+    if "blend" in usable:
+        warnings += usable_components(blend_components or DEFAULT_COMPONENTS, train)[1]
+    rankers = usable
+    tuned, hybrid_params, tuning = {}, {}, {}
+    if tune:
         inner = make_split(outer.train, split, **kw)
         fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
-        als_params, als_table = tune_als(fit, inner.test, grid=als_grid, seed=seed)
-        tuning["als"] = als_table.to_dict(orient="records")
+        tuned, tables = tune_rankers(
+            rankers, fit, inner.test, seed=seed, als_grid=als_grid, blend_components=blend_components
+        )
+        tuning = {name: table.head(25).to_dict(orient="records") for name, table in tables.items()}
         if "hybrid" in rankers:
-            hybrid_params, hyb_table = tune_hybrid(fit, inner.test, als_params, seed=seed)
+            hybrid_params, hyb_table = tune_hybrid(fit, inner.test, tuned["als"], seed=seed)
             tuning["hybrid"] = hyb_table.head(10).to_dict(orient="records")
     results = {}
-    for name, ranker in build_rankers(rankers, als_params, hybrid_params, seed).items():
+    for name, ranker in build_rankers(rankers, tuned, hybrid_params, seed).items():
         results[name] = evaluate(
             ranker, train, outer.test, ks=ks, seed=seed, n_boot=n_boot, progress=progress
         )
@@ -86,6 +110,8 @@ def run_comparison(
         "per_role": per_role,
         "params": {n: r.params for n, r in results.items()},
         "tuning": tuning,
+        "warnings": warnings,
+        "weighting": weighting,
         "results": results,
         "paths": {},
     }
@@ -94,7 +120,8 @@ def run_comparison(
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(
             json.dumps(
-                {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning},
+                {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning,
+                 "warnings": warnings, "weighting": weighting},
                 indent=2,
                 default=float,
             )

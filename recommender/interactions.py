@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recommender.data import Catalogue, Learners, RoleProfiles, unknown_content
+from recommender.data import EVENT_TYPES, Catalogue, Learners, RoleProfiles, unknown_content
 
 log = logging.getLogger(__name__)
-_EVENTS = frozenset(("viewed", "enrolled", "completed", "rated"))
+_EVENTS = frozenset(EVENT_TYPES)
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,52 @@ class EventWeights:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def weighting_report(events: pd.DataFrame, weights: EventWeights | None = None) -> dict:
+    """How the weighting rules treat an event log, per event type and overall.
+
+    ``kept``: events whose own confidence is exactly 1 (counted as is); ``changed``: events with another
+    positive confidence (re-weighted); ``dropped``: events with confidence <= 0 (e.g. ratings at or below
+    ``rating_midpoint``), which add nothing or subtract. ``pairs_dropped`` counts (learner, content) pairs
+    whose summed confidence is <= 0, i.e. that are absent from the matrix (training and test alike).
+    """
+    weights = weights or EventWeights()
+    event = events["event"].to_numpy().astype(str)
+    conf = weights.confidence(event, events["value"].to_numpy())
+    out: dict = {"by_event": {}}
+    for kind in EVENT_TYPES:
+        sel = event == kind
+        if sel.any():
+            c = conf[sel]
+            out["by_event"][kind] = {
+                "events": int(sel.sum()),
+                "kept": int((c == 1.0).sum()),
+                "changed": int(((c > 0) & (c != 1.0)).sum()),
+                "dropped": int((c <= 0).sum()),
+            }
+    for key in ("events", "kept", "changed", "dropped"):
+        out[key] = int(sum(v[key] for v in out["by_event"].values()))
+    pair = pd.DataFrame(
+        {"l": events["learner_id"].to_numpy(), "c": events["content_id"].to_numpy(), "w": conf}
+    )
+    total = pair.groupby(["l", "c"], sort=False)["w"].sum()
+    out["pairs"] = int(len(total))
+    out["pairs_dropped"] = int((total <= 0).sum())
+    return out
+
+
+def describe_weighting(report: dict) -> str:
+    """One line for people: "100 events: 56 kept, 0 changed, 44 dropped (rated: 44 of 100 <= midpoint)"."""
+    text = (f"{report['events']:,} events: {report['kept']:,} kept as is, {report['changed']:,} re-weighted, "
+            f"{report['dropped']:,} dropped by the weighting")
+    parts = [
+        f"{k}: {v['dropped']:,} of {v['events']:,}" for k, v in report["by_event"].items() if v["dropped"]
+    ]
+    if parts:
+        text += f" ({'; '.join(parts)}); {report['pairs_dropped']:,} learner-content pairs left out of " \
+                "training and test"
+    return text
 
 
 class Interactions:

@@ -6,8 +6,12 @@ For one learner with ranked list ``r_1..r_k`` (top k) and relevant set ``R`` (he
 - precision@k = (sum_i hit_i) / k                       (k, not the list length: a short list is penalised)
 - recall@k    = (sum_i hit_i) / |R|
 - NDCG@k      = DCG@k / IDCG@k, DCG@k = sum_i hit_i / log2(i + 1), IDCG@k the DCG of min(k, |R|) hits.
-- AP@k        = (1 / min(k, |R|)) * sum_i hit_i * precision@i;  MAP@k is its mean over learners.
-- MRR         = mean over learners of 1 / (rank of the first relevant item in the list), 0 if none.
+- AP@k has two normalisations in the literature, kept apart under two names (MAP = mean over learners):
+  map_min@k   = (1 / min(k, |R|)) * sum_i hit_i * precision@i   (1 for a perfect top-k list; implicit's
+                ``mean_average_precision_at_k`` and most libraries)
+  map_r@k     = (1 / |R|) * sum_i hit_i * precision@i            (the textbook AP truncated at k: a learner
+                with more than k relevant items cannot reach 1; some published tables use it)
+- MRR@k       = mean over learners of 1 / (rank of the first relevant item in the top k), 0 if none.
 - catalogue coverage@k = |union of all top-k lists| / n_items.
 - novelty@k   = mean over all recommended items of -log2(p_i), p_i = (n_i + 1) / (n_learners + 1) the
   share of training learners who interacted with item i (self-information; higher = less popular).
@@ -75,11 +79,14 @@ def ndcg_at_k_batch(hits, n_relevant, k: int) -> np.ndarray:
     return np.where(idcg > 0, dcg / np.where(idcg > 0, idcg, 1), 0.0)
 
 
-def average_precision_at_k_batch(hits, n_relevant, k: int) -> np.ndarray:
+def average_precision_at_k_batch(hits, n_relevant, k: int, denominator: str = "min") -> np.ndarray:
+    """AP@k divided by min(k, |R|) (``denominator="min"``) or by |R| (``"relevant"``)."""
+    if denominator not in ("min", "relevant"):
+        raise ValueError("denominator must be 'min' or 'relevant'")
     hits, n_rel = _check(hits, n_relevant, k)
     ranks = np.arange(1, hits.shape[1] + 1)
     prec_at_i = np.cumsum(hits, axis=1) / ranks
-    denom = np.minimum(n_rel, k)
+    denom = np.minimum(n_rel, k) if denominator == "min" else n_rel
     return np.where(denom > 0, (prec_at_i * hits).sum(axis=1) / np.maximum(denom, 1), 0.0)
 
 
@@ -112,9 +119,9 @@ def ndcg_at_k(ranked, relevant, k: int) -> float:
     return float(ndcg_at_k_batch(h, n, k)[0])
 
 
-def average_precision_at_k(ranked, relevant, k: int) -> float:
+def average_precision_at_k(ranked, relevant, k: int, denominator: str = "min") -> float:
     h, n = _one(list(ranked)[:k], relevant)
-    return float(average_precision_at_k_batch(h, n, k)[0])
+    return float(average_precision_at_k_batch(h, n, k, denominator)[0])
 
 
 def reciprocal_rank(ranked, relevant) -> float:

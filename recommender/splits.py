@@ -80,6 +80,29 @@ SPLITS = {
 }
 
 
+def split_options(kind: str, test_share: float | None = None, seed=0) -> dict:
+    """Keyword arguments of split ``kind``: the test share (random and temporal splits) and the seed."""
+    if kind not in SPLITS:
+        raise ValueError(f"unknown split {kind!r}; choose one of {sorted(SPLITS)}")
+    kw: dict = {"seed": seed} if kind == "random" else {}
+    if test_share is not None:
+        if kind not in ("random", "temporal"):
+            raise ValueError(f"a test share applies to the random and temporal splits, not {kind!r}")
+        if not 0.0 < test_share < 1.0:
+            raise ValueError(f"the test share must lie strictly between 0 and 1, got {test_share}")
+        kw["test_fraction"] = float(test_share)
+    return kw
+
+
+def external_split(train: pd.DataFrame, test: pd.DataFrame) -> Split:
+    """The data scientist's own split: training and test events given as two logs.
+
+    Test pairs that also occur in training stay out of the relevant sets (evaluation drops items a
+    learner touched in training), exactly as with our own splits.
+    """
+    return Split("external", train.reset_index(drop=True), test.reset_index(drop=True))
+
+
 def make_split(events: pd.DataFrame, kind: str = "last-n", **kwargs) -> Split:
     try:
         fn = SPLITS[kind]

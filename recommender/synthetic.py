@@ -326,3 +326,32 @@ def generate_world(
         "framework_version": fw.version,
     }
     return SyntheticWorld(catalogue, roles, learners, profiles, true, events, params)
+
+
+def movielens_like_ratings(n_users: int = 900, n_items: int = 1600, mean_ratings: float = 100.0, seed=0):
+    """A rating log shaped like MovieLens 100K's ``u.data``: columns user, item, rating (1..5), timestamp.
+
+    Users and items carry latent tastes in a few genres; a user rates items drawn by popularity (Zipf-like)
+    and taste, and the rating rises with the taste match. Only the shape and the kind of signal match
+    the public data (no number of ours is tuned to it): a test fixture and an experiment input for the
+    data scientist's path (tab-separated, no header, ratings).
+    """
+    rng = np.random.default_rng(seed)
+    genres = 12
+    user_taste = rng.dirichlet(np.full(genres, 0.3), size=n_users)
+    item_genre = rng.dirichlet(np.full(genres, 0.2), size=n_items)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.9
+    popularity = popularity[rng.permutation(n_items)]
+    rows = []
+    counts = rng.lognormal(np.log(mean_ratings) - 0.5, 1.0, size=n_users)
+    counts = np.clip(counts, 20, n_items // 2).astype(int)
+    for u in range(n_users):
+        match = item_genre @ user_taste[u]
+        p = popularity * (0.05 + match) ** 2
+        items = rng.choice(n_items, size=counts[u], replace=False, p=p / p.sum())
+        affinity = match[items] / max(match.max(), 1e-12)
+        rating = np.clip(np.rint(1.5 + 3.5 * affinity + rng.normal(0, 0.8, items.size)), 1, 5).astype(int)
+        start = 874_724_710 + rng.integers(0, 20_000_000)
+        ts = start + np.sort(rng.integers(0, 5_000_000, size=items.size))
+        rows.append(pd.DataFrame({"user": u + 1, "item": items + 1, "rating": rating, "timestamp": ts}))
+    return pd.concat(rows, ignore_index=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import numpy as np
@@ -20,17 +21,23 @@ import pandas as pd
 
 from recommender.data import Catalogue, Learners, RoleProfiles
 from recommender.evaluation import evaluate, per_learner_metrics, relevant_sets
-from recommender.interactions import EventWeights, Interactions
+from recommender.interactions import EventWeights, Interactions, weighting_report
 from recommender.profiles import LearnerBatch
 from recommender.rankers import (
+    RANKERS,
     ALSRanker,
+    BlendRanker,
+    BPRRanker,
     CompetenceGapRanker,
+    EASERanker,
     HybridRanker,
     PopularityRanker,
     RolePopularityRanker,
+    RP3betaRanker,
     make_ranker,
 )
-from recommender.splits import make_split
+from recommender.rankers.blend import DEFAULT_COMPONENTS
+from recommender.splits import external_split, make_split, split_options
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +58,82 @@ def metric_key(name: str) -> str:
 VALIDATION_LEARNERS = 5000  # tuning scores a seeded sample of validation learners at most (big logs)
 
 
-def _validation_score(ranker, inter: Interactions, val_events: pd.DataFrame, metric: str, k: int) -> float:
-    res = evaluate(ranker, inter, val_events, ks=(k,), n_boot=1, max_learners=VALIDATION_LEARNERS)
+def _validation_score(
+    ranker, inter: Interactions, val_events: pd.DataFrame, metric: str, k: int, fitted: bool = False
+) -> float:
+    res = evaluate(
+        ranker, inter, val_events, ks=(k,), n_boot=1, max_learners=VALIDATION_LEARNERS, fitted=fitted
+    )
     return res.summary[metric]
+
+
+# how far a search may walk past the edge of its grid: (multiplicative step, lowest, highest)
+EDGE_STEPS = {
+    "regularization": (10.0, 1e-6, 1e6),
+    "alpha": (2.0, 0.01, 200.0),
+    "factors": (2.0, 2, 1024),
+    "l2": (4.0, 1e-2, 1e8),
+    "learning_rate": (2.0, 1e-4, 1.0),
+    "beta": (None, 0.0, 1.5),  # additive parameter: no extension (its grid covers the useful range)
+}
+MAX_EDGE_STEPS = 4
+
+
+def coordinate_search(
+    score: Callable[[dict], tuple[float, dict]],
+    grid: dict,
+    start: dict,
+    edge_steps: dict | None = None,
+    metric: str = "ndcg@10",
+) -> tuple[dict, pd.DataFrame]:
+    """Coordinate search with edge extension; returns (best parameters, table of every trial, best first).
+
+    One parameter at a time in ``grid`` order, keeping the best value. When the best value lies on the
+    edge of its grid, the search keeps stepping past that edge (``edge_steps``: multiplicative step and
+    bounds) while the validation score improves, at most ``MAX_EDGE_STEPS`` times, so a grid that was too
+    narrow for a data set does not decide the answer. ``score(params)`` returns (validation score,
+    parameters it settled itself, e.g. the epochs chosen by early stopping).
+    """
+    edge_steps = EDGE_STEPS if edge_steps is None else edge_steps
+    params = dict(start)
+    trials: dict[tuple, tuple[float, dict]] = {}
+
+    def trial(p: dict) -> float:
+        sig = tuple(sorted(p.items()))
+        if sig not in trials:
+            trials[sig] = score(dict(p))
+        return trials[sig][0]
+
+    def cast(old, value):
+        return int(round(value)) if isinstance(old, int) and not isinstance(old, bool) else float(value)
+
+    for key, values in grid.items():
+        values = sorted(values)
+        best = max(values, key=lambda v: (trial({**params, key: v}), -values.index(v)))
+        step, lo, hi = edge_steps.get(key, (None, None, None))
+        for _ in range(MAX_EDGE_STEPS if step else 0):
+            if best == values[-1] and best * step <= hi:
+                cand = cast(best, best * step)
+                values.append(cand)
+            elif best == values[0] and best / step >= lo:
+                cand = cast(best, best / step)
+                values.insert(0, cand)
+            else:
+                break
+            if trial({**params, key: cand}) > trial({**params, key: best}):
+                best = cand
+            else:
+                break
+        params[key] = best
+    rows = [{**dict(sig), **extra, metric: value} for sig, (value, extra) in trials.items()]
+    table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+    best_extra = trials[tuple(sorted(params.items()))][1]
+    return {**params, **best_extra}, table
+
+
+def _scorer(make: Callable[[dict], object], fit: Interactions, val_events: pd.DataFrame, metric: str):
+    k = int(metric.split("@")[1])
+    return lambda p: (_validation_score(make(p), fit, val_events, metric, k), {})
 
 
 def tune_als(
@@ -67,30 +147,179 @@ def tune_als(
 ) -> tuple[dict, pd.DataFrame]:
     """Coordinate search of ALS hyper-parameters on a validation split; returns (best params, table).
 
-    One parameter at a time in ``grid`` order (regularization, then alpha, then factors), each time keeping
-    the best value: ~11 fits instead of the 100 of a full grid. Regularization comes first because
-    implicit's is not scaled by the number of interactions, so the right value moves by orders of
-    magnitude with the confidence scale of the log (counts vs. weighted events).
+    Regularization, then alpha, then factors (~11 fits instead of the 100 of a full grid), each extended
+    past the edge of its grid while validation improves. Regularization comes first because implicit's is
+    not scaled by the number of interactions, so the right value moves by orders of magnitude with the
+    confidence scale of the log (counts vs. weighted events).
     """
-    grid = grid or ALS_GRID
-    params = dict(start or ALS_START)
     k = int(metric.split("@")[1])
-    scores: dict[tuple, float] = {}
-    for key, values in grid.items():
-        best_value, best_score = params[key], -np.inf
-        for value in values:
-            trial = {**params, key: value}
-            sig = tuple(sorted(trial.items()))
-            if sig not in scores:
-                ranker = ALSRanker(**trial, iterations=iterations, seed=seed)
-                scores[sig] = _validation_score(ranker, fit, val_events, metric, k)
-            if scores[sig] > best_score:
-                best_value, best_score = value, scores[sig]
-        params[key] = best_value
-    table = pd.DataFrame([{**dict(sig), metric: v} for sig, v in scores.items()])
-    table = table.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
-    params["factors"] = int(params["factors"])
+
+    def score(p):
+        ranker = ALSRanker(**p, iterations=iterations, seed=seed).fit(fit)
+        # a regularisation so strong that every learner factor is ~0 leaves only the popularity fallback:
+        # that is popularity, not ALS, so such a setting is never chosen
+        if float(np.abs(ranker.user_factors_).max(initial=0.0)) < 1e-6:
+            return -np.inf, {"collapsed": True}
+        return _validation_score(ranker, fit, val_events, metric, k, fitted=True), {"collapsed": False}
+
+    params, table = coordinate_search(score, grid or ALS_GRID, start or ALS_START, metric=metric)
+    params.pop("collapsed", None)
     return params, table
+
+
+EASE_GRID = {"l2": (10.0, 50.0, 200.0, 500.0, 2000.0, 8000.0)}
+RP3_GRID = {"beta": (0.0, 0.2, 0.4, 0.6, 0.8), "alpha": (0.5, 0.75, 1.0, 1.5), "K": (50, 200, 800)}
+RP3_START = {"alpha": 1.0, "beta": 0.4, "K": 200}
+BPR_GRID = {
+    "learning_rate": (0.005, 0.02, 0.05, 0.1),
+    "regularization": (0.0001, 0.001, 0.01, 0.1),
+    "factors": (32, 64, 128),
+}
+BPR_START = {"learning_rate": 0.05, "regularization": 0.01, "factors": 64}
+BPR_EPOCHS = {"step": 20, "max": 400, "patience": 2}
+
+
+def tune_ease(fit, val_events, grid=None, metric="ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
+    """EASE's lambda on validation (log grid, extended past its edges while validation improves)."""
+    return coordinate_search(_scorer(lambda p: EASERanker(**p), fit, val_events, metric), grid or EASE_GRID,
+                             {"l2": 500.0}, metric=metric)
+
+
+def tune_rp3beta(fit, val_events, grid=None, metric="ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
+    """RP3beta's popularity exponent beta, then alpha, then the neighbourhood size K, on validation."""
+    return coordinate_search(_scorer(lambda p: RP3betaRanker(**p), fit, val_events, metric),
+                             grid or RP3_GRID, RP3_START, metric=metric)
+
+
+def tune_bpr(
+    fit: Interactions,
+    val_events: pd.DataFrame,
+    grid: dict | None = None,
+    metric: str = "ndcg@10",
+    seed=0,
+    epochs: dict | None = None,
+) -> tuple[dict, pd.DataFrame]:
+    """BPR: learning rate, regularisation and factors by coordinate search; for every setting the
+    number of epochs by early stopping on validation (train ``step`` epochs at a time, stop after
+    ``patience`` steps without improvement or at ``max``, keep the best epoch count)."""
+    ep = {**BPR_EPOCHS, **(epochs or {})}
+    k = int(metric.split("@")[1])
+
+    def score(p):
+        ranker = BPRRanker(**p, iterations=ep["step"], seed=seed).fit(fit)
+        best, best_epochs, waited = _validation_score(ranker, fit, val_events, metric, k), ep["step"], 0
+        while ranker.iterations + ep["step"] <= ep["max"] and waited < ep["patience"]:
+            value = _validation_score(ranker.train_more(ep["step"]), fit, val_events, metric, k)
+            if value > best:
+                best, best_epochs, waited = value, ranker.iterations, 0
+            else:
+                waited += 1
+        return best, {"iterations": best_epochs}
+
+    return coordinate_search(score, grid or BPR_GRID, BPR_START, metric=metric)
+
+
+TUNERS = {"als": tune_als, "bpr": tune_bpr, "ease": tune_ease, "rp3beta": tune_rp3beta}
+BLEND_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+BLEND_LEARNERS = 2000  # validation learners whose component scores are held in memory while blending
+
+
+def usable_components(names, fit: Interactions) -> tuple[list[str], list[str]]:
+    """(components that can use these data, one warning per component left out)."""
+    keep, notes = [], []
+    for name in names:
+        if name == "blend":
+            raise ValueError("a blend cannot contain a blend")
+        why = make_ranker(name).missing_inputs(fit)
+        if why:
+            notes.append(f"blend: component {name} left out, it could only return popularity: {why}")
+        else:
+            keep.append(name)
+    return keep, notes
+
+
+def tune_rankers(names, fit: Interactions, val_events: pd.DataFrame, metric="ndcg@10", seed=0,
+                 als_grid: dict | None = None, blend_components=None) -> tuple[dict, dict]:
+    """Tune every named ranker that has hyper-parameters (``TUNERS``; the hybrid needs ALS; a blend needs
+    its components, then its weights) on a validation split; returns ({name: params}, {name: table})."""
+    wanted = set(names) | ({"als"} if "hybrid" in names else set())
+    components: list[str] = []
+    if "blend" in names:
+        components, _ = usable_components(blend_components or DEFAULT_COMPONENTS, fit)
+        wanted |= set(components)
+    params, tables = {}, {}
+    for name in [n for n in TUNERS if n in wanted]:
+        kw = {"grid": als_grid} if name == "als" and als_grid else {}
+        params[name], tables[name] = TUNERS[name](fit, val_events, metric=metric, seed=seed, **kw)
+    if "blend" in names:
+        params["blend"], tables["blend"] = learn_blend_weights(
+            fit, val_events, components, params, metric=metric, seed=seed
+        )
+    return params, tables
+
+
+def learn_blend_weights(
+    fit: Interactions,
+    val_events: pd.DataFrame,
+    components: list[str],
+    tuned: dict | None = None,
+    metric: str = "ndcg@10",
+    seed=0,
+    grid=BLEND_WEIGHTS,
+    rounds: int = 2,
+) -> tuple[dict, pd.DataFrame]:
+    """Blend weights by coordinate ascent on validation: start from the best single component (weight 1,
+    others 0), then ``rounds`` passes trying every weight in ``grid`` for each component in turn.
+    Component scores are computed once (a seeded sample of ``BLEND_LEARNERS`` validation learners)."""
+    if not components:
+        raise ValueError("a blend needs at least one component that can use these data")
+    tuned = tuned or {}
+    name, k = metric.split("@")[0], int(metric.split("@")[1])
+    blend = BlendRanker([build_ranker(n, tuned.get(n), seed) for n in components]).fit(fit)
+    rows, rel, _ = relevant_sets(fit, val_events)
+    if len(rows) > BLEND_LEARNERS:
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows), BLEND_LEARNERS, replace=False))
+        rows, rel = rows[pick], [rel[i] for i in pick]
+    batch = LearnerBatch.from_rows(fit, rows)
+    parts = [p.astype(np.float32) for p in blend.component_scores(batch)]
+    trials: dict[tuple, float] = {}
+
+    def value(weights) -> float:
+        key = tuple(float(w) for w in weights)
+        if key not in trials:
+            ids, _ = blend.top_k(batch, k, exclude=batch.history, scores=blend.combine(parts, key))
+            trials[key] = float(per_learner_metrics(ids, rel, ks=(k,))[f"{name}@{k}"].mean())
+        return trials[key]
+
+    n = len(components)
+    singles = [value([1.0 if j == i else 0.0 for j in range(n)]) for i in range(n)]
+    weights = [1.0 if j == int(np.argmax(singles)) else 0.0 for j in range(n)]
+    for _ in range(rounds):
+        for i in range(n):
+            options = [weights[:i] + [w] + weights[i + 1 :] for w in grid]
+            options = [o for o in options if any(o)]
+            weights = max(options, key=lambda o: (value(o), -sum(o)))
+    table = pd.DataFrame(
+        [{**dict(zip(components, key, strict=True)), metric: v} for key, v in trials.items()]
+    )
+    table = table.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
+    return {"components": list(components), "weights": weights}, table
+
+
+def build_ranker(name: str, params: dict | None = None, seed=0, hybrid_params: dict | None = None,
+                 tuned: dict | None = None):
+    """A ranker by name with tuned parameters (seeded where the model is stochastic); a blend builds its
+    components from ``tuned`` ({name: params})."""
+    params = dict(params or {})
+    if name == "blend":
+        parts = params.get("components") or list(DEFAULT_COMPONENTS)
+        members = [build_ranker(n, (tuned or {}).get(n), seed) for n in parts]
+        return BlendRanker(members, params.get("weights"))
+    if name in ("als", "bpr"):
+        params.setdefault("seed", seed)
+    if name == "hybrid":
+        return HybridRanker(cf=build_ranker("als", params, seed), **(hybrid_params or {}))
+    return make_ranker(name, **params)
 
 
 def tune_hybrid(
@@ -124,7 +353,7 @@ def tune_hybrid(
     for (w_gap, w_role), parts in ranked.items():
         ids = np.concatenate(parts) if parts else np.zeros((0, k), dtype=int)
         table = per_learner_metrics(ids, rel, ks=(k,))
-        value = float(table[f"{name}@{k}"].mean()) if name != "mrr" else float(table["mrr"].mean())
+        value = float(table[f"{name}@{k}"].mean())
         results.append({"w_gap": w_gap, "w_role": w_role, metric: value})
     table = pd.DataFrame(results).sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
     return {
@@ -157,8 +386,11 @@ def train_bundle(
     metric: str = "ndcg@10",
     baselines: bool = True,
     als_grid: dict | None = None,
+    test_events: pd.DataFrame | None = None,
+    test_share: float | None = None,
 ):
-    """Split, tune on validation carved from training, evaluate on test, refit on all data.
+    """Split (or take the external ``test_events``), tune on validation carved from training, evaluate on
+    test, refit on all data (training and external test events).
 
     Returns ``(RecommenderBundle, metrics)``; ``metrics`` is a flat dict of MLflow-safe names:
     ``test_<metric>`` for the chosen ranker, ``<ranker>.<metric>`` for every ranker evaluated, the chosen
@@ -167,7 +399,7 @@ def train_bundle(
     from recommender.bundle import RecommenderBundle
 
     weights = weights or EventWeights()
-    split_kwargs = {"seed": seed} if split == "random" else {}
+    split_kwargs = split_options(split, test_share, seed)
     metrics: dict[str, float] = {}
     with _progress(progress) as bar:
         task = bar.add_task("training recommender", total=5) if bar else None
@@ -178,19 +410,35 @@ def train_bundle(
             log.info(text)
 
         if catalogue is None:  # a bare event log: every content id seen anywhere is catalogue
+            seen = events["content_id"] if test_events is None else pd.concat(
+                [events["content_id"], test_events["content_id"]])
             catalogue = Catalogue.from_ids(
-                np.sort(events["content_id"].astype(str).unique()),
+                np.sort(seen.astype(str).unique()),
                 roles.competence_ids if roles is not None else (),
             )
-        outer = make_split(events, split, **split_kwargs)
+        if test_events is None:
+            outer = make_split(events, split, **split_kwargs)
+        else:
+            outer = external_split(events, test_events)
+            events = pd.concat([events, test_events], ignore_index=True)  # the served model sees both
         inner = make_split(outer.train, split, **split_kwargs)
         fit_inter = Interactions.from_events(inner.train, catalogue, roles, learners, weights)
         catalogue = fit_inter.catalogue
         roles = fit_inter.roles
-        step("split done; tuning ALS on validation")
-        als_params = {"factors": 32, "regularization": 0.05, "alpha": 2.0}
-        if tune and ranker in ("als", "hybrid"):
-            als_params, _ = tune_als(fit_inter, inner.test, grid=als_grid, metric=metric, seed=seed)
+        why = make_ranker(ranker).missing_inputs(fit_inter) if ranker in RANKERS else None
+        if why:
+            raise ValueError(f"ranker {ranker!r} could only return the popularity ranking: {why}")
+        for key, value in weighting_report(events, weights).items():
+            if key != "by_event":
+                metrics[f"weighting.{key}"] = float(value)
+        step("split done; tuning on validation")
+        tuned = {"als": {"factors": 32, "regularization": 0.05, "alpha": 2.0}}
+        if tune:
+            found, _ = tune_rankers(
+                [ranker], fit_inter, inner.test, metric=metric, seed=seed, als_grid=als_grid
+            )
+            tuned.update(found)
+        als_params = tuned["als"]
         step("tuning hybrid weights on validation")
         hybrid_params = {"w_cf": 1.0, "w_gap": 0.5, "w_role": 0.2}
         if tune and ranker == "hybrid":
@@ -199,11 +447,9 @@ def train_bundle(
         train_inter = Interactions.from_events(outer.train, catalogue, roles, learners, weights)
 
         def build(name):
-            if name == "als":
-                return ALSRanker(**als_params, seed=seed)
-            if name == "hybrid":
-                return HybridRanker(cf=ALSRanker(**als_params, seed=seed), **hybrid_params)
-            return make_ranker(name)
+            return build_ranker(
+                name, tuned.get("als" if name == "hybrid" else name), seed, hybrid_params, tuned
+            )
 
         candidates = {ranker: build(ranker)}
         if baselines:
@@ -224,8 +470,13 @@ def train_bundle(
         step("refitting on all events")
         all_inter = Interactions.from_events(events, catalogue, roles, learners, weights)
         final = build(ranker).fit(all_inter)
+        chosen = tuned.get("als" if ranker == "hybrid" else ranker, {})
+        if ranker == "blend" and chosen:  # weights per component, then each component's own parameters
+            parts = chosen["components"]
+            chosen = {**{f"weight.{c}": w for c, w in zip(parts, chosen["weights"], strict=True)},
+                      **{f"{c}.{k}": v for c in parts for k, v in tuned.get(c, {}).items()}}
         for key, value in {
-            **(als_params if ranker in ("als", "hybrid") else {}),
+            **{k: v for k, v in chosen.items() if isinstance(v, (int, float))},
             **(hybrid_params if ranker == "hybrid" else {}),
         }.items():
             metrics[f"param.{key}"] = float(value)

@@ -1,9 +1,11 @@
 """Rankers sharing one interface (see :class:`recommender.rankers.base.Ranker`)."""
 
 from recommender.rankers.base import Ranker, Recommendation, RecommendationList
+from recommender.rankers.blend import BlendRanker
 from recommender.rankers.cf import ALSRanker, BPRRanker, ItemKNNRanker
 from recommender.rankers.gap import CompetenceGapRanker
 from recommender.rankers.hybrid import HybridRanker
+from recommender.rankers.item import EASERanker, RP3betaRanker
 from recommender.rankers.popularity import PopularityRanker, RolePopularityRanker
 
 RANKERS = {
@@ -12,8 +14,11 @@ RANKERS = {
     "als": ALSRanker,
     "bpr": BPRRanker,
     "item-knn": ItemKNNRanker,
+    "ease": EASERanker,
+    "rp3beta": RP3betaRanker,
     "gap": CompetenceGapRanker,
     "hybrid": HybridRanker,
+    "blend": BlendRanker,
 }
 
 
@@ -38,8 +43,11 @@ __all__ = [
     "ALSRanker",
     "BPRRanker",
     "ItemKNNRanker",
+    "EASERanker",
+    "RP3betaRanker",
     "CompetenceGapRanker",
     "HybridRanker",
+    "BlendRanker",
     "PopularityRanker",
     "RolePopularityRanker",
 ]

@@ -150,6 +150,10 @@ class Ranker:
         ]
         return {n: getattr(self, n) for n in names}
 
+    def missing_inputs(self, interactions: Interactions) -> str | None:
+        """Why this ranker could only return popularity on these data (None: it has what it needs)."""
+        return None
+
     # ------------------------------------------------------------------ fitting
     def fit(self, interactions: Interactions, competence_names: dict[str, str] | None = None) -> Ranker:
         self.interactions_ = interactions

@@ -151,8 +151,22 @@ class BPRRanker(_FactorRanker):
                 num_threads=self.num_threads,
             )
             model.fit(interactions.matrix, show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors)
-        self.item_factors_ = np.asarray(model.item_factors)
+        self.model_ = model
+        self._cache()
+
+    def _cache(self) -> None:
+        self.user_factors_ = np.asarray(self.model_.user_factors)
+        self.item_factors_ = np.asarray(self.model_.item_factors)
+
+    def train_more(self, epochs: int) -> BPRRanker:
+        """Continue SGD from the current factors for ``epochs`` more epochs (early stopping on
+        validation, see :func:`recommender.training.tune_bpr`); ``iterations`` counts all epochs run."""
+        with _blas_single():
+            self.model_.iterations = int(epochs)
+            self.model_.fit(self.interactions_.matrix, show_progress=False)
+        self.iterations = int(self.iterations) + int(epochs)
+        self._cache()
+        return self
 
     def learner_factors(self, batch: LearnerBatch) -> np.ndarray:
         out = np.zeros((len(batch), self.item_factors_.shape[1]), dtype=self.item_factors_.dtype)

@@ -31,6 +31,13 @@ class CompetenceGapRanker(Ranker):
         self.default_target = default_target
         self.popularity_weight = popularity_weight  # a small role-popularity tie-breaker
 
+    def missing_inputs(self, interactions: Interactions) -> str | None:
+        if interactions.catalogue.competence_matrix.nnz == 0:
+            return "the catalogue tags no content with competences (give --catalogue with competences)"
+        if np.isnan(interactions.learner_levels).all():
+            return "no learner has a measured competence level (give --learners with level_<competence>)"
+        return None
+
     def _fit(self, interactions: Interactions) -> None:
         self._prepare(interactions)
 

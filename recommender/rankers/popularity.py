@@ -28,6 +28,11 @@ class RolePopularityRanker(Ranker):
 
     name = "role-popularity"
 
+    def missing_inputs(self, interactions) -> str | None:
+        if not (interactions.learner_role >= 0).any():
+            return "no learner has a role (give --learners with role_id and --roles)"
+        return None
+
     def score(self, batch: LearnerBatch) -> np.ndarray:
         return self.popularity_.for_roles(batch.role)
 

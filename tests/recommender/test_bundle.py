@@ -31,8 +31,9 @@ def test_train_bundle_reports_test_metrics_and_params(trained):
     for key in (
         "test_ndcg_at_10",
         "test_recall_at_10",
-        "test_map_at_10",
-        "test_mrr",
+        "test_map_min_at_10",
+        "test_map_r_at_10",
+        "test_mrr_at_10",
         "test_coverage_at_10",
         "test_ndcg_at_10_ci_low",
         "param.w_gap",
@@ -131,7 +132,7 @@ def test_save_load_round_trip_identical_rankings(world, trained, tmp_path):
     assert bundle.recommend_batch(lids, k=10) == again.recommend_batch(lids, k=10)
 
 
-@pytest.mark.parametrize("kind", ["als", "bpr", "item-knn", "role-popularity"])
+@pytest.mark.parametrize("kind", ["als", "bpr", "item-knn", "role-popularity", "ease", "rp3beta", "blend"])
 def test_other_rankers_round_trip(world, tmp_path, kind):
     bundle, _ = train_bundle(
         world.catalogue,

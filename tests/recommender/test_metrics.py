@@ -37,6 +37,11 @@ def test_average_precision_and_rr_by_hand():
     assert M.average_precision_at_k(["x", "y", "z"], {"z"}, 3) == pytest.approx(1 / 3)
     assert M.average_precision_at_k(["z", "q", "y"], {"z", "y"}, 3) == pytest.approx((1 + 2 / 3) / 2)
     assert M.reciprocal_rank(RANKED, RELEVANT) == pytest.approx(0.5)
+    # one hit at rank 1 out of 3 relevant items with k = 2: min(k, |R|) = 2 versus |R| = 3
+    assert M.average_precision_at_k(["z", "q"], {"z", "y", "w"}, 2) == pytest.approx(1 / 2)
+    assert M.average_precision_at_k(["z", "q"], {"z", "y", "w"}, 2, denominator="relevant") == pytest.approx(
+        1 / 3
+    )
     assert M.reciprocal_rank(["x", "y"], {"q"}) == 0.0
     assert M.mean_reciprocal_rank([RANKED, ["x", "y", "z"]], [RELEVANT, {"z"}]) == pytest.approx(
         (1 / 2 + 1 / 3) / 2

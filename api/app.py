@@ -148,6 +148,7 @@ def create_app(
         events,
         frameworks,
         health,
+        ims_cat,
         keys,
         learners,
         organisation,
@@ -160,6 +161,7 @@ def create_app(
     for module in (health, diagnostics, reviews, learners, events, reference, frameworks, admin, organisation,
                    insights, keys, organisations, aggregates, privacy):
         app.include_router(module.router)
+    app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
     app.openapi = lambda: _openapi_with_problems(app)
     return app
 

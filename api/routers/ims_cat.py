@@ -24,15 +24,17 @@ import json
 import re
 import uuid
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 
 from adaptive.cat import CatConfig
 from adaptive.errors import DigipathError
 from api import audit
-from api.auth import Principal, require
+from api.auth import KeyVerifier, Principal, get_key_verifier, require
 from api.deps import DbSession, Diagnostics, MetricsDep, Provider
 from api.diagnostics import public_profile
 from api.persistence.tables import CatSection, CatSectionSession, ResponseRecord, utcnow
@@ -131,6 +133,48 @@ def _pool(bank, areas: list[str]) -> list[str]:  # noqa: ANN001
 def session_state(session_id: str, answered: int) -> str:
     # opaque to the platform; the engine's state is in the database, this only names where the session is
     return base64.urlsafe_b64encode(f"{session_id}:{answered}".encode()).decode()
+
+
+# -- OAuth 2 client credentials (the binding's security scheme) --------------------------------------
+SCOPE_API = "https://purl.imsglobal.org/cat/v1p0/scope/api"
+
+
+def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="digipath"'} if status == 401 else None
+    return JSONResponse({"error": error, "error_description": description}, status_code=status,
+                        headers={**(headers or {}), "Cache-Control": "no-store"})
+
+
+@router.post("/oauth2/token", summary="OAuth 2 client-credentials token: client id/secret = an API key",
+             description="`client_id` is the key id (`dp_<key id>_<secret>`), `client_secret` its secret, "
+             "in the form body or HTTP Basic. The access token is the API key itself (a bearer token).")
+async def token(request: Request, keys: KeyVerifier = Depends(get_key_verifier)) -> JSONResponse:
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
+    raw = await request.body()
+    form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    if form.get("grant_type") != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only grant_type=client_credentials")
+    client_id, secret = form.get("client_id"), form.get("client_secret")
+    basic = request.headers.get("authorization", "")
+    if basic.lower().startswith("basic "):
+        try:
+            client_id, _, secret = base64.b64decode(basic[6:].strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return _oauth_error(401, "invalid_client", "malformed Basic credentials")
+    if not client_id or not secret:
+        return _oauth_error(401, "invalid_client", "client_id and client_secret are required")
+    access = f"dp_{client_id}_{secret}"
+    try:
+        principal = await run_in_threadpool(keys.verify, access)
+    except ProblemError as exc:
+        if exc.status != 401:
+            raise
+        return _oauth_error(401, "invalid_client", "unknown client or wrong secret")
+    if not principal.has("diagnostics"):
+        return _oauth_error(400, "invalid_scope", "the key lacks the diagnostics scope the CAT service needs")
+    return JSONResponse({"access_token": access, "token_type": "bearer", "expires_in": 3600,
+                         "scope": SCOPE_API}, headers={"Cache-Control": "no-store"})
 
 
 # -- sections ---------------------------------------------------------------------------------------

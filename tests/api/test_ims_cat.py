@@ -247,3 +247,35 @@ def test_bad_requests_get_status_info_and_store_nothing(api, bank_v1):
                         headers=api.a_diag)
     assert r.status_code == 201, r.text
     check("SubmitResultsResponseBodyDType", r.json())
+
+
+def test_oauth2_client_credentials_give_a_bearer_token(api):
+    """The binding's security: client id/secret of an API key -> a bearer token the service accepts."""
+    key = api.a_diag["Authorization"].removeprefix("Bearer ")
+    key_id, secret = key[3:15], key[16:]
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    url = f"{BASE}/oauth2/token"
+    grant = f"grant_type=client_credentials&client_id={key_id}&client_secret={secret}"
+    r = api.client.post(url, content=grant, headers=form)
+    assert r.status_code == 200, r.text
+    assert r.json()["token_type"] == "bearer"
+    bearer = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    created = api.client.post(f"{BASE}/sections", json={"sectionConfiguration": configuration()},
+                              headers=bearer)
+    assert created.status_code == 201, created.text
+    basic = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
+    r = api.client.post(url, content="grant_type=client_credentials",
+                        headers={**form, "Authorization": f"Basic {basic}"})
+    assert r.status_code == 200 and r.json()["access_token"] == key
+    for body, status, error in [
+        (f"grant_type=client_credentials&client_id={key_id}&client_secret=wrong-secret-0123456789", 401,
+         "invalid_client"),
+        (f"grant_type=password&client_id={key_id}&client_secret={secret}", 400, "unsupported_grant_type"),
+        ("grant_type=client_credentials", 401, "invalid_client"),
+    ]:
+        r = api.client.post(url, content=body, headers=form)
+        assert (r.status_code, r.json()["error"]) == (status, error), r.text
+    events = api.key("org-a", "events")["Authorization"].removeprefix("Bearer ")
+    r = api.client.post(url, content=f"grant_type=client_credentials&client_id={events[3:15]}&client_secret="
+                        f"{events[16:]}", headers=form)
+    assert (r.status_code, r.json()["error"]) == (400, "invalid_scope")

@@ -156,12 +156,14 @@ def create_app(
         privacy,
         reference,
         reviews,
+        xapi,
     )
 
     for module in (health, diagnostics, reviews, learners, events, reference, frameworks, admin, organisation,
                    insights, keys, organisations, aggregates, privacy):
         app.include_router(module.router)
     app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
+    app.include_router(xapi.router)  # xAPI statements in, /xapi/statements (issue 17)
     app.openapi = lambda: _openapi_with_problems(app)
     return app
 

@@ -112,8 +112,8 @@ def digipath_error_extras(exc: DigipathError) -> dict[str, Any]:
 
 
 # Doors that speak another standard answer errors in its format (the 1EdTech CAT service: imsx_StatusInfo):
-# a renderer registered for a path prefix builds the response from (status, slug, detail, headers).
-ERROR_RENDERERS: dict[str, Callable[[int, str, str | None, dict[str, str] | None], JSONResponse]] = {}
+# a renderer registered for a path prefix builds the response from (status, slug, detail, headers, extras).
+ERROR_RENDERERS: dict[str, Callable[[int, str, str | None, dict[str, str] | None, dict], JSONResponse]] = {}
 
 
 def _respond(
@@ -122,7 +122,7 @@ def _respond(
 ) -> JSONResponse:
     for prefix, render in ERROR_RENDERERS.items():
         if request.url.path.startswith(prefix):
-            return render(status, slug, detail, headers)
+            return render(status, slug, detail, headers, {"instance": request.url.path, **kw})
     return problem_response(status, slug, detail, headers=headers, instance=request.url.path, **kw)
 
 

@@ -47,6 +47,14 @@ class Settings(BaseSettings):
         "unset: nothing is purged"
     )
 
+    xapi_verbs: dict[str, str] | None = Field(
+        None, description="xAPI verb IRI -> learning event (viewed|enrolled|completed|rated), over the "
+        "defaults in api.xapi.VERB_EVENTS; JSON"
+    )
+    xapi_activity_prefix: str | None = Field(
+        None, description="stripped from xAPI activity ids to give catalogue content ids"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -267,3 +267,27 @@ class CatSectionSession(Base):
     session_id: Mapped[str] = mapped_column(ForeignKey("diagnostic_sessions.id"), primary_key=True)
     section_id: Mapped[str] = mapped_column(ForeignKey("cat_sections.id"), nullable=False, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class XapiStatement(Base):
+    """An xAPI statement received (``POST /xapi/statements``), as stored (an mbox only as its sha1);
+    ``event`` is the learning event it became (``learning_events.event_id`` = ``xapi:<statement id>``),
+    None when its verb is not used by the recommender."""
+
+    __tablename__ = "xapi_statements"
+    __table_args__ = (
+        UniqueConstraint("org_id", "statement_id", name="uq_xapi_statements_org_statement"),
+        Index("ix_xapi_statements_learner", "learner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
+    statement_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    verb: Mapped[str] = mapped_column(Text, nullable=False)
+    activity_id: Mapped[str | None] = mapped_column(Text)
+    event: Mapped[str | None] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)  # same id, other content: 409
+    statement: Mapped[dict] = mapped_column(JSON, nullable=False)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -66,7 +66,8 @@ _MINOR = {400: "invaliddata", 401: "unauthorisedrequest", 403: "forbidden", 404:
           422: "invaliddata", 500: "internal_server_error", 503: "server_busy"}
 
 
-def status_info(status: int, slug: str, detail: str | None, headers: dict[str, str] | None) -> JSONResponse:
+def status_info(status: int, slug: str, detail: str | None, headers: dict[str, str] | None,
+                extra: dict | None = None) -> JSONResponse:
     """An error in the spec's ``imsx_StatusInfoDType`` (bad data is a 400 there, not a 422)."""
     status = 400 if status == 422 else status
     body = {

@@ -1,4 +1,5 @@
-"""1EdTech CAT service (issue 17): adaptive sections and which diagnostics are their sessions
+"""platform standards (issue 17): 1EdTech CAT sections and which diagnostics are their sessions; xAPI
+statements received
 
 Revision ID: 0017
 Revises: 0006
@@ -43,9 +44,30 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_cat_section_sessions_section_id"), "cat_section_sessions", ["section_id"], unique=False
     )
+    op.create_table(
+        "xapi_statements",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("learner_id", sa.Integer(), nullable=False),
+        sa.Column("statement_id", sa.String(length=36), nullable=False),
+        sa.Column("verb", sa.Text(), nullable=False),
+        sa.Column("activity_id", sa.Text(), nullable=True),
+        sa.Column("event", sa.String(length=16), nullable=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("statement", sa.JSON(), nullable=False),
+        sa.Column("timestamp", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["learner_id"], ["learners.id"]),
+        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "statement_id", name="uq_xapi_statements_org_statement"),
+    )
+    op.create_index("ix_xapi_statements_learner", "xapi_statements", ["learner_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_xapi_statements_learner", table_name="xapi_statements")
+    op.drop_table("xapi_statements")
     op.drop_index(op.f("ix_cat_section_sessions_section_id"), table_name="cat_section_sessions")
     op.drop_table("cat_section_sessions")
     op.drop_index("ix_cat_sections_org_request", table_name="cat_sections")

@@ -1,0 +1,152 @@
+"""xAPI statements in (issue 17): accepted or refused as the xAPI specification says, mapped to learning
+events that the recommender's training export carries, idempotent by statement id."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+
+from api.persistence.tables import LearningEvent, XapiStatement
+
+V = {"X-Experience-API-Version": "1.0.3"}
+URL = "/xapi/statements"
+
+# After the example statements of the xAPI specification (adlnet/xAPI-Spec, xAPI-Data.md, Appendix A:
+# "Example Statements"; Apache License 2.0), abridged: the simple statement (a verb digipath does not use)
+# and the "attempted" statement with a completed, successful result.
+SIMPLE = {
+    "id": "fd41c918-b88b-4b20-a0a5-a4c32391aaa0",
+    "timestamp": "2015-11-18T12:17:00+00:00",
+    "actor": {"objectType": "Agent", "name": "Project Tin Can API", "mbox": "mailto:user@example.com"},
+    "verb": {"id": "http://example.com/xapi/verbs#sent-a-statement", "display": {"en-US": "sent"}},
+    "object": {"id": "http://example.com/xapi/activity/simplestatement", "objectType": "Activity",
+               "definition": {"name": {"en-US": "simple statement"}}},
+}
+ATTEMPTED = {
+    "id": "7ccd3322-e1a5-411a-a67d-6a735c76f119",
+    "timestamp": "2015-12-18T12:17:00+00:00",
+    "actor": {"objectType": "Agent", "name": "Example Learner", "mbox": "mailto:example.learner@adlnet.gov"},
+    "verb": {"id": "http://adlnet.gov/expapi/verbs/attempted", "display": {"en-US": "attempted"}},
+    "object": {"id": "http://example.adlnet.gov/xapi/example/simpleCBT", "objectType": "Activity"},
+    "result": {"score": {"scaled": 0.95}, "success": True, "completion": True, "duration": "PT1234S"},
+}
+
+
+def account(name: str) -> dict:
+    return {"objectType": "Agent", "account": {"homePage": "https://lms.example", "name": name}}
+
+
+def statement(sid: str, learner: str, verb: str, activity: str, **extra) -> dict:  # noqa: ANN003
+    return {"id": sid, "actor": account(learner), "verb": {"id": f"http://adlnet.gov/expapi/verbs/{verb}"},
+            "object": {"id": activity}, "timestamp": "2026-11-30T10:00:00Z", **extra}
+
+
+def counts(api) -> tuple[int, int]:  # noqa: ANN001
+    with api.app.state.services.sessionmaker() as db:
+        return db.query(XapiStatement).count(), db.query(LearningEvent).count()
+
+
+def test_the_specification_examples_are_taken_and_replays_change_nothing(api):
+    r = api.client.post(URL, json=[SIMPLE, ATTEMPTED], headers={**api.a, **V})
+    assert r.status_code == 200, r.text
+    assert r.json() == [SIMPLE["id"], ATTEMPTED["id"]]
+    assert r.headers["X-Experience-API-Version"].startswith("1.0")
+    assert counts(api) == (2, 1)  # the unknown verb is stored, not used
+    with api.app.state.services.sessionmaker() as db:
+        rows = {x.statement_id: x for x in db.query(XapiStatement)}
+        assert rows[SIMPLE["id"]].event is None and rows[ATTEMPTED["id"]].event == "completed"
+        assert all("mailto:" not in str(x.statement) for x in rows.values())  # only the mbox's sha1 is kept
+        event = db.query(LearningEvent).one()
+        assert event.content_id == ATTEMPTED["object"]["id"] and event.event_id == f"xapi:{ATTEMPTED['id']}"
+    # replays: the batch again, one of them alone, by PUT: nothing changes
+    assert api.client.post(URL, json=[SIMPLE, ATTEMPTED], headers={**api.a, **V}).status_code == 200
+    assert api.client.post(URL, json=ATTEMPTED, headers={**api.a, **V}).status_code == 200
+    r = api.client.put(URL, params={"statementId": ATTEMPTED["id"]}, json=ATTEMPTED, headers={**api.a, **V})
+    assert r.status_code == 204, r.text
+    assert counts(api) == (2, 1)
+    # the same id with other content is a conflict (xAPI: 409), and stores nothing
+    other = copy.deepcopy(ATTEMPTED)
+    other["result"]["score"]["scaled"] = 0.1
+    assert api.client.post(URL, json=other, headers={**api.a, **V}).status_code == 409
+    assert counts(api) == (2, 1)
+    # another organisation has its own statements
+    assert api.client.post(URL, json=ATTEMPTED, headers={**api.b, **V}).status_code == 200
+    assert counts(api) == (3, 2)
+
+
+def test_verbs_map_to_the_events_the_recommender_trains_on(api):
+    services = api.app.state.services
+    services.settings = services.settings.model_copy(update={
+        "xapi_activity_prefix": "https://lms.example/content/",
+        "xapi_verbs": {"https://w3id.org/xapi/video/verbs/played": "viewed"}})
+    c = "https://lms.example/content/"
+    batch = [
+        statement("00000000-0000-4000-8000-000000000001", "emp-1", "experienced", c + "c-0001"),
+        statement("00000000-0000-4000-8000-000000000002", "emp-1", "registered", c + "c-0002"),
+        statement("00000000-0000-4000-8000-000000000003", "emp-1", "completed", c + "c-0002"),
+        statement("00000000-0000-4000-8000-000000000004", "emp-1", "passed", c + "c-0003"),
+        statement("00000000-0000-4000-8000-000000000005", "emp-2", "failed", c + "c-0003"),
+        statement("00000000-0000-4000-8000-000000000006", "emp-2", "scored", c + "c-0004",
+                  result={"score": {"scaled": 0.4}, "completion": True}),
+        {**statement("00000000-0000-4000-8000-000000000007", "emp-2", "rated", c + "c-0001",
+                     result={"score": {"raw": 4, "min": 1, "max": 5}}),
+         "verb": {"id": "http://id.tincanapi.com/verb/rated"}},
+        {**statement("00000000-0000-4000-8000-000000000008", "emp-2", "x", c + "c-0005"),
+         "verb": {"id": "https://w3id.org/xapi/video/verbs/played"}},
+        {**statement("00000000-0000-4000-8000-000000000009", "emp-2", "x", c + "c-0006"),
+         "verb": {"id": "https://example.org/verbs/doodled"}},
+    ]
+    r = api.client.post(URL, json=batch, headers={**api.a, **V})
+    assert r.status_code == 200, r.text
+    export = api.client.get("/v1/admin/events/export", headers=api.a)
+    assert export.status_code == 200, export.text
+    rows = {row["event_id"]: row for row in csv.DictReader(io.StringIO(export.text))}
+    got = {k.removeprefix("xapi:00000000-0000-4000-8000-00000000000"): (r["learner_id"], r["content_id"],
+                                                                          r["event"], r["value"])
+           for k, r in rows.items()}
+    assert got == {
+        "1": ("org-a:emp-1", "c-0001", "viewed", ""),
+        "2": ("org-a:emp-1", "c-0002", "enrolled", ""),
+        "3": ("org-a:emp-1", "c-0002", "completed", ""),
+        "4": ("org-a:emp-1", "c-0003", "completed", ""),
+        "5": ("org-a:emp-2", "c-0003", "viewed", ""),
+        "6": ("org-a:emp-2", "c-0004", "completed", ""),  # result.completion makes it a completion
+        "7": ("org-a:emp-2", "c-0001", "rated", "4.0"),    # raw 4 on 1..5 -> 4 on the recommender's 1..5
+        "8": ("org-a:emp-2", "c-0005", "viewed", ""),      # a verb mapped by the setting
+    }                                                      # 9: an unknown verb, stored, not an event
+    assert counts(api) == (9, 8)
+
+
+def test_invalid_statements_are_refused_with_a_reason_and_nothing_stored(api):
+    good = statement("00000000-0000-4000-8000-0000000000aa", "emp-1", "completed", "https://lms.example/content/c-1")
+    bad = {
+        "actor": {**good, "actor": {"mbox": "mailto:a@example.org", "account": account("x")["account"]}},
+        "actor.mbox": {**good, "actor": {"mbox": "a@example.org"}},
+        "actor.objectType": {**good, "actor": {"objectType": "Group", "member": []}},
+        "actor.account": {**good, "actor": {"account": {"name": "x"}}},
+        "verb.id": {**good, "verb": {"display": {"en-US": "completed"}}},
+        "object": {k: v for k, v in good.items() if k != "object"},
+        "id": {**good, "id": "not-a-uuid"},
+        "result.score.scaled": {**good, "result": {"score": {"scaled": 1.5}}},
+        "result.completion": {**good, "result": {"completion": "yes"}},
+        "timestamp": {**good, "timestamp": "yesterday"},
+    }
+    for field, body in bad.items():
+        r = api.client.post(URL, json=[good, body], headers={**api.a, **V})
+        assert r.status_code == 400, (field, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == field and r.json()["where"] == "statement[1]", (field, r.json())
+    assert api.client.post(URL, json=good, headers=api.a).status_code == 400  # no version header
+    old = {**api.a, "X-Experience-API-Version": "0.95"}
+    assert api.client.post(URL, json=good, headers=old).status_code == 400
+    assert api.client.post(URL, json=[], headers={**api.a, **V}).status_code == 400
+    assert api.client.post(URL, content=b"{nope", headers={**api.a, **V, "content-type": "application/json"}
+                           ).status_code == 400
+    assert api.client.put(URL, json=good, headers={**api.a, **V}).status_code == 400  # no statementId
+    r = api.client.put(URL, params={"statementId": "00000000-0000-4000-8000-0000000000bb"}, json=good,
+                       headers={**api.a, **V})
+    assert r.status_code == 400 and r.json()["field"] == "id"
+    assert api.client.post(URL, json=good, headers={**api.a_diag, **V}).status_code == 403
+    assert api.client.post(URL, json=good, headers=V).status_code == 401
+    assert counts(api) == (0, 0)

@@ -183,7 +183,9 @@ def _openapi_with_problems(app: FastAPI) -> dict:
     _, defs = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
     components.update(defs.get("$defs", {}))
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path_item in schema.get("paths", {}).values():
+    for path, path_item in schema.get("paths", {}).items():
+        if path.startswith("/ims/"):  # the 1EdTech CAT service documents its own error body (imsx_StatusInfo)
+            continue
         for operation in path_item.values():
             responses = operation.get("responses", {})
             for code, response in responses.items():

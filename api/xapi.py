@@ -126,7 +126,10 @@ def _timestamp(value: Any, index: int | None) -> datetime:
         when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise _fail(index, "timestamp", f"{value!r} is not an ISO 8601 date-time") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    except OverflowError:
+        raise _fail(index, "timestamp", f"{value!r} is out of range") from None
 
 
 def _rating(result: dict, index: int | None) -> float | None:

@@ -31,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 
-from adaptive.cat import CatConfig
+from adaptive.cat import CatConfig, CatSession
 from adaptive.errors import DigipathError
 from api import audit
 from api.auth import KeyVerifier, Principal, get_key_verifier, require
@@ -188,6 +188,9 @@ def create_section(body: Section, db: DbSession, principal: Caller, provider: Pr
             bank, version = provider.champion_bank()
         else:
             version = str(config["bank_version"])
+            if not re.fullmatch(r"\d{1,9}", version):
+                raise _bad(f"sectionConfiguration bank_version {version!r}: a registered version number",
+                           "unknown-item-bank")
             bank = provider.bank(version)
     except DigipathError as exc:
         raise _bad(f"sectionConfiguration bank_version: {exc.detail}", "unknown-item-bank") from None
@@ -202,7 +205,13 @@ def create_section(body: Section, db: DbSession, principal: Caller, provider: Pr
     cat = config.get("cat") or {}
     if not isinstance(cat, dict) or "areas" in cat:
         raise _bad("sectionConfiguration cat: an object of CAT settings (areas go in 'areas')")
-    CatConfig.from_dict({**cat, "areas": areas})  # ValidationError naming the field -> 400 before storing
+    try:  # a configuration the CAT cannot run is refused here, not at a candidate's first item
+        CatSession(bank, CatConfig.from_dict({**cat, "areas": areas}), 0).next_item()
+    except DigipathError as exc:
+        raise _bad(f"sectionConfiguration cat: {exc.detail}", "invalid-section-configuration") from None
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+        raise _bad(f"sectionConfiguration cat: a setting has the wrong type ({exc})",
+                   "invalid-section-configuration") from None
     stored = {"bank_version": version, "language": language, "areas": areas, "cat": cat}
     section = body.model_dump(exclude_none=True)
     digest = hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()

@@ -204,6 +204,8 @@ def test_bad_requests_get_status_info_and_store_nothing(api, bank_v1):
                                    headers=api.key("org-a", "events")), 403, "forbidden")
     # bad section configurations
     for config in ("not base64 {", configuration(areas=["9"]), configuration(cat={"max_itemz": 3}),
+                   configuration(cat={"max_items": "abc"}), configuration(cat={"exclude_items": 5}),
+                   configuration(bank_version="latest"),
                    configuration(bank_version="99"), configuration(language="xx"), configuration(foo=1)):
         platform.error(api.client.post(f"{BASE}/sections", json={"sectionConfiguration": config},
                                        headers=api.a_diag), 400, "invaliddata")

@@ -136,12 +136,12 @@ def _rating(result: dict, index: int | None) -> float | None:
     score = result.get("score")
     if score is None:
         return None
-    scaled = score.get("scaled")
-    if scaled is not None:
-        return 1.0 + 4.0 * max(0.0, float(scaled))
     raw, low, high = score.get("raw"), score.get("min"), score.get("max")
     if raw is not None and low is not None and high is not None and high > low:
         return 1.0 + 4.0 * (float(raw) - low) / (high - low)
+    scaled = score.get("scaled")
+    if scaled is not None:
+        return 1.0 + 4.0 * max(0.0, float(scaled))
     return None
 
 
@@ -208,8 +208,10 @@ def read_statement(
     content = None
     if activity is not None:
         content = activity
-        if activity_prefix and activity.startswith(activity_prefix):
-            content = activity[len(activity_prefix):]
+        for prefix in (activity_prefix, CONTENT_IRI):  # CONTENT_IRI: digipath's own statements coming back
+            if prefix and activity.startswith(prefix):
+                content = activity[len(prefix):]
+                break
         if len(content) > 128 or not _CONTENT_RE.match(content):
             event = None  # not a content id of the catalogue: kept as a statement, not as an event
     value = None
@@ -247,3 +249,39 @@ def check_verb_mapping(verbs: dict[str, str] | None) -> dict[str, str]:
     if bad:
         raise ValueError(f"DIGIPATH_XAPI_VERBS: {bad} (verb IRI -> one of {', '.join(EVENTS)})")
     return dict(verbs or {})
+
+
+# -- out: learning events as statements ------------------------------------------------------------
+EVENT_VERBS = {
+    "viewed": (ADL + "experienced", "experienced"),
+    "enrolled": (ADL + "registered", "registered"),
+    "completed": (ADL + "completed", "completed"),
+    "rated": ("http://id.tincanapi.com/verb/rated", "rated"),
+}
+CONTENT_IRI = "urn:digipath:content:"  # content ids that are not IRIs become activity ids under this
+HOME_PAGE = "https://digipath.example/organisations/"
+
+
+def event_statement(org_slug: str, learner: str, content_id: str, event: str, value: float | None,
+                    timestamp: datetime, event_id: str, activity_prefix: str | None = None) -> dict:
+    """A learning event as an xAPI statement, the inverse of ``read_statement``: posted back (with the
+    same ``activity_prefix``) it gives the same event. Events that came in as statements keep their id."""
+    sid = event_id[5:] if event_id.startswith("xapi:") else str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                                           f"{HOME_PAGE}{org_slug}#{event_id}"))
+    if learner.startswith("mbox_sha1sum:"):
+        actor = {"objectType": "Agent", "mbox_sha1sum": learner.removeprefix("mbox_sha1sum:")}
+    else:
+        actor = {"objectType": "Agent", "account": {"homePage": HOME_PAGE + org_slug, "name": learner}}
+    verb, word = EVENT_VERBS[event]
+    activity = content_id if _IRI_RE.match(content_id) else (activity_prefix or CONTENT_IRI) + content_id
+    out: dict[str, Any] = {
+        "id": sid, "actor": actor, "verb": {"id": verb, "display": {"en-US": word}},
+        "object": {"objectType": "Activity", "id": activity},
+        "timestamp": timestamp.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    if event == "rated" and value is not None:
+        out["result"] = {"score": {"raw": value, "min": 1.0, "max": 5.0,
+                                   "scaled": round(min(1.0, max(0.0, (value - 1.0) / 4.0)), 6)}}
+    elif event == "completed":
+        out["result"] = {"completion": True}
+    return out

@@ -9,7 +9,9 @@ checked whole before anything is stored (400 naming the statement and field).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
@@ -17,15 +19,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.audit import record
 from api.auth import Principal, require
 from api.deps import DbSession, MetricsDep, SettingsDep
 from api.persistence.learners import ensure_learner
-from api.persistence.tables import LearningEvent, XapiStatement
+from api.persistence.tables import Learner, LearningEvent, XapiStatement
 from api.problems import ERROR_RENDERERS, PROBLEM_MEDIA_TYPE, ProblemError, problem_response
-from api.xapi import Statement, check_verb_mapping, check_version, read_statements
+from api.xapi import Statement, check_verb_mapping, check_version, event_statement, read_statements
 
 router = APIRouter(prefix="/xapi", tags=["events"])
 Caller = Annotated[Principal, Depends(require("events"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
 VersionHeader = Annotated[str | None, Header(alias="X-Experience-API-Version")]
 _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 _ERRORS = {400: {**_PROBLEM, "description": "not a valid statement (names statement and field)"},
@@ -102,3 +106,35 @@ def _uuid(value: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise ProblemError(400, "invalid-statement", f"statementId {value!r} is not a UUID") from None
+
+
+@router.get("/statements", responses=_ERRORS, summary="The learning events as xAPI statements (admin)",
+            description="The events export (`/v1/admin/events/export`) in xAPI: a StatementResult "
+            "`{statements, more}`, oldest first; `more` is the URL of the next page (empty at the end). "
+            "Events that came in as statements keep their id; posted back they give the same events.")
+def get_statements(db: DbSession, principal: Admin, settings: SettingsDep,
+                   since: Annotated[datetime | None, Query(description="events stored after this")] = None,
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                   after: Annotated[int, Query(ge=0, description="continuation (from `more`)")] = 0,
+                   ) -> JSONResponse:
+    query = (select(LearningEvent.id, Learner.external_id, LearningEvent.content_id, LearningEvent.event,
+                    LearningEvent.value, LearningEvent.timestamp, LearningEvent.event_id)
+             .join(Learner, Learner.id == LearningEvent.learner_id)
+             .where(LearningEvent.org_id == principal.org_id, LearningEvent.id > after)
+             .order_by(LearningEvent.id).limit(limit + 1))
+    if since is not None:
+        query = query.where(LearningEvent.received_at > since)
+    rows = db.execute(query).all()
+    prefix = settings.xapi_activity_prefix
+    statements = [event_statement(principal.org_slug, r.external_id, r.content_id, r.event, r.value,
+                                  r.timestamp, r.event_id, prefix) for r in rows[:limit]]
+    more = ""
+    if len(rows) > limit:
+        params = {"limit": limit, "after": rows[limit - 1].id}
+        if since is not None:
+            params["since"] = since.isoformat()
+        more = f"/xapi/statements?{urlencode(params)}"
+    record(db, principal, "events.export", None, format="xapi", after=after)
+    db.commit()
+    return JSONResponse({"statements": statements, "more": more},
+                        headers={"X-Experience-API-Version": XAPI_VERSION})

@@ -150,3 +150,39 @@ def test_invalid_statements_are_refused_with_a_reason_and_nothing_stored(api):
     assert api.client.post(URL, json=good, headers={**api.a_diag, **V}).status_code == 403
     assert api.client.post(URL, json=good, headers=V).status_code == 401
     assert counts(api) == (0, 0)
+
+
+def test_events_go_out_as_statements_that_come_back_as_the_same_events(api):
+    """xAPI out: /v1 events and statements received, paged; posted to another organisation, the same
+    events (content, kind, value) result."""
+    when = "2026-11-30T10:00:00+00:00"
+    r = api.client.post("/v1/learning-events", headers=api.a, json={"events": [
+        {"event_id": "ev-1", "learner_id": "emp-1", "content_id": "c-0001", "event": "enrolled",
+         "timestamp": when},
+        {"event_id": "ev-2", "learner_id": "emp-1", "content_id": "c-0001", "event": "rated", "value": 4.5,
+         "timestamp": when},
+        {"event_id": "ev-3", "learner_id": "emp-2", "content_id": "c-0002", "event": "completed",
+         "timestamp": when}]})
+    assert r.status_code == 200, r.text
+    assert api.client.post(URL, json=ATTEMPTED, headers={**api.a, **V}).status_code == 200
+    statements, url = [], f"{URL}?limit=3"
+    while url:
+        page = api.client.get(url, headers=api.a)
+        assert page.status_code == 200, page.text
+        statements += page.json()["statements"]
+        url = page.json()["more"]
+    assert len(statements) == 4
+    assert statements[3]["id"] == ATTEMPTED["id"]
+    assert api.client.get(URL, headers=api.a_diag).status_code == 403
+    assert api.client.get(URL, headers=api.b).json()["statements"] == []  # not another organisation's
+
+    r = api.client.post(URL, json=statements, headers={**api.b, **V})
+    assert r.status_code == 200, r.text
+
+    def events(headers: dict) -> list[tuple]:
+        text = api.client.get("/v1/admin/events/export", headers=headers).text
+        return sorted((row["learner_id"].split(":", 1)[1], row["content_id"], row["event"], row["value"])
+                      for row in csv.DictReader(io.StringIO(text)))
+
+    assert events(api.b) == events(api.a)
+    assert ("emp-1", "c-0001", "rated", "4.5") in events(api.b)

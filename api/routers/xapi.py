@@ -115,7 +115,7 @@ def _uuid(value: str) -> str:
 def get_statements(db: DbSession, principal: Admin, settings: SettingsDep,
                    since: Annotated[datetime | None, Query(description="events stored after this")] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   after: Annotated[int, Query(ge=0, description="continuation (from `more`)")] = 0,
+                   after: Annotated[int, Query(ge=0, le=2**53, description="continuation (from `more`)")] = 0,
                    ) -> JSONResponse:
     query = (select(LearningEvent.id, Learner.external_id, LearningEvent.content_id, LearningEvent.event,
                     LearningEvent.value, LearningEvent.timestamp, LearningEvent.event_id)

@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -35,7 +36,7 @@ from adaptive.cat import CatConfig, CatSession
 from adaptive.errors import DigipathError
 from api import audit
 from api.auth import KeyVerifier, Principal, get_key_verifier, require
-from api.deps import DbSession, Diagnostics, MetricsDep, Provider
+from api.deps import DbSession, Diagnostics, MetricsDep, Provider, SettingsDep
 from api.diagnostics import public_profile
 from api.persistence.tables import CatSection, CatSectionSession, ResponseRecord, utcnow
 from api.problems import ERROR_RENDERERS, ProblemError
@@ -326,10 +327,15 @@ def candidate_answer(result: ItemResult) -> int:
              response_model=SubmitResultsResponseBody, response_model_exclude_none=True, responses=_ERRORS,
              summary="submitResults: score the stage; the next stage, or the end with the assessment result")
 def submit_results(sectionIdentifier: SectionId, sessionIdentifier: SessionId, body: Results, db: DbSession,
-                   principal: Caller, diagnostics: Diagnostics, metrics: MetricsDep) -> dict:
+                   principal: Caller, diagnostics: Diagnostics, metrics: MetricsDep,
+                   settings: SettingsDep) -> dict:
     section = _section_row(db, principal, sectionIdentifier)
-    _session_link(db, section, sessionIdentifier)
+    link = _session_link(db, section, sessionIdentifier)
     row = diagnostics.get_row(db, principal, sessionIdentifier)
+    if row.status != "finished" and utcnow() - row.created_at > timedelta(hours=settings.cat_session_hours):
+        link.ended_at = utcnow()  # TAO never ends a session: an abandoned one expires
+        db.commit()
+        raise _unknown("session", sessionIdentifier)
     answered = set(db.scalars(select(ResponseRecord.item_id).where(ResponseRecord.session_id == row.id)))
     new: dict[str, ItemResult] = {}
     for result in body.assessmentResult.itemResult:

@@ -281,3 +281,20 @@ def test_oauth2_client_credentials_give_a_bearer_token(api):
     r = api.client.post(url, content=f"grant_type=client_credentials&client_id={events[3:15]}&client_secret="
                         f"{events[16:]}", headers=form)
     assert (r.status_code, r.json()["error"]) == (400, "invalid_scope")
+
+
+def test_an_abandoned_session_expires(api):
+    """TAO never ends sessions: after DIGIPATH_CAT_SESSION_HOURS a session takes no more results."""
+    platform = Platform(api, api.a_diag)
+    section_id = platform.post("/sections", {"sectionConfiguration": configuration(areas=["2"])},
+                               "SectionDType", "CreateSectionResponseBodyDType")["sectionIdentifier"]
+    created = platform.post(f"/sections/{section_id}/sessions", {}, "SessionDType",
+                            "CreateSessionResponseBodyDType")
+    url = f"{BASE}/sections/{section_id}/sessions/{created['sessionIdentifier']}/results"
+    body = {"assessmentResult": {"itemResult": []}}
+    assert api.client.post(url, json=body, headers=api.a_diag).status_code == 201  # nothing new: same stage
+    services = api.app.state.services
+    services.settings = services.settings.model_copy(update={"cat_session_hours": 1e-6})
+    platform.error(api.client.post(url, json=body, headers=api.a_diag), 404, "unknownobject")
+    services.settings = services.settings.model_copy(update={"cat_session_hours": 24.0})
+    platform.error(api.client.post(url, json=body, headers=api.a_diag), 404, "unknownobject")  # stays ended

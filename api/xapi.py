@@ -204,7 +204,8 @@ def read_statement(
     result = _result(data.get("result"), index)
     when = _timestamp(data.get("timestamp"), index)
     mapping = {**VERB_EVENTS, **(verbs or {})}
-    event = mapping.get(verb["id"]) if activity is not None else None
+    # digipath's own diagnostic statements coming back are results, not learning content
+    event = mapping.get(verb["id"]) if activity not in (None, DIAGNOSTIC_ACTIVITY) else None
     content = None
     if activity is not None:
         content = activity
@@ -268,10 +269,7 @@ def event_statement(org_slug: str, learner: str, content_id: str, event: str, va
     same ``activity_prefix``) it gives the same event. Events that came in as statements keep their id."""
     sid = event_id[5:] if event_id.startswith("xapi:") else str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                                            f"{HOME_PAGE}{org_slug}#{event_id}"))
-    if learner.startswith("mbox_sha1sum:"):
-        actor = {"objectType": "Agent", "mbox_sha1sum": learner.removeprefix("mbox_sha1sum:")}
-    else:
-        actor = {"objectType": "Agent", "account": {"homePage": HOME_PAGE + org_slug, "name": learner}}
+    actor = _actor(org_slug, learner)
     verb, word = EVENT_VERBS[event]
     activity = content_id if _IRI_RE.match(content_id) else (activity_prefix or CONTENT_IRI) + content_id
     out: dict[str, Any] = {
@@ -285,3 +283,33 @@ def event_statement(org_slug: str, learner: str, content_id: str, event: str, va
     elif event == "completed":
         out["result"] = {"completion": True}
     return out
+
+
+def _actor(org_slug: str, learner: str) -> dict:
+    if learner.startswith("mbox_sha1sum:"):
+        return {"objectType": "Agent", "mbox_sha1sum": learner.removeprefix("mbox_sha1sum:")}
+    return {"objectType": "Agent", "account": {"homePage": HOME_PAGE + org_slug, "name": learner}}
+
+
+DIAGNOSTIC_ACTIVITY = "https://digipath.example/xapi/activities/diagnostic"
+PROFILE_EXTENSION = "https://digipath.example/xapi/extensions/competence-profile"
+
+
+def diagnostic_statement(org_slug: str, learner: str, session_id: str, finished_at: datetime,
+                         bank_version: str, profile: dict) -> dict:
+    """A finished diagnostic as a statement: *learner completed the diagnostic*, with per area theta, SE and
+    level (the bank's level scheme) in a result extension; ``context.registration`` is the session id."""
+    areas = {a: {"theta": r["theta"], "se": r["se"], "level": r["level"]}
+             for a, r in (profile.get("areas") or {}).items()}
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{HOME_PAGE}{org_slug}#diagnostic:{session_id}")),
+        "actor": _actor(org_slug, learner),
+        "verb": {"id": ADL + "completed", "display": {"en-US": "completed"}},
+        "object": {"objectType": "Activity", "id": DIAGNOSTIC_ACTIVITY, "definition": {
+            "type": "http://adlnet.gov/expapi/activities/assessment",
+            "name": {"en-US": "digipath adaptive competence diagnostic"}}},
+        "result": {"completion": True, "extensions": {PROFILE_EXTENSION: {"bank_version": bank_version,
+                                                                           "areas": areas}}},
+        "context": {"registration": session_id},
+        "timestamp": finished_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }

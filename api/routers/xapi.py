@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Response
@@ -22,10 +22,18 @@ from sqlalchemy.orm import Session
 from api.audit import record
 from api.auth import Principal, require
 from api.deps import DbSession, MetricsDep, SettingsDep
+from api.diagnostics import public_profile
 from api.persistence.learners import ensure_learner
-from api.persistence.tables import Learner, LearningEvent, XapiStatement
+from api.persistence.tables import DiagnosticSession, Learner, LearningEvent, XapiStatement
 from api.problems import ERROR_RENDERERS, PROBLEM_MEDIA_TYPE, ProblemError, problem_response
-from api.xapi import Statement, check_verb_mapping, check_version, event_statement, read_statements
+from api.xapi import (
+    Statement,
+    check_verb_mapping,
+    check_version,
+    diagnostic_statement,
+    event_statement,
+    read_statements,
+)
 
 router = APIRouter(prefix="/xapi", tags=["events"])
 Caller = Annotated[Principal, Depends(require("events"))]
@@ -116,7 +124,12 @@ def get_statements(db: DbSession, principal: Admin, settings: SettingsDep,
                    since: Annotated[datetime | None, Query(description="events stored after this")] = None,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                    after: Annotated[int, Query(ge=0, le=2**53, description="continuation (from `more`)")] = 0,
+                   source: Annotated[Literal["events", "diagnostics"], Query(
+                       description="learning events, or finished diagnostics (theta, SE, level per area)",
+                   )] = "events",
                    ) -> JSONResponse:
+    if source == "diagnostics":
+        return _diagnostic_statements(db, principal, since, limit, after)
     query = (select(LearningEvent.id, Learner.external_id, LearningEvent.content_id, LearningEvent.event,
                     LearningEvent.value, LearningEvent.timestamp, LearningEvent.event_id)
              .join(Learner, Learner.id == LearningEvent.learner_id)
@@ -135,6 +148,31 @@ def get_statements(db: DbSession, principal: Admin, settings: SettingsDep,
             params["since"] = since.isoformat()
         more = f"/xapi/statements?{urlencode(params)}"
     record(db, principal, "events.export", None, format="xapi", after=after)
+    db.commit()
+    return JSONResponse({"statements": statements, "more": more},
+                        headers={"X-Experience-API-Version": XAPI_VERSION})
+
+
+def _diagnostic_statements(db: Session, principal: Principal, since: datetime | None, limit: int,
+                           after: int) -> JSONResponse:
+    """Finished diagnostics, oldest first; ``after`` counts the diagnostics already returned."""
+    query = (select(DiagnosticSession.id, Learner.external_id, DiagnosticSession.finished_at,
+                    DiagnosticSession.bank_version, DiagnosticSession.result)
+             .join(Learner, Learner.id == DiagnosticSession.learner_id)
+             .where(DiagnosticSession.org_id == principal.org_id, DiagnosticSession.status == "finished")
+             .order_by(DiagnosticSession.finished_at, DiagnosticSession.id).offset(after).limit(limit + 1))
+    if since is not None:
+        query = query.where(DiagnosticSession.finished_at > since)
+    rows = db.execute(query).all()
+    statements = [diagnostic_statement(principal.org_slug, r.external_id, r.id, r.finished_at, r.bank_version,
+                                       public_profile(r.result)) for r in rows[:limit]]
+    more = ""
+    if len(rows) > limit:
+        params = {"source": "diagnostics", "limit": limit, "after": after + limit}
+        if since is not None:
+            params["since"] = since.isoformat()
+        more = f"/xapi/statements?{urlencode(params)}"
+    record(db, principal, "results.export", None, format="xapi", after=after)
     db.commit()
     return JSONResponse({"statements": statements, "more": more},
                         headers={"X-Experience-API-Version": XAPI_VERSION})

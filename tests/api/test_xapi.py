@@ -8,6 +8,7 @@ import csv
 import io
 
 from api.persistence.tables import LearningEvent, XapiStatement
+from api.xapi import PROFILE_EXTENSION
 
 V = {"X-Experience-API-Version": "1.0.3"}
 URL = "/xapi/statements"
@@ -186,3 +187,24 @@ def test_events_go_out_as_statements_that_come_back_as_the_same_events(api):
 
     assert events(api.b) == events(api.a)
     assert ("emp-1", "c-0001", "rated", "4.5") in events(api.b)
+
+
+def test_finished_diagnostics_go_out_as_statements(api, bank_v1):
+    from tests.api.helpers import run_diagnostic
+
+    done = [run_diagnostic(api.client, api.a, bank_v1, 0.0, seed=i, learner=f"emp-{i}")[0] for i in range(3)]
+    page = api.client.get(URL, params={"source": "diagnostics", "limit": 2}, headers=api.a)
+    assert page.status_code == 200, page.text
+    statements = page.json()["statements"]
+    statements += api.client.get(page.json()["more"], headers=api.a).json()["statements"]
+    assert len(statements) == 3
+    by_session = {s["context"]["registration"]: s for s in statements}
+    for sid in done:
+        result = api.client.get(f"/v1/diagnostics/{sid}/result", headers=api.a).json()["profile"]["areas"]
+        profile = by_session[sid]["result"]["extensions"][PROFILE_EXTENSION]
+        assert {a: (r["theta"], r["level"]) for a, r in profile["areas"].items()} == {
+            a: (r["theta"], r["level"]) for a, r in result.items()}
+    assert api.client.get(URL, params={"source": "diagnostics"}, headers=api.b).json()["statements"] == []
+    # posted back, a diagnostic statement is stored but is no learning event
+    assert api.client.post(URL, json=statements[0], headers={**api.a, **V}).status_code == 200
+    assert counts(api) == (1, 0)

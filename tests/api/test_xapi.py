@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+from datetime import UTC, datetime
 
 from api.persistence.tables import LearningEvent, XapiStatement
 from api.xapi import PROFILE_EXTENSION
@@ -208,3 +209,18 @@ def test_finished_diagnostics_go_out_as_statements(api, bank_v1):
     # posted back, a diagnostic statement is stored but is no learning event
     assert api.client.post(URL, json=statements[0], headers={**api.a, **V}).status_code == 200
     assert counts(api) == (1, 0)
+
+
+def test_retention_purges_old_statements_like_events(api):
+    from api.privacy import purge
+
+    old = statement("00000000-0000-4000-8000-0000000000c1", "emp-old", "completed", "https://lms.example/c-1",
+                    timestamp="2020-01-01T00:00:00Z")
+    new = statement("00000000-0000-4000-8000-0000000000c2", "emp-new", "completed", "https://lms.example/c-1")
+    new["timestamp"] = datetime.now(UTC).isoformat()
+    assert api.client.post(URL, json=[old, new], headers={**api.a, **V}).status_code == 200
+    with api.app.state.services.sessionmaker() as db:
+        summary = purge(db, 30)
+        db.commit()
+        assert [x.statement_id for x in db.query(XapiStatement)] == [new["id"]]
+    assert summary["deleted"]["xapi_statements"] == 1 and counts(api) == (1, 1)

@@ -255,7 +255,7 @@ def end_section(sectionIdentifier: SectionId, db: DbSession, principal: Caller) 
 
 # -- sessions ---------------------------------------------------------------------------------------
 _LEARNER_KEYS = ("learnerId", "learner_id", "candidateIdentifier")
-_LEARNER_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+_LEARNER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")  # as api.schemas.ExternalId
 
 
 @router.post("/sections/{sectionIdentifier}/sessions", status_code=201,

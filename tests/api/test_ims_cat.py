@@ -298,3 +298,20 @@ def test_an_abandoned_session_expires(api):
     platform.error(api.client.post(url, json=body, headers=api.a_diag), 404, "unknownobject")
     services.settings = services.settings.model_copy(update={"cat_session_hours": 24.0})
     platform.error(api.client.post(url, json=body, headers=api.a_diag), 404, "unknownobject")  # stays ended
+
+
+def test_a_platform_may_name_the_learner(api):
+    """Without a learner id the diagnostic belongs to a pseudonym; with ``learnerId`` it is the learner's."""
+    platform = Platform(api, api.a_diag)
+    section_id = platform.post("/sections", {"sectionConfiguration": configuration(areas=["4"])},
+                               "SectionDType", "CreateSectionResponseBodyDType")["sectionIdentifier"]
+    prior = {"priorData": [{"key": "learnerId", "value": "emp-9"}]}
+    named = platform.post(f"/sections/{section_id}/sessions", prior, "SessionDType",
+                          "CreateSessionResponseBodyDType")["sessionIdentifier"]
+    anonymous = platform.post(f"/sections/{section_id}/sessions", {}, "SessionDType",
+                              "CreateSessionResponseBodyDType")["sessionIdentifier"]
+    learner = {sid: api.client.get(f"/v1/diagnostics/{sid}", headers=api.a_diag).json()["learner_id"]
+               for sid in (named, anonymous)}
+    assert learner[named] == "emp-9" and learner[anonymous].startswith("cat-")
+    platform.error(api.client.post(f"{BASE}/sections/{section_id}/sessions", json={"priorData": [
+        {"key": "learnerId", "value": ".hidden"}]}, headers=api.a_diag), 400, "invaliddata")

@@ -230,9 +230,9 @@ def read_statements(body: Any, *, statement_id: str | None = None, verbs: dict[s
     """One statement or an array of them, all checked before anything is stored."""
     if isinstance(body, list):
         if statement_id is not None:
-            raise StatementError("PUT takes one statement", where="request body", field="")
+            raise StatementError("PUT takes one statement", where="request body")
         if not 1 <= len(body) <= 1000:
-            raise StatementError("send 1 to 1000 statements", where="request body", field="")
+            raise StatementError("send 1 to 1000 statements", where="request body")
         out = [read_statement(s, i, verbs=verbs, activity_prefix=activity_prefix) for i, s in enumerate(body)]
     else:
         out = [read_statement(body, None, statement_id=statement_id, verbs=verbs,

@@ -352,11 +352,15 @@ def submit_results(sectionIdentifier: SectionId, sessionIdentifier: SessionId, b
         except ProblemError as exc:
             if exc.status != 409:
                 raise
-            db.rollback()  # a concurrent post of the same results won: answer with the state it left
         else:
             if outcome.finished_now:
                 metrics.sessions_finished.inc()
-        db.refresh(row)
+    # Answer with the session as it now stands: this post applied the answer, or a concurrent post of the
+    # same results did (even between the two reads above: the items scored are read after the row, so they
+    # are never older than it). End the transaction first, so that the read is not held to its start
+    # (SQLite keeps a transaction's snapshot; an idempotent replay commits nothing).
+    db.rollback()
+    db.refresh(row)
     if row.status == "finished":
         return {"nextItems": {"itemIdentifiers": [], "stageLength": 0},
                 "assessmentResult": assessment_result(row)}

@@ -315,3 +315,31 @@ def test_a_platform_may_name_the_learner(api):
     assert learner[named] == "emp-9" and learner[anonymous].startswith("cat-")
     platform.error(api.client.post(f"{BASE}/sections/{section_id}/sessions", json={"priorData": [
         {"key": "learnerId", "value": ".hidden"}]}, headers=api.a_diag), 400, "invaliddata")
+
+
+def test_the_same_results_posted_twice_at_once_are_scored_once(api, bank_v1):
+    """A platform retrying (or two of its nodes) posts the same results concurrently: both get the same
+    next stage, each item is scored once, the section goes on."""
+    from concurrent.futures import ThreadPoolExecutor
+    from functools import partial
+
+    platform = Platform(api, api.a_diag)
+    section_id = platform.post("/sections", {"sectionConfiguration": configuration(areas=["5"])},
+                               "SectionDType", "CreateSectionResponseBodyDType")["sectionIdentifier"]
+    created = platform.post(f"/sections/{section_id}/sessions", {}, "SessionDType",
+                            "CreateSessionResponseBodyDType")
+    sid, items = created["sessionIdentifier"], created["nextItems"]["itemIdentifiers"]
+    url = f"{BASE}/sections/{section_id}/sessions/{sid}/results"
+    taker, results = SimulatedTaker(bank_v1, 0.0, 9), []
+    with ThreadPoolExecutor(2) as pool:
+        while items:
+            results.append(item_result(items[0], taker.answer({"id": items[0]}), len(results)))
+            body = {"assessmentResult": {"itemResult": list(results)}}
+            post = partial(api.client.post, url, json=body, headers=api.a_diag)
+            replies = list(pool.map(lambda _, post=post: post(), range(2)))
+            assert [r.status_code for r in replies] == [201, 201], [r.text for r in replies]
+            assert replies[0].json()["nextItems"] == replies[1].json()["nextItems"]
+            items = replies[0].json()["nextItems"]["itemIdentifiers"]
+    with api.app.state.services.sessionmaker() as db:
+        logged = [r.item_id for r in db.query(ResponseRecord).filter_by(session_id=sid)]
+    assert sorted(logged) == sorted(r["identifier"] for r in results)

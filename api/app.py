@@ -151,6 +151,7 @@ def create_app(
         events,
         frameworks,
         health,
+        ims_cat,
         keys,
         learners,
         organisation,
@@ -158,11 +159,14 @@ def create_app(
         privacy,
         reference,
         reviews,
+        xapi,
     )
 
     for module in (health, diagnostics, reviews, learners, events, reference, frameworks, admin, organisation,
                    insights, keys, organisations, aggregates, privacy):
         app.include_router(module.router)
+    app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
+    app.include_router(xapi.router)  # xAPI statements in, /xapi/statements (issue 17)
     app.openapi = lambda: _openapi_with_problems(app)
     return app
 
@@ -182,7 +186,9 @@ def _openapi_with_problems(app: FastAPI) -> dict:
     _, defs = models_json_schema([(Problem, "serialization")], ref_template="#/components/schemas/{model}")
     components.update(defs.get("$defs", {}))
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path_item in schema.get("paths", {}).values():
+    for path, path_item in schema.get("paths", {}).items():
+        if path.startswith("/ims/"):  # the 1EdTech CAT service documents its own error body (imsx_StatusInfo)
+            continue
         for operation in path_item.values():
             responses = operation.get("responses", {})
             for code, response in responses.items():

@@ -164,7 +164,13 @@ class DiagnosticService:
         language: str,
         unit: str | None = None,
         practice: bool = False,
+        *,
+        bank_version: str | None = None,
+        cat_settings: dict | None = None,
+        start_theta: dict[str, float] | None = None,
     ) -> dict[str, Any]:
+        """``bank_version``/``cat_settings``/``start_theta``: a CAT-service section's item pool, its CAT
+        settings (over the service's) and a prior ability (``api/routers/ims_cat.py``); None: as usual."""
         if practice and not db.get(Organisation, principal.org_id).practice_mode:
             raise ProblemError(
                 403,
@@ -172,7 +178,10 @@ class DiagnosticService:
                 "practice mode (running estimates after each answer) is off for your organisation; "
                 "an admin can allow it with PATCH /v1/organisation/settings",
             )
-        bank, bank_version = self.provider.champion_bank()
+        if bank_version is None:
+            bank, bank_version = self.provider.champion_bank()
+        else:
+            bank = self.provider.bank(bank_version)
         if language not in bank.languages:
             raise ValidationError(
                 f"language {language!r} not offered (available: {', '.join(bank.languages)})",
@@ -194,10 +203,11 @@ class DiagnosticService:
         if unit is not None:
             learner.unit = unit
         # a retest avoids the items of the learner's last diagnostic where the bank allows (issue 8)
-        overrides = exclude_items({**self.cat_overrides, "areas": areas}, items_seen_last_time(db, learner))
+        overrides = exclude_items({**self.cat_overrides, **(cat_settings or {}), "areas": areas},
+                                  items_seen_last_time(db, learner))
         config = CatConfig.from_dict(overrides)
         seed = self.seeds()
-        cat = CatSession(bank, config, seed)
+        cat = CatSession(bank, config, seed, start_theta=start_theta)
         first = cat.next_item()
         now = utcnow()
         row = DiagnosticSession(

@@ -213,7 +213,7 @@ def purge(db: Session, retention_days: int, *, now: datetime | None = None) -> d
 
     - diagnostic sessions last changed before the cut-off, with everything that hangs off them (their
       responses are anonymised into the calibration log);
-    - learning events with a timestamp before the cut-off;
+    - learning events and xAPI statements with a timestamp before the cut-off;
     - learners created before the cut-off with nothing left (no session, no event, nothing else).
     The audit log is not purged (it is the record of who read what); entries naming a removed learner or
     session are renamed to the purge receipt like on erasure, and each organisation with something
@@ -244,6 +244,9 @@ def _purge_organisation(db: Session, org_id: int, cutoff: datetime, receipt: str
                                       & (last_change < cutoff)})))
     total.add(_remove(db, owned_rows({"learning_events": (LearningEvent.org_id == org_id)
                                       & (LearningEvent.timestamp < cutoff)})))
+    statements = Base.metadata.tables["xapi_statements"]  # xAPI statements received (issue 17), like events
+    total.add(_remove(db, owned_rows({"xapi_statements": (statements.c.org_id == org_id)
+                                      & (statements.c.timestamp < cutoff)})))
     learners = Base.metadata.tables["learners"]
     nothing_left = [not_(exists().where(fk.parent == learners.c.id))
                     for t in Base.metadata.sorted_tables for fk in t.foreign_keys

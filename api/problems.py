@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -110,25 +111,31 @@ def digipath_error_extras(exc: DigipathError) -> dict[str, Any]:
     return extras
 
 
+# Doors that speak another standard answer errors in its format (the 1EdTech CAT service: imsx_StatusInfo):
+# a renderer registered for a path prefix builds the response from (status, slug, detail, headers, extras).
+ERROR_RENDERERS: dict[str, Callable[[int, str, str | None, dict[str, str] | None, dict], JSONResponse]] = {}
+
+
+def _respond(
+    request: Request, status: int, slug: str, detail: str | None, *, headers: dict[str, str] | None = None,
+    **kw: Any,
+) -> JSONResponse:
+    for prefix, render in ERROR_RENDERERS.items():
+        if request.url.path.startswith(prefix):
+            return render(status, slug, detail, headers, {"instance": request.url.path, **kw})
+    return problem_response(status, slug, detail, headers=headers, instance=request.url.path, **kw)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            exc.slug,
-            exc.detail,
-            title=exc.title,
-            headers=exc.headers,
-            instance=request.url.path,
-            **exc.extra,
-        )
+        return _respond(request, exc.status, exc.slug, exc.detail, title=exc.title, headers=exc.headers,
+                        **exc.extra)
 
     @app.exception_handler(DigipathError)
     async def _digipath(request: Request, exc: DigipathError) -> JSONResponse:
         status = int(getattr(exc, "status", 400) or 400)
-        return problem_response(
-            status, exc.type, exc.detail, instance=request.url.path, **digipath_error_extras(exc)
-        )
+        return _respond(request, status, exc.type, exc.detail, **digipath_error_extras(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -142,17 +149,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else None
         detail = f"{'.'.join(first['loc'])}: {first['msg']}" if first else "request is not valid"
-        return problem_response(422, "validation", detail, instance=request.url.path, errors=errors)
+        return _respond(request, 422, "validation", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = _HTTP_SLUGS.get(exc.status_code, f"http-{exc.status_code}")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(
-            exc.status_code, slug, detail, headers=getattr(exc, "headers", None), instance=request.url.path
-        )
+        return _respond(request, exc.status_code, slug, detail, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal", "internal server error", instance=request.url.path)
+        return _respond(request, 500, "internal", "internal server error")

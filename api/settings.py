@@ -47,6 +47,18 @@ class Settings(BaseSettings):
         "unset: nothing is purged"
     )
 
+    cat_session_hours: float = Field(
+        24.0, gt=0, description="a 1EdTech CAT-service session takes results for this long after it started "
+        "(platforms such as TAO never end sessions)"
+    )
+    xapi_verbs: dict[str, str] | None = Field(
+        None, description="xAPI verb IRI -> learning event (viewed|enrolled|completed|rated), over the "
+        "defaults in api.xapi.VERB_EVENTS; JSON"
+    )
+    xapi_activity_prefix: str | None = Field(
+        None, description="stripped from xAPI activity ids to give catalogue content ids"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -239,3 +239,55 @@ class ServiceSignal(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class CatSection(Base):
+    """An adaptive section of the 1EdTech CAT service (``/ims/cat/v1p0``): an item pool (a registered
+    item-bank version) and CAT settings. Its sessions are diagnostics (``cat_section_sessions``)."""
+
+    __tablename__ = "cat_sections"
+    __table_args__ = (Index("ix_cat_sections_org_request", "org_id", "request_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    configuration: Mapped[dict] = mapped_column(JSON, nullable=False)  # decoded sectionConfiguration
+    section: Mapped[dict] = mapped_column(JSON, nullable=False)  # the SectionDType as sent
+    # TAO posts the same section at import and at publishing: an identical request gets the same section
+    request_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CatSectionSession(Base):
+    """Which diagnostic a CAT-service session is, in which section; ``ended_at`` once ended (DELETE)."""
+
+    __tablename__ = "cat_section_sessions"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("diagnostic_sessions.id"), primary_key=True)
+    section_id: Mapped[str] = mapped_column(ForeignKey("cat_sections.id"), nullable=False, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class XapiStatement(Base):
+    """An xAPI statement received (``POST /xapi/statements``), as stored (an mbox only as its sha1);
+    ``event`` is the learning event it became (``learning_events.event_id`` = ``xapi:<statement id>``),
+    None when its verb is not used by the recommender."""
+
+    __tablename__ = "xapi_statements"
+    __table_args__ = (
+        UniqueConstraint("org_id", "statement_id", name="uq_xapi_statements_org_statement"),
+        Index("ix_xapi_statements_learner", "learner_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
+    statement_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    verb: Mapped[str] = mapped_column(Text, nullable=False)
+    activity_id: Mapped[str | None] = mapped_column(Text)
+    event: Mapped[str | None] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)  # same id, other content: 409
+    statement: Mapped[dict] = mapped_column(JSON, nullable=False)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

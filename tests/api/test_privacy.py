@@ -31,13 +31,14 @@ KEEP = "keep-me-19c2"
 
 # Every table is one or the other: a new table fails the erasure test until it is classified here.
 HOLDS_NO_LEARNER_DATA = {
+    "cat_sections": "CAT-service sections: an item-bank version and CAT settings, no candidate",
     "organisations": "the organisations (platform tenants), not people",
     "api_keys": "keys of platforms and staff tools; units are unit names, not people",
     "anonymous_responses": "the anonymised calibration log: random person ids, no link kept",
     "service_signals": "counters that tell every worker to reload the served models",
 }
 HOLDS_LEARNER_DATA = {"learners", "diagnostic_sessions", "responses", "learning_events", "audit_log",
-                      "result_reviews"}
+                      "result_reviews", "cat_section_sessions", "xapi_statements"}
 
 
 def _events(api, learner: str, n: int, tag: str) -> None:
@@ -176,7 +177,7 @@ def test_the_subject_access_export_holds_everything_but_the_answer_key(api, bank
     body = r.json()
     tables = body["tables"]
     assert set(tables) == {"learners", "diagnostic_sessions", "responses", "learning_events",
-                           "result_reviews"}
+                           "result_reviews", "cat_section_sessions", "xapi_statements"}
     assert [x["kind"] for x in tables["result_reviews"]] == ["contest"]
     assert [x["external_id"] for x in tables["learners"]] == ["subject-1"]
     assert tables["learners"][0]["unit"] == "tax-office"

@@ -1,0 +1,84 @@
+"""Issue 17 end to end: a TAO-like delivery platform runs an adaptive section against a real
+`digipath serve` (uvicorn on loopback) with nothing but the 1EdTech CAT standard (OAuth 2 token, sections,
+sessions, results), across a server restart; an LMS posts xAPI statements that the events export (the
+recommender's training input) then carries."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import shutil
+from datetime import UTC, datetime
+
+import httpx
+
+from tests.api.e2e_models import small_bank
+from tests.api.helpers import SimulatedTaker
+from tests.api.test_e2e import Server, create_key, model_store  # noqa: F401 - model_store is a fixture
+from tests.api.test_ims_cat import check
+
+
+def test_tao_like_platform_and_lms_against_digipath_serve(model_store, tmp_path):  # noqa: F811
+    home = tmp_path / "home"
+    shutil.copytree(model_store, home)
+    key = create_key(home, "academy", "diagnostics", "events", "admin")
+    server = Server(home)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            # the binding's security: client credentials for a bearer token
+            r = http.post("/ims/cat/v1p0/oauth2/token", data={
+                "grant_type": "client_credentials", "client_id": key[3:15], "client_secret": key[16:]})
+            assert r.status_code == 200, r.text
+            bearer = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            config = base64.b64encode(json.dumps({"areas": ["1", "2"]}).encode()).decode()
+            section = {"sectionConfiguration": config}
+            check("SectionDType", section)
+            r = http.post("/ims/cat/v1p0/sections", json=section, headers=bearer)
+            assert r.status_code == 201, r.text
+            check("CreateSectionResponseBodyDType", r.json())
+            base = f"/ims/cat/v1p0/sections/{r.json()['sectionIdentifier']}"
+            r = http.post(f"{base}/sessions", json={"priorData": [{"key": "initialEstimatedAbility",
+                                                                   "value": "0.0"}]}, headers=bearer)
+            assert r.status_code == 201, r.text
+            check("CreateSessionResponseBodyDType", r.json())
+            sid, step = r.json()["sessionIdentifier"], r.json()
+            taker, results, restarted = SimulatedTaker(small_bank(11), 0.5, 1), [], False
+            while step["nextItems"]["itemIdentifiers"]:
+                item = step["nextItems"]["itemIdentifiers"][0]
+                answer = {"value": [{"value": str(taker.answer({"id": item}))}]}
+                results.append({"identifier": item, "datestamp": datetime.now(UTC).isoformat(),
+                                "sessionStatus": "final", "responseVariables": [{
+                                    "identifier": "RESPONSE", "cardinality": "single",
+                                    "candidateResponse": answer}]})
+                body = {"assessmentResult": {"itemResult": results}, "sessionState": step["sessionState"]}
+                check("ResultsDType", body)
+                r = http.post(f"{base}/sessions/{sid}/results", json=body, headers=bearer)
+                assert r.status_code == 201, r.text
+                step = r.json()
+                ended = not step["nextItems"]["itemIdentifiers"]
+                check("SubmitResultsResponseBodyDType", step, relaxed=ended)
+                if len(results) == 3 and not restarted:  # the engine restarts mid-section: nothing is lost
+                    server.restart()
+                    restarted = True
+            assert restarted and len({x["identifier"] for x in results}) == len(results)
+            names = {v["identifier"] for v in step["assessmentResult"]["testResult"]["outcomeVariables"]}
+            assert names == {"THETA_1", "SE_1", "LEVEL_1", "THETA_2", "SE_2", "LEVEL_2"}
+            r = http.get(f"/v1/diagnostics/{sid}", headers=bearer)
+            assert r.json()["status"] == "finished" and r.json()["answered"] == len(results)
+
+            # an LMS posts xAPI statements; the next training's input has them
+            statement = {"id": "3c1e0f7a-2b7d-4c55-9a53-0d7a1f7f2b10",
+                         "actor": {"account": {"homePage": "https://lms.example", "name": "emp-7"}},
+                         "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+                         "object": {"id": "https://lms.example/content/c-0003"}}
+            xapi = {**bearer, "X-Experience-API-Version": "1.0.3"}
+            assert http.post("/xapi/statements", json=statement, headers=xapi).status_code == 200
+            assert http.post("/xapi/statements", json=[statement], headers=xapi).status_code == 200
+            rows = list(csv.DictReader(io.StringIO(http.get("/v1/admin/events/export", headers=bearer).text)))
+            assert [(r["learner_id"], r["event"], r["event_id"]) for r in rows] == [
+                ("academy:emp-7", "completed", f"xapi:{statement['id']}")]
+    finally:
+        server.stop()

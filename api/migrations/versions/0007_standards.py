@@ -1,7 +1,7 @@
 """platform standards (issue 17): 1EdTech CAT sections and which diagnostics are their sessions; xAPI
 statements received
 
-Revision ID: 0017
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 07:00:00
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

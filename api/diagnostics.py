@@ -146,7 +146,12 @@ class DiagnosticService:
             state = conn.execute(_STATE_SELECT, {"sid": row.id}).scalar_one()
         data = json.loads(state)
         log = list(data.get("log") or [])
-        if len(log) < row.sequence:  # rows up to the version read, so a concurrent append is not seen
+        if len(log) > row.sequence:
+            # A concurrent answer finished the session after ``row`` was read and stored the whole log:
+            # rebuild the session as ``row`` saw it, so this answer loses the version check and replays.
+            data["log"] = log[: row.sequence]
+            state = json.dumps(data)
+        elif len(log) < row.sequence:  # rows up to the version read, so a concurrent append is not seen
             rest = conn.execute(_LOG_SELECT, {"sid": row.id, "after": len(log), "upto": row.sequence})
             log.extend({"item_id": r.item_id, "answer": r.answer} for r in rest)
             data["log"] = log

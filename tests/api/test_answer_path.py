@@ -167,3 +167,26 @@ def test_a_seeded_service_gives_the_same_diagnostics(settings, bank_v1, bank_v2,
 
     first, second = run("one"), run("two")
     assert len(first) >= 8 and first == second
+
+
+def test_a_session_finished_concurrently_is_rebuilt_as_the_slower_answer_saw_it(api, bank_v1):
+    """Two identical last answers at once: the slower one read the session row before the faster one
+    finished it (and stored the whole log). Rebuilt from that row, the session stands where the row
+    said, so the slower answer loses the version check and replays the reply instead of failing with
+    'already answered' (seen once on PostgreSQL through the CAT service)."""
+    from api.diagnostics import _HOT_SELECT
+
+    services = api.app.state.services
+    taker = SimulatedTaker(bank_v1, 0.2, seed=9)
+    step = api.client.post("/v1/diagnostics", json={"learner_id": "s5"}, headers=api.a).json()
+    sid = step["session_id"]
+    while True:
+        with services.sessionmaker() as db:
+            stale = db.execute(_HOT_SELECT, {"sid": sid}).first()  # read before the answer commits
+        step = _answer(api, step, taker)[0].json()
+        if step["status"] == "finished":
+            break
+    with services.sessionmaker() as db:
+        cat = services.diagnostics._restore(db, stale, bank_v1)
+    assert cat.n_answered == stale.sequence and not cat.finished
+    assert cat.next_item() == stale.pending_item

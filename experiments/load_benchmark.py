@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import math
@@ -310,6 +311,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def serving(home: Path, env: dict, workers: int = 1, status: str = "starting the server ..."):
+    """A ``digipath serve`` child process on a free loopback port, ready (``/readyz`` 200) when entered and
+    stopped with SIGTERM when left; yields ``(process, port)``. Its output goes to ``home/server.log``."""
+    port = _free_port()
+    log = open(home / "server.log", "ab")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with console.status(status):
+            deadline = time.monotonic() + 180
+            while True:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"server did not start; see {home / 'server.log'}")
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.3)
+        yield server, port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=32)
@@ -366,7 +402,6 @@ def main() -> None:
                 cwd=ROOT,
                 check=True,
             )
-    port = _free_port()
     env = {
         **os.environ,
         "DIGIPATH_HOME": str(home),
@@ -375,27 +410,8 @@ def main() -> None:
     }
     if args.database_url:
         env["DIGIPATH_DATABASE_URL"] = args.database_url
-    log = open(home / "server.log", "ab")  # noqa: SIM115
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", str(args.workers)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with console.status("starting the server ..."):
-            deadline = time.monotonic() + 180
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start; see {home / 'server.log'}")
-                try:
-                    if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.3)
+    with serving(home, env, args.workers) as (server, port):
+        base = f"http://127.0.0.1:{port}"
         key = _new_key(env)  # a key in this database (the demo key file may belong to another one)
         bank = _bank(args.seed, args.items_per_competence)
         # the generator's own long-lived objects (modules, the bank) out of the cyclic GC: a full pass
@@ -423,13 +439,6 @@ def main() -> None:
                     )
                 )
         server_side = _server_latency(base) if args.workers == 1 else None
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
     report(args, lat, errors, elapsed, cpu, home, server_side, slow)
     if not args.home:
         shutil.rmtree(home, ignore_errors=True)

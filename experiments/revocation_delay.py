@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from experiments.load_benchmark import _free_port
+from experiments.load_benchmark import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,35 +115,14 @@ def main() -> None:
                     str(home), "--seed", "0", "--items-per-competence", "6"], cwd=ROOT, check=True)
     env = _env(home, args.database_url)
     admin = {"Authorization": f"Bearer {_cli_key(env)}"}
-    port = _free_port()
-    log = open(home / "server.log", "ab")  # noqa: SIM115 - closed below
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers",
-                               str(args.workers)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start; see {home / 'server.log'}")
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+    with serving(home, env, args.workers) as (_server, port):
+        url = f"http://127.0.0.1:{port}"
         connections = _worker_connections(url, admin, args.workers)
         delays = []
         for _ in range(args.trials):
             delays += trial(connections, admin, args.poll_ms / 1000).values()
         for client in connections.values():
             client.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
     ms = np.array(delays) * 1000
     from sqlalchemy import create_engine, func, select
 

@@ -14,6 +14,7 @@ import secrets
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from adaptive.cat import CatConfig, CatSession, CompetenceProfile
 from adaptive.cat.explain import explain_profile
-from adaptive.errors import ValidationError
+from adaptive.cat.session import check_score
+from adaptive.errors import InvalidAnswerError, ValidationError
 from adaptive.framework import framework_for_bank
 from api.auth import Principal
 from api.insights.retest import exclude_items, items_seen_last_time
@@ -153,7 +155,8 @@ class DiagnosticService:
             state = json.dumps(data)
         elif len(log) < row.sequence:  # rows up to the version read, so a concurrent append is not seen
             rest = conn.execute(_LOG_SELECT, {"sid": row.id, "after": len(log), "upto": row.sequence})
-            log.extend({"item_id": r.item_id, "answer": r.answer} for r in rest)
+            # a platform-scored answer has no option (answer None): its score replays it
+            log.extend({"item_id": r.item_id, "answer": r.answer, "score": r.response} for r in rest)
             data["log"] = log
             state = json.dumps(data)
         return CatSession.from_json(bank, state)
@@ -173,9 +176,12 @@ class DiagnosticService:
         bank_version: str | None = None,
         cat_settings: dict | None = None,
         start_theta: dict[str, float] | None = None,
+        linked_rows: Callable[[str], Iterable[object]] | None = None,
     ) -> dict[str, Any]:
         """``bank_version``/``cat_settings``/``start_theta``: a CAT-service section's item pool, its CAT
-        settings (over the service's) and a prior ability (``api/routers/ims_cat.py``); None: as usual."""
+        settings (over the service's) and a prior ability (``api/routers/ims_cat.py``); None: as usual.
+        ``linked_rows(session_id)``: the caller's rows about the new session (a CAT-service session's
+        link to its section), written in the same transaction: a failure leaves neither."""
         if practice and not db.get(Organisation, principal.org_id).practice_mode:
             raise ProblemError(
                 403,
@@ -238,6 +244,9 @@ class DiagnosticService:
             row.result = jsonable(cat.result().to_dict())
             row.finished_at = now
         db.add(row)
+        if linked_rows is not None:
+            db.flush()  # the session row first: the linked rows refer to it (no relationship orders them)
+            db.add_all(linked_rows(row.id))
         db.commit()
         self.cache.put(row.id, row.version, cat)
         return self._reply(row, bank, cat)
@@ -247,15 +256,19 @@ class DiagnosticService:
     # UPDATE ... WHERE version = :seen (optimistic concurrency), INSERT into the response log. SQLAlchemy
     # caches their compiled form, so an answer costs the driver calls plus the CAT step.
     def answer(
-        self, db: Session, principal: Principal, session_id: str, item_id: str, answer: int, sequence: int
+        self, db: Session, principal: Principal, session_id: str, item_id: str, answer: int | None,
+        sequence: int, *, score: int | float | str | None = None,
     ) -> StepOutcome:
+        """Apply the answer at ``sequence``: the option chosen (``answer``, scored with the bank's key), or
+        with ``answer`` None the ``score`` the delivery platform gave (a CAT-service section that trusts
+        the platform's scoring; ``/v1`` always sends an option)."""
         conn = db.connection()  # Core statements on the session's connection: no ORM bookkeeping needed
         found = conn.execute(_HOT_SELECT, {"sid": session_id}).first() if len(session_id) <= 36 else None
         if found is None or found.org_id != principal.org_id:  # another organisation's session: not found
             raise ProblemError(404, "not-found", f"unknown diagnostic session {session_id!r}")
         row = found
         if sequence <= row.sequence:
-            return StepOutcome(self._replay(db, row, item_id, answer, sequence), applied=False)
+            return StepOutcome(self._replay(db, row, item_id, answer, score, sequence), applied=False)
         if row.status == "finished":
             raise ProblemError(
                 409, "session-finished", f"diagnostic {session_id} is finished", session_id=session_id
@@ -276,9 +289,15 @@ class DiagnosticService:
                 expected_sequence=row.sequence + 1,
             )
         bank = self.provider.bank(row.bank_version)
-        response = bank.score(item_id, answer)  # InvalidAnswerError (422) before anything changes
-        cat = self._load_cat(db, row, bank)
-        cat.answer(item_id, answer)
+        # InvalidAnswerError (422) before anything changes
+        if answer is None:
+            response = check_score(bank, item_id, score)
+            cat = self._load_cat(db, row, bank)
+            cat.answer(item_id, score=response)
+        else:
+            response = bank.score(item_id, answer)
+            cat = self._load_cat(db, row, bank)
+            cat.answer(item_id, answer)
         next_item = cat.next_item()
         now = utcnow()
         seen_version = row.version
@@ -335,7 +354,8 @@ class DiagnosticService:
             # Another request won the race; if it was this very answer, hand back its reply.
             fresh = db.execute(_HOT_SELECT, {"sid": session_id}).first()
             if fresh is not None and sequence <= fresh.sequence:
-                return StepOutcome(self._replay(db, fresh, item_id, answer, sequence), applied=False)
+                return StepOutcome(self._replay(db, fresh, item_id, answer, score, sequence),
+                                   applied=False)
             raise ProblemError(
                 409,
                 "concurrent-update",
@@ -346,13 +366,19 @@ class DiagnosticService:
             self.cache.put(row.id, seen_version + 1, cat)
         return StepOutcome(reply, applied=True, finished_now=next_item is None)
 
-    def _replay(self, db: Session, row, item_id: str, answer: int, sequence: int) -> dict:
+    def _replay(self, db: Session, row, item_id: str, answer: int | None, score, sequence: int) -> dict:  # noqa: ANN001
         record = db.scalar(
             select(ResponseRecord).where(
                 ResponseRecord.session_id == row.id, ResponseRecord.sequence == sequence
             )
         )
-        if record is not None and record.item_id == item_id and record.answer == answer:
+        same = record is not None and record.item_id == item_id and record.answer == answer
+        if same and answer is None:  # platform-scored: the same score again
+            try:
+                same = record.response == check_score(self.provider.bank(row.bank_version), item_id, score)
+            except InvalidAnswerError:
+                same = False
+        if same:
             return record.reply
         raise ProblemError(
             409,
@@ -470,7 +496,7 @@ _HOT_SELECT = select(
 # Only on a cache miss (restart, another worker, eviction): the CAT set-up and the answers so far.
 _STATE_SELECT = select(_SESSIONS.c.state).where(_SESSIONS.c.id == bindparam("sid"))
 _LOG_SELECT = (
-    select(_RESPONSES.c.item_id, _RESPONSES.c.answer)
+    select(_RESPONSES.c.item_id, _RESPONSES.c.answer, _RESPONSES.c.response)
     .where(
         _RESPONSES.c.session_id == bindparam("sid"),
         _RESPONSES.c.sequence > bindparam("after"),

@@ -3,6 +3,10 @@
 All randomness is derived from ``seed`` and the item position (``default_rng([seed, 1, position])``),
 so the state is a function of (bank, config, seed, start_theta, response log): ``to_json`` stores just
 those and ``from_json``/``replay`` rebuild the exact live state by replaying the log.
+
+An answer is scored here with the bank's key (the chosen option), or arrives scored by the delivery
+platform (a score without an option: a CAT-service section that trusts the platform's scoring); the log
+keeps ``answer: None`` for those, and the score is checked against the item's model either way.
 """
 
 from __future__ import annotations
@@ -26,6 +30,25 @@ from adaptive.errors import (
 )
 
 _FORMAT = "digipath-cat-session/1"
+
+
+def check_score(bank, item_id: str, score) -> int:  # noqa: ANN001
+    """A platform's score of ``item_id`` as the item's model has it: 0 or 1 for a dichotomous item, a
+    category 0..K-1 for a GRM item. Integral numbers (``1.0``, ``"1"``) are taken; anything else is an
+    ``InvalidAnswerError`` naming the item and what it takes."""
+    item = bank.item(item_id)
+    allowed = ("0 or 1 (a dichotomous item)" if not item.is_polytomous
+               else f"a category 0..{item.max_score} (a GRM item with {item.n_categories} categories)")
+    value = score
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            value = None
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value)
+            or value != int(value) or not 0 <= int(value) <= item.max_score):
+        raise InvalidAnswerError(f"item {item_id!r}: score must be {allowed}, got {score!r}")
+    return int(value)
 
 
 class CatSession:
@@ -77,21 +100,29 @@ class CatSession:
     def n_answered(self) -> int:
         return len(self.log)
 
-    def answer(self, item_id: str, answer: int) -> dict:
-        """Score ``answer`` to the pending item on the server and move on; returns the log entry."""
+    def answer(self, item_id: str, answer: int | None = None, *, score: int | None = None) -> dict:
+        """Score ``answer`` (the option chosen) to the pending item with the bank's key, or take ``score``
+        as the delivery platform scored it (no option; see :func:`check_score`), and move on; returns the
+        log entry. Exactly one of the two."""
         if item_id in self._answered:
             raise AlreadyAnsweredError(f"item {item_id!r} was already answered in this session")
         if self.finished:
             raise SessionFinishedError(f"the session is finished; item {item_id!r} cannot be answered")
         if item_id != self._pending:
             raise WrongItemError(f"item {item_id!r} is not the pending item {self._pending!r}")
-        if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+        if (answer is None) == (score is None):
+            raise InvalidAnswerError(f"item {item_id!r}: give either the option chosen or the platform's "
+                                     "score, not both or neither")
+        if answer is None:
+            score = check_score(self.bank, item_id, score)
+        elif isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
             raise InvalidAnswerError(f"answer to item {item_id!r} must be an integer option index, "
                                      f"got {answer!r}")
-        score = int(self.bank.score(item_id, int(answer)))
+        else:
+            answer, score = int(answer), int(self.bank.score(item_id, int(answer)))
         e = self._engine
         i = e.tables.index[item_id]
-        entry = {"item_id": item_id, "answer": int(answer), "score": score,
+        entry = {"item_id": item_id, "answer": answer, "score": score,
                  "area": e.tables.area_ids[e.tables.item_area[i]], "is_pilot": self._pending_pilot,
                  "position": int(e.position[0])}
         e.record(np.zeros(1, dtype=np.intp), np.array([i]), np.array([score]),
@@ -174,15 +205,22 @@ class CatSession:
     @classmethod
     def replay(cls, bank, config: CatConfig, seed: int, log: list[dict],
                start_theta: dict[str, float] | None = None) -> CatSession:
-        """Rebuild a session from its response log; the log must be the one this session would give."""
+        """Rebuild a session from its response log; the log must be the one this session would give. An
+        entry with an ``answer`` is scored again with the key; one without (``answer`` None: scored by the
+        platform) brings its ``score``."""
         session = cls(bank, config, seed, start_theta)
         for k, entry in enumerate(log):
-            if not isinstance(entry, dict) or "answer" not in entry:
-                raise ValidationError("each log entry needs 'item_id' and 'answer'", where="session log",
+            if not isinstance(entry, dict) or "answer" not in entry or (
+                    entry["answer"] is None and entry.get("score") is None):
+                raise ValidationError("each log entry needs 'item_id' and 'answer' (or, scored by the "
+                                      "platform, 'answer': null and 'score')", where="session log",
                                       row=k, field="answer")
             if session.finished or entry.get("item_id") != session.next_item():
                 raise ValidationError(f"log entry {k} gives item {entry.get('item_id')!r} but the session "
                                       f"asks {session.next_item()!r}", where="session log", row=k,
                                       field="item_id")
-            session.answer(entry["item_id"], entry["answer"])
+            if entry["answer"] is None:
+                session.answer(entry["item_id"], score=entry["score"])
+            else:
+                session.answer(entry["item_id"], entry["answer"])
         return session

@@ -142,8 +142,10 @@ class ResponseRecord(Base):
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
     sequence: Mapped[int] = mapped_column(Integer, nullable=False)  # 1-based position in the test
     item_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    answer: Mapped[int] = mapped_column(Integer, nullable=False)  # option index the learner chose
-    response: Mapped[int] = mapped_column(Integer, nullable=False)  # scored on the server
+    # the option index the learner chose; None when the delivery platform scored the item and sent only
+    # its score (a CAT-service section that trusts the platform's scoring, api/routers/ims_cat.py)
+    answer: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response: Mapped[int] = mapped_column(Integer, nullable=False)  # the score: server's key, or platform's
     bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
     administered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     reply: Mapped[dict] = mapped_column(JSON, nullable=False)

@@ -5,9 +5,15 @@ CAT settings; a session started here IS a diagnostic row, started and scored by 
 (the same CAT, store, restart and concurrency safety), so it shows in ``/v1/diagnostics/{id}``, the
 response export, insights and the learner's data rights. Errors use the spec's ``imsx_StatusInfoDType``.
 
+Who scores an item is the section's ``scoring`` setting (in ``sectionConfiguration``):
+- ``"platform"`` (the default, because TAO as shipped sends only its own ``SCORE`` outcome per item): the
+  platform's ``SCORE`` is the item's score, checked against the item's model (0/1, or a GRM category);
+  the response log keeps the score with no option (``responses.answer`` NULL);
+- ``"server"``: the candidate's response (``responseVariables`` ``RESPONSE``: the chosen option's index)
+  is scored here with the bank's key and a platform's ``SCORE`` is ignored, as on ``/v1/diagnostics``
+  (which always scores on the server).
+
 What departs from the letter of the spec, and why:
-- the candidate's response is scored here with the bank's key (``responseVariables``: the chosen option's
-  index); a platform's own ``SCORE`` alone is refused, since results must be explainable from responses;
 - a stage is one item; results are read cumulatively (TAO posts all results so far after every item), an
   item already scored is skipped, and an item never presented is refused before anything is stored;
 - outcome variables (theta, SE, level per area) come only with the end of the section: running estimates
@@ -38,7 +44,7 @@ from api import audit
 from api.auth import KeyVerifier, Principal, get_key_verifier, require
 from api.deps import DbSession, Diagnostics, MetricsDep, Provider, SettingsDep
 from api.diagnostics import public_profile
-from api.persistence.tables import CatSection, CatSectionSession, ResponseRecord, utcnow
+from api.persistence.tables import CatSection, CatSectionSession, Learner, ResponseRecord, utcnow
 from api.problems import ERROR_RENDERERS, ProblemError
 from api.schemas_ims_cat import (
     CreateSectionResponseBody,
@@ -61,7 +67,11 @@ _STATUS = {"model": StatusInfo}
 _ERRORS = {400: _STATUS, 401: _STATUS, 403: _STATUS, 404: _STATUS, 500: _STATUS}
 
 # the section configuration's own keys; everything under "cat" is an ``adaptive.cat.CatConfig`` field
-CONFIG_KEYS = ("bank_version", "language", "areas", "cat")
+CONFIG_KEYS = ("bank_version", "language", "areas", "scoring", "cat")
+SCORING = ("platform", "server")  # who scores an item: the delivery platform (its SCORE), or digipath
+DEFAULT_SCORING = "platform"  # what TAO as shipped needs: it sends its own SCORE and no option index
+# sections stored before the setting existed were scored on the server (the only way then)
+STORED_SCORING_DEFAULT = "server"
 SOURCE_ID = "https://digipath.example/diagnostics"  # the sourceID naming digipath's session identifiers
 _MINOR = {400: "invaliddata", 401: "unauthorisedrequest", 403: "forbidden", 404: "unknownobject",
           422: "invaliddata", 500: "internal_server_error", 503: "server_busy"}
@@ -203,6 +213,11 @@ def create_section(body: Section, db: DbSession, principal: Caller, provider: Pr
     if not isinstance(areas, list) or any(a not in bank.area_ids for a in areas):
         raise _bad(f"sectionConfiguration areas {areas!r}: a list of the bank's areas "
                    f"({', '.join(bank.area_ids)})")
+    scoring = config.get("scoring", DEFAULT_SCORING)
+    if scoring not in SCORING:
+        raise _bad(f"sectionConfiguration scoring {scoring!r}: one of {', '.join(SCORING)} (platform: the "
+                   "platform's SCORE per item is taken; server: the RESPONSE option is scored here)",
+                   "invalid-section-configuration")
     cat = config.get("cat") or {}
     if not isinstance(cat, dict) or "areas" in cat:
         raise _bad("sectionConfiguration cat: an object of CAT settings (areas go in 'areas')")
@@ -213,7 +228,7 @@ def create_section(body: Section, db: DbSession, principal: Caller, provider: Pr
     except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
         raise _bad(f"sectionConfiguration cat: a setting has the wrong type ({exc})",
                    "invalid-section-configuration") from None
-    stored = {"bank_version": version, "language": language, "areas": areas, "cat": cat}
+    stored = {"bank_version": version, "language": language, "areas": areas, "scoring": scoring, "cat": cat}
     section = body.model_dump(exclude_none=True)
     digest = hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()
     same = db.scalar(select(CatSection.id).where(
@@ -224,7 +239,8 @@ def create_section(body: Section, db: DbSession, principal: Caller, provider: Pr
     row = CatSection(id=str(uuid.uuid4()), org_id=principal.org_id, bank_version=version,
                      configuration=stored, section=section, request_sha256=digest)
     db.add(row)
-    audit.record(db, principal, "cat.section.create", f"cat-section:{row.id}", bank_version=version)
+    audit.record(db, principal, "cat.section.create", f"cat-section:{row.id}", bank_version=version,
+                 scoring=scoring)
     db.commit()
     return {"sectionIdentifier": row.id}
 
@@ -278,14 +294,18 @@ def create_session(sectionIdentifier: SectionId, body: SessionIn, db: DbSession,
     learner = next((str(prior[k]) for k in _LEARNER_KEYS if prior.get(k) not in (None, "")), None)
     if learner is not None and not _LEARNER_RE.match(learner):
         raise _bad(f"priorData learner id {learner!r}: 1-128 letters, digits or . _ : @ -")
-    # TAO sends no candidate id: the diagnostic gets a pseudonym, which only the platform can link
-    learner = learner or f"cat-{uuid.uuid4().hex}"
+    if learner is None:
+        # TAO sends no candidate id: the diagnostic gets a pseudonym, which only the platform can link. It
+        # is new, so it is added to this transaction (``start`` finds it pending and does not commit it
+        # apart): a failed creation leaves no learner either.
+        learner = f"cat-{uuid.uuid4().hex}"
+        db.add(Learner(org_id=principal.org_id, external_id=learner))
     config = section.configuration
+    # the diagnostic and its link to the section in one transaction: a failure leaves neither
     reply = diagnostics.start(db, principal, learner, None, config["areas"], config["language"],
                               bank_version=section.bank_version, cat_settings=config.get("cat"),
-                              start_theta=start_theta)
-    db.add(CatSectionSession(session_id=reply["session_id"], section_id=section.id))
-    db.commit()
+                              start_theta=start_theta, linked_rows=lambda sid: [
+                                  CatSectionSession(session_id=sid, section_id=section.id)])
     metrics.sessions_started.inc()
     item = reply.get("item")
     out: dict[str, Any] = {"sessionIdentifier": reply["session_id"],
@@ -312,15 +332,29 @@ def candidate_answer(result: ItemResult) -> int:
     variables = [v for v in result.responseVariables if v.candidateResponse is not None]
     variable = next((v for v in variables if v.identifier == "RESPONSE"), variables[0] if variables else None)
     if variable is None or not variable.candidateResponse.value:
-        raise _bad(f"item {result.identifier!r}: no candidate response (responseVariables RESPONSE); the "
-                   "engine scores responses itself and does not take a platform's SCORE",
-                   "missing-candidate-response")
+        raise _bad(f"item {result.identifier!r}: no candidate response (responseVariables RESPONSE); this "
+                   "section is scored on the server (sectionConfiguration scoring: server) and does not take "
+                   "a platform's SCORE", "missing-candidate-response")
     first = variable.candidateResponse.value[0]
     value = getattr(first, "value", first)
     text = str(value).strip()
     if isinstance(value, bool) or not re.fullmatch(r"\d{1,3}", text):
         raise _bad(f"item {result.identifier!r}: candidate response {value!r} is not an option index")
     return int(text)
+
+
+def platform_score(result: ItemResult) -> Any:
+    """The platform's score of an item: its ``SCORE`` outcome variable (TAO filters its variables to
+    ``score`` case-insensitively), one value, as sent; checked against the item's model when applied."""
+    variable = next((v for v in result.outcomeVariables if v.identifier.lower() == "score"), None)
+    if variable is None or variable.value in (None, [], ""):
+        raise _bad(f"item {result.identifier!r}: no SCORE outcome variable; this section takes the "
+                   "platform's scoring (sectionConfiguration scoring: platform); a platform that sends "
+                   "the candidate's RESPONSE instead needs a section with scoring: server", "missing-score")
+    values = variable.value if isinstance(variable.value, list) else [variable.value]
+    if len(values) != 1:
+        raise _bad(f"item {result.identifier!r}: SCORE has {len(values)} values; one is needed")
+    return getattr(values[0], "value", values[0])
 
 
 @router.post("/sections/{sectionIdentifier}/sessions/{sessionIdentifier}/results", status_code=201,
@@ -346,9 +380,14 @@ def submit_results(sectionIdentifier: SectionId, sessionIdentifier: SessionId, b
         raise _bad(f"item(s) {stray} were not presented in this session (pending: {row.pending_item!r})",
                    "item-not-presented")
     if row.pending_item in new and row.status != "finished":
-        answer = candidate_answer(new[row.pending_item])
+        result = new[row.pending_item]
+        if section.configuration.get("scoring", STORED_SCORING_DEFAULT) == "platform":
+            answer, score = None, platform_score(result)
+        else:
+            answer, score = candidate_answer(result), None
         try:
-            outcome = diagnostics.answer(db, principal, row.id, row.pending_item, answer, row.sequence + 1)
+            outcome = diagnostics.answer(db, principal, row.id, row.pending_item, answer, row.sequence + 1,
+                                         score=score)
         except ProblemError as exc:
             if exc.status != 409:
                 raise

@@ -9,6 +9,7 @@ import pytest
 
 from adaptive.cat import CatConfig, CatSession
 from adaptive.cat.profile import MIN_ITEMS_FOR_COMPETENCE_ESTIMATE, estimate_profile
+from adaptive.cat.session import check_score
 from adaptive.errors import (
     AlreadyAnsweredError,
     InvalidAnswerError,
@@ -284,3 +285,60 @@ def test_replay_rejects_malformed_entries(bank):
     with pytest.raises(ValidationError) as exc:
         CatSession.replay(bank, CatConfig(), 2, log)
     assert exc.value.row == 1 and exc.value.field == "answer"
+
+
+def test_platform_scores_run_the_same_session_as_options(bank):
+    """A score sent by the delivery platform (no option) moves the session exactly as the option that
+    earns it: same items, same posterior, same profile; the log keeps ``answer: None``; JSON round trip."""
+    by_option = CatSession(bank, CatConfig(n_pilot=1), seed=4)
+    by_score = CatSession(bank, CatConfig(n_pilot=1), seed=4)
+    rng = np.random.default_rng(3)
+    kinds = set()
+    while not by_option.finished:
+        iid = by_option.next_item()
+        assert by_score.next_item() == iid
+        option = respond(bank, iid, THETA, rng)
+        score = bank.score(iid, option)
+        kinds.add(bank.item(iid).is_polytomous)
+        by_option.answer(iid, option)
+        # platforms send numbers in their own forms: 1.0, "2", 0
+        by_score.answer(iid, score=[float(score), str(score), score][by_score.n_answered % 3])
+        if by_score.n_answered == 5:  # mid-session persistence of score-only entries
+            by_score = CatSession.from_json(bank, by_score.to_json())
+    assert kinds == {True, False}, "the session should meet dichotomous and GRM items"
+    assert by_score.finished and [e["item_id"] for e in by_score.log] == [e["item_id"] for e in by_option.log]
+    assert all(e["answer"] is None for e in by_score.log)
+    assert [e["score"] for e in by_score.log] == [e["score"] for e in by_option.log]
+    np.testing.assert_array_equal(by_score._engine.posterior.theta, by_option._engine.posterior.theta)
+    assert by_score.result().to_dict() == by_option.result().to_dict()
+    replayed = CatSession.from_json(bank, by_score.to_json())
+    assert replayed.finished and replayed.result().to_dict() == by_score.result().to_dict()
+
+
+def test_platform_scores_are_checked_against_the_item_model(bank):
+    s = CatSession(bank, CatConfig(), seed=6)
+    dichotomous = next(it for it in bank.items if not it.is_polytomous)
+    grm = next(it for it in bank.items if it.is_polytomous)
+    assert check_score(bank, dichotomous.id, 1) == 1 and check_score(bank, dichotomous.id, "0.0") == 0
+    assert check_score(bank, grm.id, grm.max_score) == grm.max_score and grm.max_score >= 2
+    for item, bad in [(dichotomous, 2), (dichotomous, -1), (dichotomous, 0.5), (dichotomous, True),
+                      (dichotomous, "yes"), (dichotomous, float("nan")), (dichotomous, "inf"),
+                      (dichotomous, None), (grm, grm.max_score + 1), (grm, 1.5)]:
+        with pytest.raises(InvalidAnswerError) as exc:
+            check_score(bank, item.id, bad)
+        assert item.id in str(exc.value)
+    assert "GRM" in str(pytest.raises(InvalidAnswerError, check_score, bank, grm.id, 9).value)
+    pending = s.next_item()
+    with pytest.raises(InvalidAnswerError):  # an option and a score at once: which one counts?
+        s.answer(pending, 0, score=1)
+    with pytest.raises(InvalidAnswerError):
+        s.answer(pending)
+    with pytest.raises(InvalidAnswerError):
+        s.answer(pending, score=bank.item(pending).max_score + 1)
+    assert s.n_answered == 0 and s.next_item() == pending  # nothing changed
+    s.answer(pending, score=0)
+    log = [dict(e) for e in s.log]
+    del log[0]["score"]  # score-only entry without its score cannot be replayed
+    with pytest.raises(ValidationError) as exc:
+        CatSession.replay(bank, CatConfig(), 6, log)
+    assert exc.value.row == 0

@@ -1,19 +1,24 @@
-"""The 1EdTech CAT service v1.0 (issue 17): a scripted delivery-platform client walks whole adaptive
+"""The 1EdTech CAT service v1.0 (issue 17): scripted delivery-platform clients walk whole adaptive
 sections, validating every request and response body against the official OpenAPI document
-(``tests/api/data/1edtech-cat-v1p0-openapi.json``, source and licence in ``tests/api/data/README.md``)."""
+(``tests/api/data/1edtech-cat-v1p0-openapi.json``, source and licence in ``tests/api/data/README.md``):
+``Platform`` (spec-shaped, sends the candidate's responses for digipath to score) and ``UnmodifiedTao``
+(sends exactly what TAO as shipped sends: its own SCORE per item, off-spec forms included)."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import csv
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import jsonschema
 import pytest
+from sqlalchemy import event
 
-from api.persistence.tables import CatSection, DiagnosticSession, ResponseRecord
+from api.persistence.tables import CatSection, CatSectionSession, DiagnosticSession, Learner, ResponseRecord
 from tests.api.helpers import SimulatedTaker
 
 SPEC = json.loads((Path(__file__).parent / "data" / "1edtech-cat-v1p0-openapi.json").read_text())
@@ -24,8 +29,26 @@ _RELAXED = copy.deepcopy(SPEC["components"])
 _RELAXED["schemas"]["NextItemSetDType"]["properties"]["itemIdentifiers"]["minItems"] = 0
 
 
-def check(name: str, body, *, relaxed: bool = False) -> None:  # noqa: ANN001
-    components = _RELAXED if relaxed else SPEC["components"]
+# What TAO as shipped sends off the schema, and nothing more (read from oat-sa/lib-test-cat 2.4.0,
+# src/ims/v1p3: CatSection::requestSectionIdentifier, CatSession::getTestMap, ResultFormatter, SessionContext;
+# GPL-2.0, described here, not copied): qtiMetadata base64 (a string, not the object), a context whose
+# sourcedId is null, sessionStatus "FINAL", integer cardinality, upper-case baseType, numbers as values.
+# Its requests are checked against the official schema with exactly these relaxed.
+_TAO = copy.deepcopy(SPEC["components"])
+_tao = _TAO["schemas"]
+_tao["SectionDType"]["properties"]["qtiMetadata"] = {
+    "anyOf": [_tao["SectionDType"]["properties"]["qtiMetadata"], {"type": "string"}]}
+_tao["ContextDType"]["properties"]["sourcedId"]["type"] = ["string", "null"]
+_tao["ItemResultDType"]["properties"]["sessionStatus"]["enum"].append("FINAL")
+_tao["OutcomeVariableDType"]["properties"]["cardinality"] = {
+    "anyOf": [_tao["OutcomeVariableDType"]["properties"]["cardinality"], {"type": "integer"}]}
+_tao["ValueDType"]["properties"]["value"]["type"] = ["string", "number"]
+_tao["ValueDType"]["properties"]["baseType"]["enum"] += [
+    v.upper() for v in _tao["ValueDType"]["properties"]["baseType"]["enum"]]
+
+
+def check(name: str, body, *, relaxed: bool = False, tao: bool = False) -> None:  # noqa: ANN001
+    components = _TAO if tao else _RELAXED if relaxed else SPEC["components"]
     schema = {"$ref": f"#/components/schemas/{name}", "components": components}
     jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).validate(body)
 
@@ -56,7 +79,8 @@ class Platform:
         return r.json()
 
 
-def item_result(item_id: str, answer: int, index: int) -> dict:
+def item_result(item_id: str, answer: int, index: int, score: object = "0") -> dict:
+    """An item result with the candidate's RESPONSE (option index) and a platform SCORE (``score``)."""
     return {
         "identifier": item_id,
         "sequenceIndex": index,
@@ -64,10 +88,86 @@ def item_result(item_id: str, answer: int, index: int) -> dict:
         "sessionStatus": "final",
         "responseVariables": [{"identifier": "RESPONSE", "cardinality": "single", "baseType": "identifier",
                                "candidateResponse": {"value": [{"value": str(answer)}]}}],
-        # what TAO adds (its own score); the engine scores the response itself
         "outcomeVariables": [{"identifier": "SCORE", "cardinality": "single", "baseType": "float",
-                              "value": [{"value": "0"}]}],
+                              "value": [{"value": str(score)}]}],
     }
+
+
+class TaoFailure(AssertionError):
+    """TAO takes any non-2xx answer (or an empty body) for a connectivity failure of the engine."""
+
+
+class UnmodifiedTao:
+    """A delivery platform sending exactly what TAO as shipped sends (see ``_TAO`` and the spec notes):
+
+    - the section is posted at import and again at publishing (same content), with qtiMetadata,
+      qtiUsagedata and sectionConfiguration base64-encoded, and the returned id is reused;
+    - a session is created with ``{"priorData": [{"key": "initialEstimatedAbility", "value": "0.0"}]}``;
+    - TAO scores each item itself and, after every item, posts the results of all items so far, each
+      filtered to its SCORE outcome variable (no response variables), with the last ``sessionState``;
+      it posts only while that state is not null (an absent key reads as null in PHP);
+    - it never calls the DELETE endpoints, and keeps the ``testResult`` outcome variables it is sent.
+
+    Every request is checked against the official schema with TAO's departures only (and shown to need
+    them), every response against the official schema. ``http`` is a TestClient or an httpx client."""
+
+    METADATA = base64.b64encode(b"<qtiMetadata><toolName>TAO</toolName></qtiMetadata>").decode()
+
+    def __init__(self, http, headers: dict, base: str = BASE):  # noqa: ANN001
+        self.http, self.headers, self.base = http, headers, base
+        self.requests: list[dict] = []
+
+    def call(self, path: str, body: dict, request_schema: str, response_schema: str, *, ending=False) -> dict:
+        check(request_schema, body, tao=True)
+        self.requests.append(body)
+        r = self.http.post(self.base + path, json=body, headers=self.headers)
+        if not 200 <= r.status_code < 300 or not r.content:
+            raise TaoFailure(f"{path}: {r.status_code} {r.text}")
+        check(response_schema, r.json(), relaxed=ending)
+        return r.json()
+
+    def publish(self, settings: dict) -> str:
+        body = {"qtiMetadata": self.METADATA, "qtiUsagedata": base64.b64encode(b"").decode(),
+                "sectionConfiguration": base64.b64encode(json.dumps(settings).encode()).decode()}
+        first = self.call("/sections", body, "SectionDType", "CreateSectionResponseBodyDType")
+        again = self.call("/sections", body, "SectionDType", "CreateSectionResponseBodyDType")  # publishing
+        assert again == first
+        return first["sectionIdentifier"]
+
+    @staticmethod
+    def result(item_id: str, score: float) -> dict:
+        return {"identifier": item_id,
+                "datestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),  # PHP DateTime::ISO8601
+                "sessionStatus": "FINAL",
+                "outcomeVariables": [{"identifier": "SCORE", "cardinality": 0,
+                                      "value": [{"baseType": "FLOAT", "value": float(score)}]}]}
+
+    def run(self, section_id: str, score_item, between=None) -> tuple[str, list[dict], dict]:  # noqa: ANN001
+        """One candidate through the section; ``score_item(item_id)`` is TAO's own response processing,
+        ``between(n)`` runs after the n-th post. Returns the session id, the item results and the
+        test result's outcome variables by identifier."""
+        path = f"/sections/{section_id}/sessions"
+        created = self.call(path, {"priorData": [{"key": "initialEstimatedAbility", "value": "0.0"}]},
+                            "SessionDType", "CreateSessionResponseBodyDType")
+        session_id, state = created["sessionIdentifier"], created.get("sessionState")
+        items, results, test_result = created["nextItems"]["itemIdentifiers"], [], {}
+        while items and state is not None:
+            assert all(items[0] != r["identifier"] for r in results), "an item given twice"
+            results.append(self.result(items[0], score_item(items[0])))
+            body = {"assessmentResult": {"context": {"sourcedId": None, "sessionIdentifiers": []},
+                                         "itemResult": results}, "sessionState": state}
+            data = self.call(f"{path}/{session_id}/results", body, "ResultsDType",
+                             "SubmitResultsResponseBodyDType", ending=True)
+            if data["nextItems"]["itemIdentifiers"]:
+                check("SubmitResultsResponseBodyDType", data)  # strictly, while the section runs
+            items, state = data["nextItems"]["itemIdentifiers"], data.get("sessionState")
+            if "assessmentResult" in data:
+                test_result = {v["identifier"]: v for v in data["assessmentResult"]["testResult"][
+                    "outcomeVariables"]}
+            if between is not None:
+                between(len(results))
+        assert not items and state is None, "the section should end with no items and no state"
+        return session_id, results, test_result
 
 
 def walk(platform: Platform, bank, section_id: str, theta: float, seed: int) -> tuple[str, dict, list]:  # noqa: ANN001
@@ -103,7 +203,9 @@ def walk(platform: Platform, bank, section_id: str, theta: float, seed: int) -> 
 
 def test_a_platform_runs_whole_sections(api, bank_v1):
     platform = Platform(api, api.a_diag)
-    section = {"sectionConfiguration": configuration(bank_version="1", language="en", areas=["1", "2"]),
+    # this platform sends the candidate's responses and has digipath score them
+    section = {"sectionConfiguration": configuration(bank_version="1", language="en", areas=["1", "2"],
+                                                     scoring="server"),
                "qtiMetadata": {"toolName": "scripted platform", "scoringMode": ["responseprocessing"]}}
     section_id = platform.post("/sections", section, "SectionDType", "CreateSectionResponseBodyDType")[
         "sectionIdentifier"]
@@ -159,40 +261,200 @@ def test_a_platform_runs_whole_sections(api, bank_v1):
     platform.error(api.client.get(f"{BASE}/sections/{section_id}", headers=api.a_diag), 404, "unknownobject")
 
 
-def test_tao_departures_are_read_as_tao_sends_them(api, bank_v1):
-    """Same section posted again (qtiMetadata as a string) -> same id; off-spec values are accepted."""
-    body = {"sectionConfiguration": configuration(areas=["3"], cat={"max_items": 4, "min_items": 4}),
-            "qtiMetadata": base64.b64encode(b"{}").decode()}
-    first = api.client.post(f"{BASE}/sections", json=body, headers=api.a_diag)
-    again = api.client.post(f"{BASE}/sections", json=body, headers=api.a_diag)
-    assert first.status_code == again.status_code == 201
-    section_id = first.json()["sectionIdentifier"]
-    assert again.json()["sectionIdentifier"] == section_id
-    got = api.client.get(f"{BASE}/sections/{section_id}", headers=api.a_diag)
-    check("GetSectionResponseBodyDType", got.json())
+def _tao_scorer(bank, taker: SimulatedTaker, scores: dict):  # noqa: ANN001, ANN202
+    """TAO's own response processing: it delivers the item, so it has the key and sends only the score."""
+    def score_item(item_id: str) -> int:
+        scores[item_id] = bank.score(item_id, taker.answer({"id": item_id}))
+        return scores[item_id]
+    return score_item
 
-    r = api.client.post(f"{BASE}/sections/{section_id}/sessions",
-                        json={"priorData": [{"key": "initialEstimatedAbility", "value": "0.0"}]},
+
+def test_an_unmodified_tao_runs_whole_sections(api, bank_v1):
+    """TAO as shipped: its SCORE per item only, cumulative, off-spec forms; the section trusts the
+    platform's scoring by default. The sessions are /v1 diagnostics and every downstream reader (result,
+    response export, learner export and erasure, xAPI out) takes their score-only responses."""
+    tao = UnmodifiedTao(api.client, api.a_diag)
+    section_id = tao.publish({"bank_version": "1", "language": "en", "areas": ["1", "2"]})
+    services = api.app.state.services
+    runs = {}
+    for seed, theta in enumerate((-1.5, 1.5)):
+        scores: dict[str, int] = {}
+        # a cache miss mid-section (another worker, a restart): the session is rebuilt from score-only rows
+        session_id, results, outcomes = tao.run(
+            section_id, _tao_scorer(bank_v1, SimulatedTaker(bank_v1, theta, seed), scores),
+            between=lambda n: n == 3 and services.diagnostics.cache.clear())
+        runs[session_id] = (results, outcomes, scores)
+        assert set(outcomes) == {f"{k}_{a}" for k in ("THETA", "SE", "LEVEL") for a in ("1", "2")}
+        assert all(v["baseType"] == v["value"][0]["baseType"] for v in outcomes.values())
+        r = api.client.get(f"/v1/diagnostics/{session_id}/result", headers=api.a_diag)
+        assert r.status_code == 200, r.text
+        for area, res in r.json()["profile"]["areas"].items():
+            theta = float(outcomes[f"THETA_{area}"]["value"][0]["value"])
+            assert theta == pytest.approx(res["theta"], abs=1e-4)
+            assert int(outcomes[f"LEVEL_{area}"]["value"][0]["value"]) == res["level"]
+        with services.sessionmaker() as db:
+            logged = db.query(ResponseRecord).filter_by(session_id=session_id).order_by(
+                ResponseRecord.sequence)
+            assert [(x.item_id, x.answer, x.response) for x in logged] == [
+                (x["identifier"], None, scores[x["identifier"]]) for x in results]
+    # TAO's requests do need the departures relaxed in ``_TAO``: against the official schema they fail
+    for body, name in [(tao.requests[0], "SectionDType"), (tao.requests[-1], "ResultsDType")]:
+        with pytest.raises(jsonschema.ValidationError):
+            check(name, body)
+    (_, low_out, _), (_, high_out, _) = runs.values()
+    theta_sum = [sum(float(o[f"THETA_{a}"]["value"][0]["value"]) for a in ("1", "2"))
+                 for o in (low_out, high_out)]
+    assert theta_sum[1] > theta_sum[0] + 1.0  # true thetas 3 apart: the platform's scores carry the signal
+
+    # the response export (calibration input) has the platform's scores
+    rows = list(csv.DictReader(io.StringIO(api.client.get("/v1/admin/responses/export", headers=api.a).text)))
+    for session_id, (_, _, scores) in runs.items():
+        assert sorted((r["item_id"], int(r["response"])) for r in rows if r["session_id"] == session_id) == \
+            sorted(scores.items())
+    # xAPI out: each finished diagnostic as a statement with its profile
+    r = api.client.get("/xapi/statements", params={"source": "diagnostics"}, headers=api.a)
+    assert r.status_code == 200, r.text
+    by_session = {s["context"]["registration"]: s for s in r.json()["statements"]}
+    for session_id, (_, outcomes, _) in runs.items():
+        areas = by_session[session_id]["result"]["extensions"][
+            "https://digipath.example/xapi/extensions/competence-profile"]["areas"]
+        assert areas["1"]["theta"] == pytest.approx(float(outcomes["THETA_1"]["value"][0]["value"]), abs=1e-4)
+    # the learner's data rights: the export shows the responses with no option; erasure anonymises them
+    session_id, (results, _, scores) = next(iter(runs.items()))
+    learner = api.client.get(f"/v1/diagnostics/{session_id}", headers=api.a_diag).json()["learner_id"]
+    r = api.client.get(f"/v1/learners/{learner}/export", headers=api.a)
+    assert r.status_code == 200, r.text
+    held = r.json()["tables"]["responses"]
+    assert [x["item_id"] for x in held] == [x["identifier"] for x in results]
+    assert all(x["answer"] is None and "response" not in x for x in held)
+    r = api.client.delete(f"/v1/learners/{learner}", headers=api.a)
+    assert r.status_code == 200 and r.json()["anonymised_responses"] == len(results), r.text
+    rows = list(csv.DictReader(io.StringIO(api.client.get("/v1/admin/responses/export", headers=api.a).text)))
+    assert not any(r["session_id"] == session_id for r in rows)
+    anonymous = [(r["item_id"], int(r["response"])) for r in rows if r["person_id"].startswith("anon-")]
+    assert sorted(anonymous) == sorted(scores.items())
+
+
+def _single_item_section(bank, polytomous: bool) -> tuple[dict, str]:  # noqa: ANN001
+    """Settings whose first (and only) item is a GRM item, or a dichotomous one: the others excluded."""
+    area = next(it.area for it in bank.items if it.status == "active" and it.is_polytomous)
+    keep = [it.id for it in bank.items if it.area == area and it.status == "active"
+            and it.is_polytomous == polytomous]
+    exclude = [it.id for it in bank.items if it.area == area and it.id not in keep]
+    return {"bank_version": "1", "areas": [area], "cat": {
+        "exclude_items": exclude, "min_items": 1, "max_items": 1, "min_items_per_area": 1,
+        "max_items_per_area": 1, "n_pilot": 0}}, area
+
+
+@pytest.mark.parametrize("polytomous", [False, True], ids=["dichotomous", "grm"])
+def test_platform_scores_are_checked_against_the_item_model(api, bank_v1, polytomous):
+    """A score the item's model does not have is refused (imsx status info, 400) and stores nothing;
+    dichotomous items take 0/1, GRM items their categories."""
+    tao = UnmodifiedTao(api.client, api.a_diag)
+    settings, _ = _single_item_section(bank_v1, polytomous)
+    section_id = tao.publish(settings)
+    created = tao.call(f"/sections/{section_id}/sessions", {}, "SessionDType",
+                       "CreateSessionResponseBodyDType")
+    session_id, item = created["sessionIdentifier"], created["nextItems"]["itemIdentifiers"][0]
+    top = bank_v1.item(item).max_score
+    assert bank_v1.item(item).is_polytomous == polytomous and (top >= 2) == polytomous
+    url = f"{BASE}/sections/{section_id}/sessions/{session_id}/results"
+
+    def body(*variables: dict) -> dict:
+        result = {**UnmodifiedTao.result(item, 0), "outcomeVariables": list(variables)}
+        return {"assessmentResult": {"itemResult": [result]}, "sessionState": created["sessionState"]}
+
+    def score(*values) -> dict:  # noqa: ANN002
+        return {"identifier": "SCORE", "cardinality": 0, "value": [{"baseType": "FLOAT", "value": v}
+                                                                   for v in values]}
+    bad = [score(top + 1), score(-1), score(0.5), score("abc"), score(True), score(None), score(0, 1),
+           score(), {"identifier": "OTHER", "cardinality": 0, "value": [{"value": 1}]}]
+    for b in bad:
+        platform_error = Platform(api, api.a_diag).error
+        platform_error(api.client.post(url, json=body(b), headers=api.a_diag), 400, "invaliddata")
+    r = api.client.post(url, json={**body(score(top + 1)), "assessmentResult": {"itemResult": [
+        {**item_result(item, 0, 1), "outcomeVariables": []}]}}, headers=api.a_diag)  # RESPONSE, no SCORE
+    assert "no SCORE" in Platform(api, api.a_diag).error(r, 400, "invaliddata")["imsx_description"]
+    with api.app.state.services.sessionmaker() as db:
+        assert db.query(ResponseRecord).filter_by(session_id=session_id).count() == 0
+        assert db.get(DiagnosticSession, session_id).sequence == 0
+    # the top category, in TAO's float form and as a string: accepted, stored without an option
+    ok = api.client.post(url, json=body({**score(float(top)), "identifier": "score"}), headers=api.a_diag)
+    assert ok.status_code == 201, ok.text
+    check("SubmitResultsResponseBodyDType", ok.json(), relaxed=True)
+    assert ok.json()["nextItems"]["itemIdentifiers"] == []  # max_items 1: the section is over
+    with api.app.state.services.sessionmaker() as db:
+        (row,) = db.query(ResponseRecord).filter_by(session_id=session_id).all()
+        assert (row.item_id, row.answer, row.response) == (item, None, top)
+
+
+def test_a_section_may_keep_scoring_on_the_server(api, bank_v1):
+    """``scoring: server``: the platform's SCORE is not taken, the RESPONSE option is scored with the key
+    (TAO's score-only results are refused); an unknown setting is refused at creation; /v1 diagnostics
+    always score on the server (an answer without an option, or with a score, is refused)."""
+    platform = Platform(api, api.a_diag)
+    platform.error(api.client.post(f"{BASE}/sections", json={"sectionConfiguration": configuration(
+        scoring="teacher")}, headers=api.a_diag), 400, "invaliddata")
+    section = {"sectionConfiguration": configuration(areas=["3"], scoring="server")}
+    section_id = platform.post("/sections", section, "SectionDType", "CreateSectionResponseBodyDType")[
+        "sectionIdentifier"]
+    created = platform.post(f"/sections/{section_id}/sessions", {}, "SessionDType",
+                            "CreateSessionResponseBodyDType")
+    session_id, item = created["sessionIdentifier"], created["nextItems"]["itemIdentifiers"][0]
+    url = f"{BASE}/sections/{section_id}/sessions/{session_id}/results"
+    r = api.client.post(url, json={"assessmentResult": {"itemResult": [UnmodifiedTao.result(item, 1)]}},
                         headers=api.a_diag)
+    assert "RESPONSE" in platform.error(r, 400, "invaliddata")["imsx_description"]
+    wrong = next(k for k in range(bank_v1.item(item).n_options) if bank_v1.score(item, k) == 0)
+    # the platform claims full marks; the option chosen scores 0 with the key, and 0 is what is stored
+    r = api.client.post(url, json={"assessmentResult": {"itemResult": [
+        item_result(item, wrong, 1, score=bank_v1.item(item).max_score)]}}, headers=api.a_diag)
     assert r.status_code == 201, r.text
-    session_id, items = r.json()["sessionIdentifier"], r.json()["nextItems"]["itemIdentifiers"]
-    taker, results = SimulatedTaker(bank_v1, 0.0, 3), []
-    while items:
-        # TAO: upper-case enums, integer cardinality, numbers for values
-        results.append({"identifier": items[0], "datestamp": datetime.now(UTC).isoformat(),
-                        "sessionStatus": "FINAL",
-                        "responseVariables": [{
-                            "identifier": "RESPONSE", "cardinality": 0, "baseType": "IDENTIFIER",
-                            "candidateResponse": {"value": [taker.answer({"id": items[0]})]}}],
-                        "outcomeVariables": [{"identifier": "SCORE", "cardinality": 0, "baseType": "FLOAT",
-                                              "value": 1.0}]})
-        r = api.client.post(f"{BASE}/sections/{section_id}/sessions/{session_id}/results",
-                            json={"assessmentResult": {"itemResult": results}}, headers=api.a_diag)
-        assert r.status_code == 201, r.text
-        items = r.json()["nextItems"]["itemIdentifiers"]
-    assert len(results) == 4
-    assert [x["identifier"] for x in r.json()["assessmentResult"]["testResult"]["outcomeVariables"]] == [
-        "THETA_3", "SE_3", "LEVEL_3"]
+    with api.app.state.services.sessionmaker() as db:
+        (row,) = db.query(ResponseRecord).filter_by(session_id=session_id).all()
+        assert (row.answer, row.response) == (wrong, 0)
+
+    start = api.client.post("/v1/diagnostics", json={"learner_id": "emp-1", "language": "en"},
+                            headers=api.a_diag)
+    assert start.status_code == 201, start.text
+    step = start.json()
+    for answer in ({"score": 1}, {"answer": None}, {"answer": 0, "score": 1}):
+        r = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", json={
+            "item_id": step["item"]["id"], "sequence": 1, **answer}, headers=api.a_diag)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_session_is_created_in_one_transaction(api):
+    """The diagnostic, its pseudonymous learner and its link to the section are written together: a
+    failure injected at the link (as a crash between two commits would be) leaves none of them."""
+    platform = Platform(api, api.a_diag)
+    section_id = platform.post("/sections", {"sectionConfiguration": configuration(areas=["2"])},
+                               "SectionDType", "CreateSectionResponseBodyDType")["sectionIdentifier"]
+    maker = api.app.state.services.sessionmaker
+
+    def fail_at_the_link(session, _context, _instances) -> None:  # noqa: ANN001
+        if any(isinstance(o, CatSectionSession) for o in session.new):
+            raise RuntimeError("injected failure while writing the session's link")
+
+    def counts() -> tuple[int, int, int]:
+        with maker() as db:
+            return (db.query(DiagnosticSession).count(), db.query(CatSectionSession).count(),
+                    db.query(Learner).filter(Learner.external_id.like("cat-%")).count())
+
+    before = counts()
+    event.listen(maker, "before_flush", fail_at_the_link)
+    try:
+        r = api.client.post(f"{BASE}/sections/{section_id}/sessions", json={}, headers=api.a_diag)
+    finally:
+        event.remove(maker, "before_flush", fail_at_the_link)
+    platform.error(r, 500, "internal_server_error")
+    assert counts() == before
+    created = platform.post(f"/sections/{section_id}/sessions", {}, "SessionDType",
+                            "CreateSessionResponseBodyDType")
+    assert counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+    r = api.client.get(f"/v1/diagnostics/{created['sessionIdentifier']}", headers=api.a_diag)
+    assert r.status_code == 200, r.text
 
 
 def test_bad_requests_get_status_info_and_store_nothing(api, bank_v1):
@@ -206,7 +468,8 @@ def test_bad_requests_get_status_info_and_store_nothing(api, bank_v1):
     for config in ("not base64 {", configuration(areas=["9"]), configuration(cat={"max_itemz": 3}),
                    configuration(cat={"max_items": "abc"}), configuration(cat={"exclude_items": 5}),
                    configuration(bank_version="latest"),
-                   configuration(bank_version="99"), configuration(language="xx"), configuration(foo=1)):
+                   configuration(bank_version="99"), configuration(language="xx"), configuration(foo=1),
+                   configuration(scoring=["platform"])):
         platform.error(api.client.post(f"{BASE}/sections", json={"sectionConfiguration": config},
                                        headers=api.a_diag), 400, "invaliddata")
     platform.error(api.client.post(f"{BASE}/sections", json={}, headers=api.a_diag), 400, "invaliddata")
@@ -215,8 +478,9 @@ def test_bad_requests_get_status_info_and_store_nothing(api, bank_v1):
     with api.app.state.services.sessionmaker() as db:
         assert db.query(CatSection).count() == 0
 
-    section_id = platform.post("/sections", {"sectionConfiguration": configuration(areas=["1"])},
-                               "SectionDType", "CreateSectionResponseBodyDType")["sectionIdentifier"]
+    server_scored = {"sectionConfiguration": configuration(areas=["1"], scoring="server")}
+    section_id = platform.post("/sections", server_scored, "SectionDType", "CreateSectionResponseBodyDType")[
+        "sectionIdentifier"]
     platform.error(api.client.get(f"{BASE}/sections/nope", headers=api.a_diag), 404, "unknownobject")
     # another organisation's section does not exist for it
     platform.error(api.client.get(f"{BASE}/sections/{section_id}", headers=api.b), 404, "unknownobject")
@@ -232,7 +496,7 @@ def test_bad_requests_get_status_info_and_store_nothing(api, bank_v1):
     other = next(i.id for i in bank_v1.items if i.id != pending)
     bad_bodies = [
         {"assessmentResult": {"itemResult": [item_result(other, 0, 0)]}},  # never presented
-        # the platform's SCORE only
+        # the platform's SCORE only, to a section scored on the server
         {"assessmentResult": {"itemResult": [{**item_result(pending, 0, 0), "responseVariables": []}]}},
         {"assessmentResult": {"itemResult": [item_result(pending, 99, 0)]}},  # no such option
         {"assessmentResult": {"itemResult": [item_result(pending, -1, 0)]}},
@@ -333,7 +597,8 @@ def test_the_same_results_posted_twice_at_once_are_scored_once(api, bank_v1):
     taker, results = SimulatedTaker(bank_v1, 0.0, 9), []
     with ThreadPoolExecutor(2) as pool:
         while items:
-            results.append(item_result(items[0], taker.answer({"id": items[0]}), len(results)))
+            answer = taker.answer({"id": items[0]})  # the section takes the platform's score
+            results.append(item_result(items[0], answer, len(results), bank_v1.score(items[0], answer)))
             body = {"assessmentResult": {"itemResult": list(results)}}
             post = partial(api.client.post, url, json=body, headers=api.a_diag)
             replies = list(pool.map(lambda _, post=post: post(), range(2)))

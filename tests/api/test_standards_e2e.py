@@ -1,23 +1,20 @@
-"""Issue 17 end to end: a TAO-like delivery platform runs an adaptive section against a real
-`digipath serve` (uvicorn on loopback) with nothing but the 1EdTech CAT standard (OAuth 2 token, sections,
-sessions, results), across a server restart; an LMS posts xAPI statements that the events export (the
-recommender's training input) then carries."""
+"""Issue 17 end to end: an unmodified TAO (``UnmodifiedTao``: what TAO as shipped sends, its own SCORE per
+item) runs an adaptive section against a real `digipath serve` (uvicorn on loopback) with nothing but the
+1EdTech CAT standard (OAuth 2 token, sections, sessions, results), across a server restart; an LMS posts
+xAPI statements that the events export (the recommender's training input) then carries."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
-import json
 import shutil
-from datetime import UTC, datetime
 
 import httpx
 
 from tests.api.e2e_models import small_bank
 from tests.api.helpers import SimulatedTaker
 from tests.api.test_e2e import Server, create_key, model_store  # noqa: F401 - model_store is a fixture
-from tests.api.test_ims_cat import check
+from tests.api.test_ims_cat import UnmodifiedTao
 
 
 def test_tao_like_platform_and_lms_against_digipath_serve(model_store, tmp_path):  # noqa: F811
@@ -33,41 +30,30 @@ def test_tao_like_platform_and_lms_against_digipath_serve(model_store, tmp_path)
                 "grant_type": "client_credentials", "client_id": key[3:15], "client_secret": key[16:]})
             assert r.status_code == 200, r.text
             bearer = {"Authorization": f"Bearer {r.json()['access_token']}"}
-            config = base64.b64encode(json.dumps({"areas": ["1", "2"]}).encode()).decode()
-            section = {"sectionConfiguration": config}
-            check("SectionDType", section)
-            r = http.post("/ims/cat/v1p0/sections", json=section, headers=bearer)
-            assert r.status_code == 201, r.text
-            check("CreateSectionResponseBodyDType", r.json())
-            base = f"/ims/cat/v1p0/sections/{r.json()['sectionIdentifier']}"
-            r = http.post(f"{base}/sessions", json={"priorData": [{"key": "initialEstimatedAbility",
-                                                                   "value": "0.0"}]}, headers=bearer)
-            assert r.status_code == 201, r.text
-            check("CreateSessionResponseBodyDType", r.json())
-            sid, step = r.json()["sessionIdentifier"], r.json()
-            taker, results, restarted = SimulatedTaker(small_bank(11), 0.5, 1), [], False
-            while step["nextItems"]["itemIdentifiers"]:
-                item = step["nextItems"]["itemIdentifiers"][0]
-                answer = {"value": [{"value": str(taker.answer({"id": item}))}]}
-                results.append({"identifier": item, "datestamp": datetime.now(UTC).isoformat(),
-                                "sessionStatus": "final", "responseVariables": [{
-                                    "identifier": "RESPONSE", "cardinality": "single",
-                                    "candidateResponse": answer}]})
-                body = {"assessmentResult": {"itemResult": results}, "sessionState": step["sessionState"]}
-                check("ResultsDType", body)
-                r = http.post(f"{base}/sessions/{sid}/results", json=body, headers=bearer)
-                assert r.status_code == 201, r.text
-                step = r.json()
-                ended = not step["nextItems"]["itemIdentifiers"]
-                check("SubmitResultsResponseBodyDType", step, relaxed=ended)
-                if len(results) == 3 and not restarted:  # the engine restarts mid-section: nothing is lost
+            # an unmodified TAO: its own SCORE per item (the section's default scoring trusts it)
+            tao = UnmodifiedTao(http, bearer, base="/ims/cat/v1p0")
+            section_id = tao.publish({"areas": ["1", "2"]})
+            bank, restarts, scores = small_bank(11), [], {}
+            taker = SimulatedTaker(bank, 0.5, 1)
+
+            def score_item(item_id: str) -> int:  # TAO's own response processing
+                scores[item_id] = bank.score(item_id, taker.answer({"id": item_id}))
+                return scores[item_id]
+
+            def restart(n: int) -> None:  # the engine restarts mid-section: nothing is lost
+                if n == 3:
                     server.restart()
-                    restarted = True
-            assert restarted and len({x["identifier"] for x in results}) == len(results)
-            names = {v["identifier"] for v in step["assessmentResult"]["testResult"]["outcomeVariables"]}
-            assert names == {"THETA_1", "SE_1", "LEVEL_1", "THETA_2", "SE_2", "LEVEL_2"}
+                    restarts.append(n)
+
+            sid, results, outcomes = tao.run(section_id, score_item, between=restart)
+            assert restarts == [3] and len({x["identifier"] for x in results}) == len(results) > 3
+            assert set(outcomes) == {"THETA_1", "SE_1", "LEVEL_1", "THETA_2", "SE_2", "LEVEL_2"}
             r = http.get(f"/v1/diagnostics/{sid}", headers=bearer)
             assert r.json()["status"] == "finished" and r.json()["answered"] == len(results)
+            export = http.get("/v1/admin/responses/export", headers=bearer).text
+            logged = [(r["item_id"], int(r["response"])) for r in csv.DictReader(io.StringIO(export))
+                      if r["session_id"] == sid]
+            assert sorted(logged) == sorted(scores.items())
 
             # an LMS posts xAPI statements; the next training's input has them
             statement = {"id": "3c1e0f7a-2b7d-4c55-9a53-0d7a1f7f2b10",

@@ -5,8 +5,9 @@
 In process (FastAPI TestClient, one thread), on a fresh SQLite file by default: the same synthetic bank,
 CAT settings and simulated candidates answer whole diagnostics through ``POST /v1/diagnostics/{id}/responses``
 and through the CAT service's ``submitResults`` (posting cumulative results, as TAO does, so the body grows
-with the test); reported: median and p90 milliseconds per item for each door, and per statement for
-``POST /xapi/statements`` in batches of 1 and 100.
+with the test), once with TAO's own SCORE per item (a section with ``scoring: platform``) and once with the
+candidate's RESPONSE scored here (``scoring: server``); reported: median and p90 milliseconds per item for
+each door, and per statement for ``POST /xapi/statements`` in batches of 1 and 100.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def main() -> None:
     client = TestClient(app)
     with app.state.services.sessionmaker() as db:
         headers = {"Authorization": f"Bearer {create_key(db, 'bench', ['admin'])}"}
-    v1, cat = [], []
+    v1 = []
     areas = ["1", "2"]
     for i in range(args.sessions):
         taker = SimulatedTaker(bank, 0.3, i)
@@ -63,24 +64,35 @@ def main() -> None:
             url = f"/v1/diagnostics/{step['session_id']}/responses"
             step = client.post(url, json=body, headers=headers).json()
             v1.append(1000 * (time.perf_counter() - t))
-    config = base64.b64encode(json.dumps({"areas": areas}).encode()).decode()
-    section = client.post("/ims/cat/v1p0/sections", json={"sectionConfiguration": config},
-                          headers=headers).json()["sectionIdentifier"]
-    for i in range(args.sessions):
-        taker = SimulatedTaker(bank, 0.3, i)
-        created = client.post(f"/ims/cat/v1p0/sections/{section}/sessions", json={}, headers=headers).json()
-        sid, items, results = created["sessionIdentifier"], created["nextItems"]["itemIdentifiers"], []
-        while items:
-            answer = {"value": [{"value": str(taker.answer({"id": items[0]}))}]}
-            results.append({"identifier": items[0], "datestamp": datetime.now(UTC).isoformat(),
-                            "sessionStatus": "final", "responseVariables": [{
-                                "identifier": "RESPONSE", "cardinality": "single",
-                                "candidateResponse": answer}]})
-            t = time.perf_counter()
-            r = client.post(f"/ims/cat/v1p0/sections/{section}/sessions/{sid}/results",
-                            json={"assessmentResult": {"itemResult": results}}, headers=headers)
-            cat.append(1000 * (time.perf_counter() - t))
-            items = r.json()["nextItems"]["itemIdentifiers"]
+    cat: dict[str, list[float]] = {"platform": [], "server": []}
+    for scoring, times in cat.items():
+        config = base64.b64encode(json.dumps({"areas": areas, "scoring": scoring}).encode()).decode()
+        section = client.post("/ims/cat/v1p0/sections", json={"sectionConfiguration": config},
+                              headers=headers).json()["sectionIdentifier"]
+        for i in range(args.sessions):
+            taker = SimulatedTaker(bank, 0.3, i)
+            created = client.post(f"/ims/cat/v1p0/sections/{section}/sessions", json={},
+                                  headers=headers).json()
+            sid, items, results = created["sessionIdentifier"], created["nextItems"]["itemIdentifiers"], []
+            while items:
+                option = taker.answer({"id": items[0]})
+                if scoring == "platform":  # what TAO sends: its own SCORE only, in its forms
+                    score = {"baseType": "FLOAT", "value": float(bank.score(items[0], option))}
+                    results.append({"identifier": items[0], "sessionStatus": "FINAL",
+                                    "datestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                                    "outcomeVariables": [{"identifier": "SCORE", "cardinality": 0,
+                                                          "value": [score]}]})
+                else:  # the candidate's response, scored by digipath
+                    results.append({"identifier": items[0], "datestamp": datetime.now(UTC).isoformat(),
+                                    "sessionStatus": "final", "responseVariables": [{
+                                        "identifier": "RESPONSE", "cardinality": "single",
+                                        "candidateResponse": {"value": [{"value": str(option)}]}}]})
+                t = time.perf_counter()
+                r = client.post(f"/ims/cat/v1p0/sections/{section}/sessions/{sid}/results",
+                                json={"assessmentResult": {"itemResult": results}}, headers=headers)
+                times.append(1000 * (time.perf_counter() - t))
+                assert r.status_code == 201, r.text
+                items = r.json()["nextItems"]["itemIdentifiers"]
     xapi = {"X-Experience-API-Version": "1.0.3", **headers}
 
     def statement(n: int) -> dict:
@@ -101,9 +113,11 @@ def main() -> None:
         batch.append(1000 * (time.perf_counter() - t) / 100)
     db = "PostgreSQL" if args.database_url and args.database_url.startswith("postgresql") else "SQLite"
     print(f"{db}, {args.sessions} sessions x {CAT['max_items']} items, areas {areas}")
-    for name, xs in (("/v1 answer, ms/item", v1), ("CAT submitResults (cumulative), ms/item", cat),
+    for name, xs in (("/v1 answer, ms/item", v1),
+                     ("CAT submitResults, platform's SCORE, ms/item", cat["platform"]),
+                     ("CAT submitResults, RESPONSE scored here, ms/item", cat["server"]),
                      ("xAPI 1 statement, ms/statement", one), ("xAPI batch of 100, ms/statement", batch)):
-        print(f"{name:44s} median {statistics.median(xs):6.2f}  p90 {_pct(xs, 0.9):6.2f}  (n={len(xs)})")
+        print(f"{name:50s} median {statistics.median(xs):6.2f}  p90 {_pct(xs, 0.9):6.2f}  (n={len(xs)})")
     client.close()
     app.state.services.engine.dispose()
 

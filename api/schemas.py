@@ -243,6 +243,8 @@ class Recommendations(BaseModel):
     based_on_session: str | None = None
     strategy: str | None = Field(None, description="personal, gap, role-popularity or popularity")
     items: list[RecommendationOut]
+    role_profile: dict[str, Any] | None = Field(None, description="the role profile used: id and version")
+    gaps: list[dict[str, Any]] = Field([], description="as in the pathway: what the gap ranking closes")
 
 
 class Pathway(BaseModel):
@@ -251,6 +253,11 @@ class Pathway(BaseModel):
     model_version: str
     based_on_session: str | None = None
     steps: list[dict[str, Any]]
+    role_profile: dict[str, Any] | None = Field(None, description="the role profile used: id and version")
+    gaps: list[dict[str, Any]] = Field(
+        [], description="competences below the required level (max of the role's requirement and the "
+        "learner's objective), each with 'from': role, objective or 'role and objective'")
+    notes: list[str] = []
 
 
 # --- learning events ---------------------------------------------------------------------------

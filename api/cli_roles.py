@@ -19,7 +19,6 @@ from rich.console import Console
 from adaptive.errors import DigipathError
 
 app = typer.Typer(help="Role profiles the academy maintains: import, export, list.", no_args_is_help=True)
-console = Console()
 err_console = Console(stderr=True)
 
 OrgOption = Annotated[str, typer.Option("--org", help="organisation slug")]
@@ -103,8 +102,8 @@ def list_command(org: OrgOption) -> None:
         rows = role_store.current_profiles(session, _org_id(session, org))
         lines = [f"{p.role_id}\tv{p.version}\t{p.framework_id}\t{len(p.required)} competences\t{p.title}"
                  for p in rows]
-    for line in lines:
-        console.print(line, highlight=False, soft_wrap=True)
+    for line in lines:  # plain tab-separated lines: easy to read and to grep or cut
+        typer.echo(line)
     if not lines:
         err_console.print(f"no role profiles in {org!r} (import some with `digipath roles import`)")
 

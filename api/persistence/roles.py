@@ -111,9 +111,11 @@ def versions(db: Session, org_id: int, role_id: str) -> list[RoleProfile]:
     )
 
 
-def requirements_by_role(db: Session, org_id: int) -> dict[str, dict[str, int]]:
-    """``{role: {competence: level}}`` of the current profiles (what insights compare levels with)."""
-    return {p.role_id: dict(p.required) for p in current_profiles(db, org_id)}
+def requirements_by_role(db: Session, org_id: int, framework_id: str) -> dict[str, dict[str, int]]:
+    """``{role: {competence: level}}`` of the current profiles in ``framework_id`` (what insights compare
+    levels with; a role profiled in another framework counts as a role without a profile)."""
+    rows = current_profiles(db, org_id)
+    return {p.role_id: dict(p.required) for p in rows if p.framework_id == framework_id}
 
 
 # ------------------------------------------------------------------------------------------ writing

@@ -121,6 +121,11 @@ def test_a_changed_role_profile_applies_at_once_without_retraining(api, bank_v1,
     bundle_after, version_after = api.provider.recommender()
     assert bundle_after is bundle_before and version_after == version_before
     assert (bundle_after.roles.required == trained).all()
+    # insights compare levels with the current profiles too: a retired role has no requirements there
+    notes = lambda: api.client.get("/v1/insights/gaps", headers=api.a).json()["notes"]  # noqa: E731
+    assert not any(ROLE in n for n in notes())
+    assert api.client.delete(f"/v1/roles/{ROLE}", headers=api.a).status_code == 200
+    assert any("without a role profile" in n and ROLE in n for n in notes())
 
 
 def _cli(api, monkeypatch, tmp_path, *args: str):

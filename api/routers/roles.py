@@ -9,6 +9,8 @@ for the organisation). Writes are audit-logged (``role.create``, ``role.update``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -64,10 +66,13 @@ def role_versions(role_id: RoleId, db: DbSession, principal: Reader) -> dict:
     return {"role_id": role_id, "versions": [role_out(p) for p in rows]}
 
 
-def _commit(db: DbSession, role_id: str) -> None:
+@contextmanager
+def _one_writer(db: DbSession, role_id: str) -> Iterator[None]:
+    """Two writers of a role at once make the same version number: the second one gets a 409."""
     try:
+        yield
         db.commit()
-    except IntegrityError:  # two writers made the same version number: the other one won
+    except IntegrityError:
         db.rollback()
         raise ProblemError(409, "conflict", f"role {role_id!r} changed concurrently; retry") from None
 
@@ -80,15 +85,15 @@ _PUT_RESPONSES = {**_WRITE_ERRORS, 201: {"description": "created"}}
 def put_role(role_id: RoleId, body: RoleIn, db: DbSession, principal: Writer, response: Response) -> dict:
     fw = role_store.framework(body.framework)
     required = role_store.required_levels(fw, body.required_levels)
-    before = role_store.find_profile(db, principal.org_id, role_id)
-    row, changed = role_store.save_profile(db, principal.org_id, role_id, body.title, fw.id, required,
-                                           principal.key_id)
-    created = before is None or before.retired
-    if changed:
-        record(db, principal, "role.create" if created else "role.update", f"role:{role_id}",
-               version=row.version, framework=fw.id)
-    out = role_out(row)
-    _commit(db, role_id)
+    with _one_writer(db, role_id):
+        before = role_store.find_profile(db, principal.org_id, role_id)
+        row, changed = role_store.save_profile(db, principal.org_id, role_id, body.title, fw.id, required,
+                                               principal.key_id)
+        created = before is None or before.retired
+        if changed:
+            record(db, principal, "role.create" if created else "role.update", f"role:{role_id}",
+                   version=row.version, framework=fw.id)
+        out = role_out(row)
     response.status_code = 201 if created else 200
     return out
 
@@ -96,10 +101,10 @@ def put_role(role_id: RoleId, body: RoleIn, db: DbSession, principal: Writer, re
 @router.delete("/{role_id}", response_model=RoleOut, responses=_WRITE_ERRORS,
                summary="Retire a role (a new version marks it retired; its history stays)")
 def retire_role(role_id: RoleId, db: DbSession, principal: Writer) -> dict:
-    current = role_store.get_profile(db, principal.org_id, role_id)
-    row, _ = role_store.save_profile(db, principal.org_id, role_id, current.title, current.framework_id,
-                                     current.required, principal.key_id, retired=True)
-    record(db, principal, "role.retire", f"role:{role_id}", version=row.version)
-    out = role_out(row)
-    _commit(db, role_id)
+    with _one_writer(db, role_id):
+        current = role_store.get_profile(db, principal.org_id, role_id)
+        row, _ = role_store.save_profile(db, principal.org_id, role_id, current.title, current.framework_id,
+                                         current.required, principal.key_id, retired=True)
+        record(db, principal, "role.retire", f"role:{role_id}", version=row.version)
+        out = role_out(row)
     return out

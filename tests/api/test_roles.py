@@ -180,3 +180,19 @@ def cli_roles_columns() -> list[str]:
     from api.persistence.roles import ROLE_COLUMNS
 
     return list(ROLE_COLUMNS)
+
+
+def test_writers_racing_on_a_role_get_a_version_each_or_a_409(api):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def put(level: int) -> int:
+        body = {"required_levels": {"1.1": 1 + level % 8}, "title": f"racer {level}"}
+        return api.client.put("/v1/roles/racer", json=body, headers=api.a).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(put, range(12)))
+    assert set(codes) <= {200, 201, 409}, codes
+    history = api.client.get("/v1/roles/racer/versions", headers=api.a).json()["versions"]
+    versions = [v["version"] for v in history]
+    assert versions == list(range(1, len(versions) + 1))
+    assert len(versions) == codes.count(200) + codes.count(201)

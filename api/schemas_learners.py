@@ -92,18 +92,3 @@ class RoleOut(BaseModel):
 class RoleVersions(BaseModel):
     role_id: str
     versions: list[RoleOut]
-
-
-class Gap(BaseModel):
-    """A competence below its required level, and where the required level came from."""
-
-    competence: str
-    competence_name: str = ""
-    level: int | None = Field(None, description="the learner's measured level (null: not measured)")
-    required_level: int
-    gap: int | None = None
-    from_: str = Field(alias="from", description="role, objective, or 'role and objective' (equal levels)")
-    role_profile: dict[str, Any] | None = Field(None, description="role id and the profile version")
-    objective: dict[str, Any] | None = Field(None, description="the learner's objective: target, deadline")
-
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)

@@ -159,11 +159,12 @@ def create_app(
         privacy,
         reference,
         reviews,
+        roles,
         xapi,
     )
 
     for module in (health, diagnostics, reviews, learners, events, reference, frameworks, admin, organisation,
-                   insights, keys, organisations, aggregates, privacy):
+                   insights, keys, organisations, aggregates, privacy, roles):
         app.include_router(module.router)
     app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
     app.include_router(xapi.router)  # xAPI statements in, /xapi/statements (issue 17)

@@ -18,6 +18,7 @@ _SUBCOMMANDS = [
     ("api.cli_service", None),
     ("api.cli_privacy", None),
     ("api.cli_frameworks", "frameworks"),
+    ("api.cli_roles", "roles"),
 ]
 
 for module_name, group in _SUBCOMMANDS:

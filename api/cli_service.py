@@ -254,6 +254,10 @@ def serve(
     except Exception as exc:  # a failing bootstrap must not look like a crash of the service
         _fail(f"could not prepare models ({type(exc).__name__}: {exc}); see `digipath bootstrap`")
     token = ensure_demo_key(settings)
+    from api.cli_roles import seed_demo_roles
+
+    if seeded := seed_demo_roles(settings, settings.demo_org):
+        console.print(f"{seeded} demo role profiles given to organisation {settings.demo_org!r}")
     if token:
         console.print(
             f"[bold]demo key: admin of organisation {settings.demo_org!r} and operator[/bold] "

@@ -227,6 +227,21 @@ class OrganisationSettingsIn(Strict):
 
 
 # --- recommendations ---------------------------------------------------------------------------
+class Gap(BaseModel):
+    """A competence below its required level, and where the required level came from."""
+
+    competence: str
+    competence_name: str = ""
+    level: int | None = Field(None, description="the learner's measured level (null: not measured)")
+    required_level: int
+    gap: int | None = None
+    from_: str = Field(alias="from", description="role, objective, or 'role and objective' (equal levels)")
+    role_profile: dict[str, Any] | None = Field(None, description="role id and the profile version")
+    objective: dict[str, Any] | None = Field(None, description="the learner's objective: target, deadline")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
 class RecommendationOut(BaseModel):
     content_id: str
     score: float
@@ -243,6 +258,8 @@ class Recommendations(BaseModel):
     based_on_session: str | None = None
     strategy: str | None = Field(None, description="personal, gap, role-popularity or popularity")
     items: list[RecommendationOut]
+    role_profile: dict[str, Any] | None = Field(None, description="the role profile used: id and version")
+    gaps: list[Gap] = Field([], description="as in the pathway: what the gap ranking closes")
 
 
 class Pathway(BaseModel):
@@ -251,6 +268,11 @@ class Pathway(BaseModel):
     model_version: str
     based_on_session: str | None = None
     steps: list[dict[str, Any]]
+    role_profile: dict[str, Any] | None = Field(None, description="the role profile used: id and version")
+    gaps: list[Gap] = Field(
+        [], description="competences below the required level (max of the role's requirement and the "
+        "learner's objective), each with 'from': role, objective or 'role and objective'")
+    notes: list[str] = []
 
 
 # --- learning events ---------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from recommender.rankers import (
     RolePopularityRanker,
     make_ranker,
 )
-from recommender.rankers.base import Ranker, Recommendation, RecommendationList
+from recommender.rankers.base import Ranker, Recommendation, RecommendationList, reason_targets
 
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
@@ -106,21 +106,42 @@ class RecommenderBundle:
         exclude_completed: bool = True,
         language: str | None = None,
         format: str | None = None,
+        targets: dict[str, int] | None = None,
+        target_words: dict[str, str] | None = None,
     ) -> RecommendationList:
+        """``targets``: the learner's required level per competence (their role's current profile and
+        their objectives, kept outside the bundle); None: the role profile the bundle was trained with."""
         if int(k) < 1:
             raise ValidationError(f"k must be >= 1, got {k}", field="k")
-        batch = LearnerBatch.single(self.interactions, learner_id, profile, role, events)
+        batch = LearnerBatch.single(
+            self.interactions, learner_id, profile, role, events, targets, target_words
+        )
         ranker, strategy = self._route(batch)
         return ranker.recommend_batch_item(
             batch, int(k), exclude_completed, language, format, strategy=strategy
         )
 
     def recommend_for_role(
-        self, role_id: str, k: int = 10, language: str | None = None, format: str | None = None
+        self,
+        role_id: str,
+        k: int = 10,
+        language: str | None = None,
+        format: str | None = None,
+        targets: dict[str, int] | None = None,
     ) -> RecommendationList:
+        """Content for a role. With ``targets`` (the role's current profile, kept outside the bundle) the
+        competence-gap ranker closes them from the role's typical levels, with the role's learned
+        popularity as tie-breaker (``strategy="gap:role"``); the role need not be in the training data."""
         if int(k) < 1:
             raise ValidationError(f"k must be >= 1, got {k}", field="k")
-        return self.ranker.recommend_for_role(role_id, int(k), language, format)
+        if targets is None:
+            return self.ranker.recommend_for_role(role_id, int(k), language, format)
+        gap = self.gap
+        batch = LearnerBatch.for_role(self.interactions, self.roles.index.get(role_id, -1), targets)
+        scores = gap._with_fallback(batch, gap.score(batch))
+        ids, top = gap.top_k(batch, int(k), allowed=self.catalogue.mask(language, format), scores=scores)
+        recs = gap._to_recommendations(batch, 0, ids[0], top[0], for_role=True)
+        return RecommendationList(recs, "gap:role")
 
     def recommend_batch(self, learner_ids, k: int = 10, batch_size: int = 4096) -> dict[str, list[str]]:
         """Top-k content ids for many training learners (minus what they completed); unknown ids skipped."""
@@ -147,18 +168,21 @@ class RecommenderBundle:
         events=None,
         language: str | None = None,
         format: str | None = None,
+        targets: dict[str, int] | None = None,
+        target_words: dict[str, str] | None = None,
     ) -> list[PathwayStep]:
         """For each competence with a gap (largest first), one item per level from the learner's next
-        level up to the role requirement, choosing the best-ranked item at each level. Levels within a
-        competence never go down, and no content appears twice. Empty when no level is known."""
+        level up to the required level, choosing the best-ranked item at each level. Levels within a
+        competence never go down, and no content appears twice. Empty when no level is known.
+        ``targets``: the required level per competence (see :meth:`recommend`)."""
         inter, cat = self.interactions, self.catalogue
-        batch = LearnerBatch.single(inter, learner_id, profile, role, events)
+        batch = LearnerBatch.single(inter, learner_id, profile, role, events, targets, target_words)
         levels = batch.levels[0]
         if np.isnan(levels).all():
             return []
         ranker, _ = self._route(batch)
         scores = ranker._with_fallback(batch, ranker.score(batch))[0]
-        required = self.gap.requirements(batch.role)[0]
+        required = self.gap.requirements(batch.role, batch.required)[0]
         allowed = cat.mask(language, format)
         done = np.zeros(len(cat), dtype=bool)
         done[batch.completed.indices] = True
@@ -178,7 +202,9 @@ class RecommenderBundle:
                     continue
                 best = int(at[np.argmax(scores[at])])
                 chosen[best] = True
-                reason = self.gap.reasons_.reason(best, levels, int(batch.role[0]), "gap")
+                reason = self.gap.reasons_.reason(
+                    best, levels, int(batch.role[0]), "gap", **reason_targets(batch, 0)
+                )
                 reason = f"step towards {cid} level {level}: " + reason
                 steps.append(
                     PathwayStep(

@@ -126,8 +126,12 @@ def _roles(services: Services):  # noqa: ANN202
 
 
 def _overview(services: Services, db: Session, principal: Principal, min_size: int):  # noqa: ANN202
+    from api.persistence.roles import recommender_framework_id, requirements_by_role
+
     data = load_organisation(db, principal.org_id, events=False)
-    return gap_overview(data.learners, data.diagnostics, _roles(services).roles, min_group_size=min_size)
+    # the organisation's role profiles as they are now (issue 18), not those the recommender was trained with
+    roles = requirements_by_role(db, principal.org_id, recommender_framework_id(_roles(services)))
+    return gap_overview(data.learners, data.diagnostics, roles, min_group_size=min_size)
 
 
 @router.get("/gaps", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},

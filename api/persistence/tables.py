@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -96,6 +97,44 @@ class Learner(Base):
     external_id: Mapped[str] = mapped_column(String(128), nullable=False)
     role: Mapped[str | None] = mapped_column(String(64))
     unit: Mapped[str | None] = mapped_column(String(64))  # organisational unit (department), for insights
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    language: Mapped[str | None] = mapped_column(String(8))  # preferred language of content (issue 18)
+
+
+class LearnerObjective(Base):
+    """A learner's own objective: the level to reach in one competence, in the level scheme of the
+    framework named, optionally by a date. With the role's requirement it defines the learner's gaps."""
+
+    __tablename__ = "learner_objectives"
+    __table_args__ = (UniqueConstraint("learner_id", "competence", name="uq_learner_objectives_competence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
+    framework_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    competence: Mapped[str] = mapped_column(String(16), nullable=False)
+    target_level: Mapped[int] = mapped_column(Integer, nullable=False)
+    deadline: Mapped[date | None] = mapped_column(Date)
+    set_by: Mapped[str] = mapped_column(String(64), nullable=False)  # the API key that set it
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class RoleProfile(Base):
+    """One version of an organisation's role profile: the level required per competence in the level
+    scheme of the framework named. Every change adds a version (the newest is current); ``retired``
+    marks a version that removes the role. Data the service reads on each request, not model state."""
+
+    __tablename__ = "role_profiles"
+    __table_args__ = (UniqueConstraint("org_id", "role_id", "version", name="uq_role_profiles_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    role_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)  # 1, 2, ... per organisation and role
+    title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    framework_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    required: Mapped[dict] = mapped_column(JSON, nullable=False)  # competence id -> level number
+    retired: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)  # API key id or cli:<user>
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 

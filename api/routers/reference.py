@@ -1,4 +1,4 @@
-"""Reference data: the DigComp framework, role profiles, the learning catalogue (paginated)."""
+"""Reference data: the DigComp framework, the learning catalogue (paginated). Role profiles: ``roles.py``."""
 
 from __future__ import annotations
 
@@ -22,22 +22,6 @@ def framework(principal: Principal = Depends(require(None))) -> dict:
     # the 2.2 shape existing clients read: ``levels`` beside the new ``level_scheme``
     body["levels"] = body["level_scheme"]["levels"]
     return jsonable(body)
-
-
-@router.get("/roles", response_model=Page, summary="Role profiles: required level per competence")
-def roles(
-    recommender: Recommender,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    principal: Principal = Depends(require(None)),
-) -> dict:
-    bundle, _ = recommender
-    profiles = bundle.roles
-    rows = [
-        {"role_id": r, "title": profiles.title(r), "required_levels": profiles.required_levels(r)}
-        for r in profiles.role_ids[offset : offset + limit]
-    ]
-    return {"total": len(profiles.role_ids), "offset": offset, "limit": limit, "items": rows}
 
 
 @router.get("/catalog", response_model=Page, summary="The learning catalogue the recommender ranks")

@@ -88,8 +88,19 @@ class ReasonBuilder:
         self.names = competence_names
         self.comp_pos = {c: j for j, c in enumerate(inter.catalogue.competence_ids)}
 
-    def reason(self, item: int, levels: np.ndarray, role: int, source: str, for_role: bool = False) -> str:
-        text = self._reason(item, levels, role, source)
+    def reason(
+        self,
+        item: int,
+        levels: np.ndarray,
+        role: int,
+        source: str,
+        for_role: bool = False,
+        required: np.ndarray | None = None,
+        words: dict[str, str] | None = None,
+    ) -> str:
+        """``required``: the learner's required level per competence (live role profile and objectives)
+        in place of the training data's role profile; ``words``: per competence where it came from."""
+        text = self._reason(item, levels, role, source, required, words)
         if for_role:  # a role ranking speaks of the role's typical member, not "you"
             text = text.replace("your level", "typical level in the role").replace(
                 "your role needs", "the role needs"
@@ -97,12 +108,15 @@ class ReasonBuilder:
             text = text.replace("popular with learners in your role", "popular with learners in the role")
         return text
 
-    def _reason(self, item: int, levels: np.ndarray, role: int, source: str) -> str:
+    def _reason(
+        self, item: int, levels: np.ndarray, role: int, source: str, required=None, words=None
+    ) -> str:
         cat, roles = self.inter.catalogue, self.inter.roles
         comps = cat.competences[item]
         parts = []
         if comps:
-            required = roles.required[role] if 0 <= role < len(roles) else None
+            if required is None:
+                required = roles.required[role] if 0 <= role < len(roles) else None
 
             def gap(c):
                 j = self.comp_pos[c]
@@ -115,12 +129,15 @@ class ReasonBuilder:
             text = f"develops {best} {self.names.get(best, '')}".rstrip()
             lv, req = levels[j], (int(required[j]) if required is not None else 0)
             target = int(cat.level[item])
+            needs = (words or {}).get(best, "your role needs")
+            if not np.isnan(lv) and lv < 1:  # no level shown yet (a role's typical member in a new role)
+                lv = np.nan
             if not np.isnan(lv) and req > 0:
-                text += f"; your level {int(round(lv))}, your role needs {req}"
+                text += f"; your level {int(round(lv))}, {needs} {req}"
             elif not np.isnan(lv):
                 text += f"; your level {int(round(lv))}, this content targets level {target}"
             elif req > 0:
-                text += f"; level {target} content, your role needs {req}"
+                text += f"; level {target} content, {needs} {req}"
             elif target:
                 text += f"; level {target} content"
             parts.append(text)
@@ -284,13 +301,18 @@ class Ranker:
             "score": float(scores[item]),
             "rank": int((scores > scores[item]).sum()) + 1,
             "reason": self.reasons_.reason(
-                item, batch.levels[0], int(batch.role[0]), self.source(batch, 0, item)
+                item,
+                batch.levels[0],
+                int(batch.role[0]),
+                self.source(batch, 0, item),
+                **reason_targets(batch, 0),
             ),
         }
 
     def _to_recommendations(
-        self, batch, i, ids, scores, role_source=False, popularity_source=False
+        self, batch, i, ids, scores, role_source=False, popularity_source=False, for_role=None
     ) -> list[Recommendation]:
+        for_role = role_source if for_role is None else for_role
         cat = self.interactions_.catalogue
         out = []
         valid = ids[ids >= 0]
@@ -304,7 +326,12 @@ class Ranker:
                     content_id=str(cat.ids[item]),
                     score=float(s),
                     reason=self.reasons_.reason(
-                        int(item), batch.levels[i], int(batch.role[i]), src, role_source
+                        int(item),
+                        batch.levels[i],
+                        int(batch.role[i]),
+                        src,
+                        for_role,
+                        **reason_targets(batch, i),
                     ),
                     title=str(cat.titles[item]),
                     competences=list(cat.competences[item]),
@@ -331,6 +358,13 @@ class Ranker:
         )
         self.load_state(Path(directory))
         return self
+
+
+def reason_targets(batch: LearnerBatch, i: int) -> dict:
+    """The reason arguments for learner ``i``'s live targets (none: the role profile from training)."""
+    if batch.required is None:
+        return {}
+    return {"required": batch.required[i], "words": (batch.target_words or [{}] * (i + 1))[i]}
 
 
 def _framework_names(competence_ids) -> dict[str, str]:

@@ -90,11 +90,4 @@ class BlendRanker(Ranker):
 
 
 def _one(batch: LearnerBatch, i: int) -> LearnerBatch:
-    return LearnerBatch(
-        batch.rows[i : i + 1],
-        batch.history[i : i + 1],
-        batch.role[i : i + 1],
-        batch.levels[i : i + 1],
-        batch.completed[i : i + 1],
-        batch.fold_in[i : i + 1],
-    )
+    return batch.take(i)

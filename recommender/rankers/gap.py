@@ -54,7 +54,11 @@ class CompetenceGapRanker(Ranker):
     def load_state(self, directory) -> None:
         self._prepare(self.interactions_)
 
-    def requirements(self, role: np.ndarray) -> np.ndarray:
+    def requirements(self, role: np.ndarray, required: np.ndarray | None = None) -> np.ndarray:
+        """Required level per learner and competence: ``required`` when given (the live role profile and
+        objectives), else the training data's role profile (``default_target`` without a role)."""
+        if required is not None:
+            return np.asarray(required, dtype=float)
         roles = self.interactions_.roles
         n_comp = len(self.interactions_.catalogue.competence_ids)
         req = np.full((len(role), n_comp), float(self.default_target))
@@ -69,7 +73,7 @@ class CompetenceGapRanker(Ranker):
         if self.pair_comp_.size == 0:
             return out
         levels = batch.levels
-        weight = np.clip(self.requirements(batch.role) - levels, 0, None) / 7.0
+        weight = np.clip(self.requirements(batch.role, batch.required) - levels, 0, None) / 7.0
         weight = np.nan_to_num(weight, nan=0.0)
         lv = levels[:, self.pair_comp_]  # (n, P)
         delta = self.pair_level_[None, :] - (lv + 1.0)

@@ -71,14 +71,7 @@ class HybridRanker(Ranker):
         return self.w_cf * cf + self.w_gap * gap + self.w_role * role
 
     def sources(self, batch: LearnerBatch, i: int, items) -> list[str]:
-        one = LearnerBatch(
-            batch.rows[i : i + 1],
-            batch.history[i : i + 1],
-            batch.role[i : i + 1],
-            batch.levels[i : i + 1],
-            batch.completed[i : i + 1],
-            batch.fold_in[i : i + 1],
-        )
+        one = batch.take(i)
         comps = self.components(one)
         out = []
         for item in items:

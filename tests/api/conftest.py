@@ -103,7 +103,24 @@ def make_api(settings: Settings, provider, cat=None) -> Api:  # noqa: ANN001
     api.a = api.key("org-a", "admin")
     api.b = api.key("org-b", "admin")
     api.a_diag = api.key("org-a", "diagnostics")
+    seed_roles(api)
     return api
+
+
+def seed_roles(api: Api, orgs: tuple[str, ...] = ("org-a", "org-b")) -> None:
+    """The organisations' role profiles: the served recommender's, as ``digipath serve`` seeds the demo's
+    (role profiles are the organisation's data, read from the database on each request)."""
+    from api.auth import get_or_create_org
+    from api.persistence.roles import seed_profiles
+
+    try:
+        bundle, _ = api.provider.recommender()
+    except Exception:  # noqa: BLE001 - no recommender served: no role profiles to seed
+        return
+    with api.app.state.services.sessionmaker() as db:
+        for slug in orgs:
+            seed_profiles(db, get_or_create_org(db, slug).id, bundle.roles, "test:seed")
+        db.commit()
 
 
 @pytest.fixture

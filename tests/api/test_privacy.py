@@ -36,9 +36,10 @@ HOLDS_NO_LEARNER_DATA = {
     "api_keys": "keys of platforms and staff tools; units are unit names, not people",
     "anonymous_responses": "the anonymised calibration log: random person ids, no link kept",
     "service_signals": "counters that tell every worker to reload the served models",
+    "role_profiles": "an organisation's role profiles (required levels per role), made by API keys",
 }
 HOLDS_LEARNER_DATA = {"learners", "diagnostic_sessions", "responses", "learning_events", "audit_log",
-                      "result_reviews", "cat_section_sessions", "xapi_statements"}
+                      "result_reviews", "cat_section_sessions", "xapi_statements", "learner_objectives"}
 
 
 def _events(api, learner: str, n: int, tag: str) -> None:
@@ -177,7 +178,7 @@ def test_the_subject_access_export_holds_everything_but_the_answer_key(api, bank
     body = r.json()
     tables = body["tables"]
     assert set(tables) == {"learners", "diagnostic_sessions", "responses", "learning_events",
-                           "result_reviews", "cat_section_sessions", "xapi_statements"}
+                           "result_reviews", "cat_section_sessions", "xapi_statements", "learner_objectives"}
     assert [x["kind"] for x in tables["result_reviews"]] == ["contest"]
     assert [x["external_id"] for x in tables["learners"]] == ["subject-1"]
     assert tables["learners"][0]["unit"] == "tax-office"

@@ -18,6 +18,7 @@ _SUBCOMMANDS = [
     ("api.cli_service", None),
     ("api.cli_privacy", None),
     ("api.cli_frameworks", "frameworks"),
+    ("api.cli_catalogue", "catalogue"),
 ]
 
 for module_name, group in _SUBCOMMANDS:

@@ -33,12 +33,13 @@ from recommender.data import FORMATS, Catalogue, framework_statements, read_tabl
 
 DEFAULT_FRAMEWORK = "digcomp-2.2"  # the eight-level scheme the bundle's catalogue and roles are in
 STATUSES = ("active", "retired")
-CONTENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$"
+CONTENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 # the file form: what ``catalogue export`` writes and ``catalogue import`` / ``recommender train`` read
 FILE_COLUMNS = ("content_id", "title", "format", "language", "framework", "competences", "outcomes", "level",
                 "duration_minutes", "url", "status")
 TITLE_PREFIX = "title_"
+SEED_FILE = "catalogue_live.csv"  # the demo bundle's catalogue as records: bootstrap writes, serve seeds
 FIELDS = ("content_id", "title", "titles", "format", "languages", "framework", "competences", "outcomes",
           "level", "duration_minutes", "url", "status")
 
@@ -78,7 +79,7 @@ def validate_content(record: dict) -> dict:
         raise _fail(f"unknown field; known: {', '.join(FIELDS)}", unknown[0])
     content_id = _text(record.get("content_id"), "content_id", 128)
     if not re.fullmatch(CONTENT_ID_PATTERN, content_id):
-        raise _fail(f"{content_id!r}: letters, digits and . _ : @ / - (not first)", "content_id")
+        raise _fail(f"{content_id!r}: letters, digits and . _ : @ - (not first)", "content_id")
     title = _text(record.get("title"), "title", 500)
     titles = record.get("titles") or {}
     if not isinstance(titles, dict):
@@ -195,7 +196,7 @@ def content_frame(records: Iterable[dict]) -> pd.DataFrame:
             "language": ";".join(r["languages"]), "framework": r["framework"],
             "competences": ";".join(r["competences"]), "outcomes": ";".join(r["outcomes"]),
             "level": "" if r.get("level") is None else str(int(r["level"])),
-            "duration_minutes": "" if r.get("duration_minutes") is None else f"{float(r['duration_minutes']):g}",
+            "duration_minutes": _minutes(r.get("duration_minutes")),
             "url": r.get("url") or "", "status": r.get("status") or "active",
         }
         for lang in langs:
@@ -210,21 +211,18 @@ def write_content_file(records: Iterable[dict], path: str | Path) -> Path:
 
 def records_from_catalogue(catalogue: Catalogue) -> list[dict]:
     """A bundle's catalogue as content records (the demo academy's catalogue is seeded from it)."""
-    items = catalogue.items
     out = []
     for i, cid in enumerate(catalogue.ids):
-        outcomes = str(items["outcomes"].iloc[i]) if "outcomes" in items.columns else ""
         duration = catalogue.duration[i]
         out.append(validate_content({
             "content_id": str(cid), "title": str(catalogue.titles[i]) or str(cid),
             "format": str(catalogue.format[i]) or "course",
             "languages": str(catalogue.language[i]) or "en",
-            # the bundle's levels are eight-level; its outcome ids are DigComp 3.0's (recommender.data)
+            # the bundle's levels are eight-level, its competences already hold those of its outcomes
             "framework": DEFAULT_FRAMEWORK,
             "competences": list(catalogue.competences[i]),
             "level": int(catalogue.level[i]) or None,
             "duration_minutes": None if np.isnan(duration) else float(duration),
-            **({"outcomes": outcomes} if outcomes and outcomes != "nan" else {}),
         }))
     return out
 
@@ -258,7 +256,8 @@ def merge_catalogue(known: Catalogue, records: Sequence[dict]) -> Catalogue:
 
 def _known_row(known: Catalogue, i: int) -> dict:
     """A bundle item the academy does not list: kept in place, never recommended."""
-    return {"content_id": str(known.ids[i]), "title": str(known.titles[i]), "language": str(known.language[i]),
+    return {"content_id": str(known.ids[i]), "title": str(known.titles[i]),
+            "language": str(known.language[i]),
             "format": str(known.format[i]), "duration_minutes": _minutes(known.duration[i]),
             "competences": ";".join(known.competences[i]), "outcomes": "",
             "level": str(int(known.level[i])) if known.level[i] > 0 else "", "framework": DEFAULT_FRAMEWORK,
@@ -278,7 +277,8 @@ def _ranking_row(r: dict, ranked: set[str]) -> dict:
     outcomes = [o for o in r["outcomes"] if statements[o].competence_id in ranked]
     return {"content_id": r["content_id"], "title": r["title"], "language": ";".join(r["languages"]),
             "format": r["format"], "duration_minutes": _minutes(r.get("duration_minutes")),
-            "competences": ";".join(c for c in r["competences"] if c in ranked), "outcomes": ";".join(outcomes),
+            "competences": ";".join(c for c in r["competences"] if c in ranked),
+            "outcomes": ";".join(outcomes),
             "level": "" if r.get("level") is None else str(r["level"]), "framework": fw.id,
             "status": r.get("status") or "active"}
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from api.auth import Principal, require
 from api.deps import DbSession, Recommender
 from api.jsonable import jsonable
+from api.persistence.catalogue import served_bundle
 from api.persistence.learners import get_learner, latest_finished_session
 from api.persistence.tables import Learner, LearningEvent
 from api.problems import PROBLEM_MEDIA_TYPE
@@ -71,6 +72,7 @@ def learner_recommendations(
     learner = get_learner(db, principal.org_id, learner_id)
     profile, session_id, events = _context(db, principal, learner)
     bundle, version = recommender
+    bundle = served_bundle(db, principal.org_id, bundle)  # the organisation's own catalogue, if it has one
     recs = bundle.recommend(
         model_learner_key(principal, learner_id),
         k=k,
@@ -107,6 +109,7 @@ def learner_pathway(
     learner = get_learner(db, principal.org_id, learner_id)
     profile, session_id, events = _context(db, principal, learner)
     bundle, version = recommender
+    bundle = served_bundle(db, principal.org_id, bundle)
     target = role or learner.role
     steps = bundle.pathway(
         model_learner_key(principal, learner_id), profile, target, events=events, language=language
@@ -129,12 +132,14 @@ def learner_pathway(
 def role_recommendations(
     role_id: RoleId,
     recommender: Recommender,
+    db: DbSession,
     k: K = 10,
     language: Annotated[Language | None, Query()] = None,
     format: Format = None,
     principal: Principal = Depends(require("recommendations")),
 ) -> dict:
     bundle, version = recommender
+    bundle = served_bundle(db, principal.org_id, bundle)
     recs = bundle.recommend_for_role(role_id, k=k, language=language, format=format)
     return {
         "role": role_id,

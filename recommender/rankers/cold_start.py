@@ -27,7 +27,8 @@ from recommender.rankers.base import Ranker, ReasonBuilder
 from recommender.rankers.gap import CompetenceGapRanker
 from recommender.rankers.popularity import RolePopularityRanker
 
-MATCHED_ON_TAGS = "new content matched on its tags (competences, learning outcomes, level), no learner activity yet"
+MATCHED_ON_TAGS = ("new content matched on its tags (competences, learning outcomes, level), "
+                   "no learner activity yet")
 
 
 class ContentReasons(ReasonBuilder):
@@ -70,8 +71,8 @@ class ColdStartRanker(Ranker):
     def known(self, batch: LearnerBatch) -> LearnerBatch:
         """The batch as the base ranker knows it (its columns only)."""
         n = self.n_known_
-        return LearnerBatch(batch.rows, batch.history[:, :n], batch.role, batch.levels, batch.completed[:, :n],
-                            batch.fold_in, batch.unknown_content)
+        return LearnerBatch(batch.rows, batch.history[:, :n], batch.role, batch.levels,
+                            batch.completed[:, :n], batch.fold_in, batch.unknown_content)
 
     def content_scores(self, batch: LearnerBatch) -> np.ndarray:
         """The tag match of every item (trained or not) with each learner's gaps, (n, n_items)."""
@@ -129,9 +130,9 @@ def serve_catalogue(bundle, catalogue):  # noqa: ANN001, ANN201 - RecommenderBun
     if tuple(catalogue.ids[: inter.n_items]) != tuple(bundle.catalogue.ids):
         raise ValueError("the live catalogue must keep the trained content in its positions")
     n = len(catalogue)
-    live = Interactions(_pad(inter.matrix, n), _pad(inter.completed, n), inter.learner_ids, catalogue, inter.roles,
-                        inter.learner_role, inter.learner_levels, inter.weights, inter.unknown_content,
-                        inter.learner_language)
+    live = Interactions(_pad(inter.matrix, n), _pad(inter.completed, n), inter.learner_ids, catalogue,
+                        inter.roles, inter.learner_role, inter.learner_levels, inter.weights,
+                        inter.unknown_content, inter.learner_language)
     names = bundle.competence_names
     view = copy.copy(bundle)
     view.interactions, view.catalogue = live, catalogue

@@ -41,6 +41,8 @@ class ContentReasons(ReasonBuilder):
         self.n_known = n_known
 
     def reason(self, item: int, levels: np.ndarray, role: int, source: str, for_role: bool = False) -> str:
+        if item >= self.n_known:  # nobody has touched it: not "popular", not "similar learners took it"
+            source = "content"
         text = super().reason(item, levels, role, source, for_role)
         if item >= self.n_known:
             text = MATCHED_ON_TAGS if text == "recommended" else f"{text}; {MATCHED_ON_TAGS}"

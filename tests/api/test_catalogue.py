@@ -18,8 +18,9 @@ from recommender.rankers.cold_start import MATCHED_ON_TAGS
 
 
 def _content(content_id="NEW-1", **extra) -> dict:
-    return {"content_id": content_id, "title": "Spotting phishing", "titles": {"lt": "Sukčiavimo atpažinimas"},
-            "format": "course", "languages": ["en", "lt"], "competences": ["4.2"], "level": 3,
+    return {"content_id": content_id, "title": "Spotting phishing",
+            "titles": {"lt": "Sukčiavimo atpažinimas"}, "format": "course", "languages": ["en", "lt"],
+            "competences": ["4.2"], "level": 3,
             "duration_minutes": 45, "url": "https://academy.example/phishing", **extra}
 
 
@@ -69,7 +70,8 @@ def test_bad_records_are_refused_naming_the_field_and_nothing_changes(api):
     for field, body in bad.items():
         r = api.client.post("/v1/catalogue", json=body, headers=api.a)
         assert r.status_code == 422 and r.json()["field"] == field, (field, r.text)
-    assert api.client.post("/v1/catalogue", json={**_content(), "colour": "red"}, headers=api.a).status_code == 422
+    r = api.client.post("/v1/catalogue", json={**_content(), "colour": "red"}, headers=api.a)
+    assert r.status_code == 422
     r = api.client.put("/v1/catalogue/KEEP", json={**_content(level=0), "content_id": None}, headers=api.a)
     assert r.status_code == 422
     r = api.client.post("/v1/catalogue", json=_content("X"), headers=api.a_diag)
@@ -147,7 +149,8 @@ def test_cli_import_is_all_or_nothing_and_export_round_trips(api, bundle, tmp_pa
     runner = CliRunner()
     r = runner.invoke(_cli(), ["catalogue", "import", str(tmp_path / "bad.csv"), "--org", "org-a"])
     assert r.exit_code == 1, r.output
-    assert "bad.csv" in r.output and "row 9" in r.output and "'level'" in r.output and "Traceback" not in r.output
+    assert "bad.csv" in r.output and "row 9" in r.output and "'level'" in r.output
+    assert "Traceback" not in r.output
     with api.app.state.services.sessionmaker() as db:
         assert db.scalar(select(CatalogueItem.id).limit(1)) is None  # the good rows were not stored either
     r = runner.invoke(_cli(), ["catalogue", "import", str(good), "--org", "org-a"])
@@ -164,7 +167,8 @@ def test_cli_import_is_all_or_nothing_and_export_round_trips(api, bundle, tmp_pa
 
 
 def test_serve_seeds_the_demo_organisation_once(api, bundle):
-    settings = Settings(home=api.settings.home, database_url=api.settings.resolved_database_url, demo_org="org-a")
+    settings = Settings(home=api.settings.home, database_url=api.settings.resolved_database_url,
+                        demo_org="org-a")
     assert seed_demo_catalogue(settings) is None  # bootstrap wrote no seed file
     (api.settings.home / "demo").mkdir(exist_ok=True)
     write_content_file(records_from_catalogue(bundle.catalogue), api.settings.home / "demo" / SEED_FILE)

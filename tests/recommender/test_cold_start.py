@@ -176,3 +176,21 @@ def test_catalogue_file_form_levels_languages_and_errors(tmp_path):
     with pytest.raises(DataFileError) as err:
         read_content_file(path)
     assert err.value.file == str(path) and err.value.line == 3 and err.value.column == "level"
+
+
+def test_live_events_on_new_content_leave_it_out_and_keep_the_model_scores(bundle):
+    learner, _, profile, gap_comp, _ = _learner_with_gap(bundle)
+    records = records_from_catalogue(bundle.catalogue)
+    view = bundle.with_catalogue(merge_catalogue(
+        bundle.catalogue, [*records, _new("NEW-FIT", gap_comp, 2), _new("NEW-TWIN", gap_comp, 2)]))
+    events = [("NEW-FIT", "completed", 1.0)]
+    ids = [r.content_id for r in view.recommend(learner, k=10, profile=profile, events=events)]
+    assert "NEW-FIT" not in ids and "NEW-TWIN" in ids
+    assert "NEW-FIT" in [r.content_id for r in view.recommend(learner, k=10, profile=profile)]
+    # the model sees the learner's trained columns only: an event on new content is not a CF signal
+    batch = view.ranker.known(_batch(view, learner))
+    assert batch.history.shape[1] == len(bundle.catalogue)
+    from recommender.profiles import LearnerBatch
+
+    with_event = LearnerBatch.single(view.interactions, learner, events=events)
+    assert view.ranker.known(with_event).history.nnz == _batch(bundle, learner).history.nnz

@@ -313,7 +313,9 @@ class Catalogue:
                     ";".join(x.strip() for x in str(s).split(";") if x.strip()) for s in frame["competences"]
                 ],
                 "level": level.astype(np.int64),
-                **({"outcomes": tags[0]} if tags is not None else {}),
+                # with a framework column the outcomes are folded into competences and the eight-level
+                # level; kept as a column they would be read back as DigComp 3.0 ids from a saved bundle
+                **({"outcomes": tags[0]} if tags is not None and "framework" not in frame.columns else {}),
                 **({"status": np.where(status == "", "active", status)} if status is not None else {}),
             }
         )

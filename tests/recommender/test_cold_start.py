@@ -131,11 +131,17 @@ def test_retired_or_unlisted_content_is_never_recommended(bundle):
 def test_retraining_with_interactions_folds_new_content_in(bundle, world, tmp_path):
     learner, _, profile, gap_comp, _ = _learner_with_gap(bundle)
     new = _new("NEW-CF", gap_comp, 2)
-    records = [*records_from_catalogue(bundle.catalogue), new]
+    from adaptive.framework import get_framework
+
+    lo = next(o for o in get_framework("digcomp-3.0").outcomes if o.competence_id == gap_comp)
+    tagged = validate_content({"content_id": "NEW-LO", "title": "t", "format": "video", "languages": ["lt"],
+                               "framework": "digcomp-3.0", "outcomes": [lo.id], "level": "Intermediate"})
+    records = [*records_from_catalogue(bundle.catalogue), new, tagged]
     # the training export of the live catalogue reads back as the recommender's training catalogue
     path = write_content_file(records, tmp_path / "catalogue.csv")
     catalogue = Catalogue.read(path, bundle.catalogue.competence_ids)
-    assert catalogue.ids[-1] == "NEW-CF" and catalogue.level[-1] == 2
+    assert catalogue.ids[-2] == "NEW-CF" and catalogue.level[-2] == 2
+    assert catalogue.competences[-1] == (gap_comp,) and catalogue.level[-1] == 4  # Intermediate: 3-4 of 8
     takers = pd.unique(world.events["learner_id"])[:40]
     extra = pd.DataFrame({"learner_id": takers, "content_id": "NEW-CF", "event": "completed", "value": 1.0,
                           "timestamp": world.events["timestamp"].max() + 1.0 + np.arange(len(takers)),
@@ -144,6 +150,10 @@ def test_retraining_with_interactions_folds_new_content_in(bundle, world, tmp_pa
     retrained, _ = train_bundle(catalogue, world.roles, events, learners=world.learners, ranker="hybrid",
                                 tune=False, baselines=False, progress=False)
     assert "NEW-CF" in retrained.catalogue.index
+    from recommender.bundle import RecommenderBundle
+
+    reloaded = RecommenderBundle.load(retrained.save(tmp_path / "bundle"))  # the saved catalogue reads back
+    assert reloaded.catalogue.level.tolist() == retrained.catalogue.level.tolist()
     view = retrained.with_catalogue(merge_catalogue(retrained.catalogue, records))
     assert view.ranker.n_known_ == len(view.catalogue)  # nothing left to cold-start
     got = view.explain(learner, "NEW-CF", profile=profile)

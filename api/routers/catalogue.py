@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
@@ -21,10 +21,11 @@ from api.persistence.catalogue import (
     find_item,
     item_history,
     list_items,
+    live_records,
 )
 from api.persistence.tables import CatalogueItem
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
-from recommender.live_catalogue import CONTENT_ID_PATTERN, validate_content
+from recommender.live_catalogue import CONTENT_ID_PATTERN, content_frame, validate_content
 
 router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
 
@@ -118,10 +119,10 @@ def _get(db: DbSession, principal: Principal, content_id: str) -> CatalogueItem:
 
 
 def _save(db: DbSession, principal: Principal, rec: dict, action: str) -> CatalogueItem:
-    changes = apply_changes(db, principal.org_id, [rec], principal.key_id)
-    record(db, principal, action, f"content:{rec['content_id']}", catalogue_version=changes.catalogue_version,
-           changed=changes.changed)
     try:
+        changes = apply_changes(db, principal.org_id, [rec], principal.key_id)
+        record(db, principal, action, f"content:{rec['content_id']}",
+               catalogue_version=changes.catalogue_version, changed=changes.changed)
         db.commit()
     except IntegrityError:  # another request created or changed it at the same moment
         db.rollback()
@@ -141,6 +142,19 @@ def list_catalogue(
     total, rows = list_items(db, principal.org_id, None if status == "all" else status, offset, limit)
     return {"catalogue_version": catalogue_version(db, principal.org_id), "total": total, "offset": offset,
             "limit": limit, "items": [_out(r) for r in rows]}
+
+
+@router.get("/export", response_class=Response, responses={
+    200: {"content": {"text/csv": {}}, "description": "the catalogue file"}, **_ERRORS},
+    summary="The catalogue as the file `digipath catalogue import` and `recommender train --catalogue` read")
+def export_catalogue(
+    db: DbSession,
+    principal: Reader,
+    status: Annotated[Literal["active", "retired", "all"], Query()] = "all",
+) -> Response:
+    records = [r for r in live_records(db, principal.org_id) if status == "all" or r["status"] == status]
+    return Response(content_frame(records).to_csv(index=False), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="catalogue.csv"'})
 
 
 @router.post("", status_code=201, response_model=ContentOut, responses=_ERRORS, summary="Add content")

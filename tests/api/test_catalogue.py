@@ -13,7 +13,13 @@ from api.cli_catalogue import seed_demo_catalogue
 from api.persistence.catalogue import catalogue_version
 from api.persistence.tables import AuditEntry, CatalogueItem, Organisation
 from api.settings import Settings
-from recommender.live_catalogue import SEED_FILE, content_frame, records_from_catalogue, write_content_file
+from recommender.live_catalogue import (
+    FILE_COLUMNS,
+    SEED_FILE,
+    content_frame,
+    records_from_catalogue,
+    write_content_file,
+)
 from recommender.rankers.cold_start import MATCHED_ON_TAGS
 
 
@@ -163,6 +169,9 @@ def test_cli_import_is_all_or_nothing_and_export_round_trips(api, bundle, tmp_pa
     r = runner.invoke(_cli(), ["catalogue", "export", str(out), "--org", "org-a"])
     assert r.exit_code == 0, r.output
     assert out.read_text() == good.read_text()
+    http = api.client.get("/v1/catalogue/export", headers=api.a_diag)  # the same file over HTTP
+    assert http.status_code == 200 and http.text == good.read_text()
+    assert api.client.get("/v1/catalogue/export", headers=api.b).text.strip() == ",".join(FILE_COLUMNS)
     assert any(e.detail.get("created") == 20 for e in _audit(api, "catalogue.import"))
 
 

@@ -8,8 +8,8 @@ organisation's catalogue is seeded from the demo bundle's (``digipath serve`` af
 
 Every change set (one API call, one import) advances the organisation's catalogue version once and keeps
 each changed record as a new version with who changed it; nothing is deleted (retired content stays).
-Serving processes cache the merged view per (bundle, organisation) and rebuild it when the version token
-in ``catalogue_versions`` moves: one primary-key read per request, no retraining.
+Serving processes cache the merged view per organisation and rebuild it when the served bundle changes or
+the version token in ``catalogue_versions`` moves: one primary-key read per request, no retraining.
 """
 
 from __future__ import annotations
@@ -150,14 +150,15 @@ class ServedCatalogues:
 
     def __init__(self, size: int = 64):
         self.size = size
-        self._views: OrderedDict[tuple[int, int], tuple[Any, str, Any]] = OrderedDict()
+        # one view per organisation (a new bundle replaces it), so a reloaded model's old bundle is let go
+        self._views: OrderedDict[int, tuple[Any, str, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def bundle_for(self, db: Session, org_id: int, bundle: Any) -> Any:
         token = db.scalar(select(CatalogueVersion.token).where(CatalogueVersion.org_id == org_id))
         if token is None:
             return bundle
-        key = (id(bundle), org_id)
+        key = org_id
         with self._lock:
             got = self._views.get(key)
             if got is not None and got[0] is bundle and got[1] == token:

@@ -4,6 +4,8 @@ recommendations at once (new content ranked from its tags)."""
 
 from __future__ import annotations
 
+import copy
+
 import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -186,3 +188,26 @@ def test_serve_seeds_the_demo_organisation_once(api, bundle):
     with api.app.state.services.sessionmaker() as db:
         org_id = db.scalar(select(Organisation.id).where(Organisation.slug == "org-a"))
         assert catalogue_version(db, org_id) == 1
+
+
+def test_served_view_is_cached_by_catalogue_version_and_follows_a_new_bundle(api, bundle, world):
+    from api.persistence.catalogue import ServedCatalogues, apply_changes
+    from recommender.live_catalogue import validate_content
+
+    served = ServedCatalogues()
+    with api.app.state.services.sessionmaker() as db:
+        org_id = db.scalar(select(Organisation.id).where(Organisation.slug == "org-a"))
+        assert served.bundle_for(db, org_id, bundle) is bundle  # no catalogue of its own: the bundle itself
+        apply_changes(db, org_id, records_from_catalogue(bundle.catalogue), "test")
+        db.commit()
+        first = served.bundle_for(db, org_id, bundle)
+        assert first is not bundle and served.bundle_for(db, org_id, bundle) is first  # cached
+        new = validate_content({"content_id": "N1", "title": "n", "format": "video", "languages": ["en"],
+                                "competences": ["1.1"], "level": 2})
+        apply_changes(db, org_id, [new], "test")
+        db.commit()
+        second = served.bundle_for(db, org_id, bundle)
+        assert second is not first and "N1" in second.catalogue.index and "N1" not in first.catalogue.index
+        other = copy.copy(bundle)  # a promoted model: the view is rebuilt on it, the old one let go
+        third = served.bundle_for(db, org_id, other)
+        assert third is not second and third.ranker.base is other.ranker and len(served._views) == 1

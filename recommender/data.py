@@ -352,6 +352,7 @@ class Catalogue:
 
 
 RANKING_SCHEME = "eight-level"  # the scheme of learners' levels and role requirements the rankers compare
+LEVELS_FRAMEWORK = "digcomp-2.2"  # whose eight-level scheme ``level`` is in without a ``framework``
 OUTCOMES_FRAMEWORK = "digcomp-3.0"  # whose outcome ids an ``outcomes`` column holds without ``framework``
 
 
@@ -388,7 +389,7 @@ def _framework_levels(frame: pd.DataFrame, ids, source: str) -> np.ndarray:
     """``level`` cells (a number or code of the row's framework's level scheme) on the eight-level scale."""
     from adaptive.errors import UnknownIdError
 
-    frameworks = _row_frameworks(frame, source, "digcomp-2.2")
+    frameworks = _row_frameworks(frame, source, LEVELS_FRAMEWORK)
     levels = np.zeros(len(frame), dtype=np.int64)
     for i, cell in enumerate(frame["level"].str.strip().to_numpy()):
         if not cell:

@@ -29,9 +29,16 @@ import numpy as np
 import pandas as pd
 
 from adaptive.errors import DataFileError, UnknownIdError, ValidationError
-from recommender.data import FORMATS, Catalogue, framework_statements, read_table, write_table
+from recommender.data import (
+    FORMATS,
+    LEVELS_FRAMEWORK,
+    Catalogue,
+    framework_statements,
+    read_table,
+    write_table,
+)
 
-DEFAULT_FRAMEWORK = "digcomp-2.2"  # the eight-level scheme the bundle's catalogue and roles are in
+DEFAULT_FRAMEWORK = LEVELS_FRAMEWORK  # the eight-level scheme the bundle's catalogue and roles are in
 STATUSES = ("active", "retired")
 CONTENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"

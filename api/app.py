@@ -124,6 +124,7 @@ def create_app(
             {"name": "recommendations", "description": "learning content for learners and roles"},
             {"name": "events", "description": "learning events for the recommender"},
             {"name": "reference", "description": "framework, roles, catalogue"},
+            {"name": "catalogue", "description": "the learning catalogue the organisation maintains"},
             {"name": "frameworks", "description": "competence frameworks: levels, statements, outcomes"},
             {"name": "models", "description": "served model versions; reload and promote (operators)"},
             {"name": "keys", "description": "API keys: list, create, revoke, rotate (admins, operators)"},
@@ -147,6 +148,7 @@ def create_app(
     from api.routers import (
         admin,
         aggregates,
+        catalogue,
         diagnostics,
         events,
         frameworks,
@@ -164,7 +166,8 @@ def create_app(
     )
 
     for module in (health, diagnostics, reviews, learners, events, reference, frameworks, admin, organisation,
-                   insights, keys, organisations, aggregates, privacy, roles):
+                   insights, keys, organisations, aggregates, privacy, roles,
+                   catalogue):
         app.include_router(module.router)
     app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
     app.include_router(xapi.router)  # xAPI statements in, /xapi/statements (issue 17)

@@ -19,6 +19,7 @@ _SUBCOMMANDS = [
     ("api.cli_privacy", None),
     ("api.cli_frameworks", "frameworks"),
     ("api.cli_roles", "roles"),
+    ("api.cli_catalogue", "catalogue"),
 ]
 
 for module_name, group in _SUBCOMMANDS:

@@ -263,6 +263,11 @@ def serve(
             f"[bold]demo key: admin of organisation {settings.demo_org!r} and operator[/bold] "
             f"(also in {settings.home / DEMO_KEY_FILE}):\n{token}"
         )
+    from api.cli_catalogue import seed_demo_catalogue
+
+    seeded = seed_demo_catalogue(settings)
+    if seeded:
+        console.print(f"demo organisation's catalogue seeded from the demo bundle's ({seeded} contents)")
     host = host or settings.host
     port = port or settings.port
     console.print(f"digipath API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")

@@ -207,6 +207,7 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
     from adaptive.calibration import ResponseData, calibrate_bank
     from adaptive.synthetic import generate_synthetic_bank
     from models import runs
+    from recommender.live_catalogue import SEED_FILE, records_from_catalogue, write_content_file
     from recommender.synthetic import generate_world
     from recommender.training import train_bundle
 
@@ -238,6 +239,9 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
         t = task(f"synthetic learning world ({n_learners} learners, {n_content} contents)")
         world = generate_world(n_learners=n_learners, n_content=n_content, seed=seed)
         files.update(world.write(data_dir))
+        # the demo academy's own catalogue starts as the bundle's (``digipath serve`` stores it)
+        files["catalogue_live"] = write_content_file(records_from_catalogue(world.catalogue),
+                                                     data_dir / SEED_FILE)
         done(t)
 
         if ITEM_BANK_MODEL in todo:

@@ -220,6 +220,14 @@ class RecommenderBundle:
                 )
         return steps
 
+    def with_catalogue(self, catalogue: Catalogue) -> RecommenderBundle:
+        """This bundle serving a live catalogue (:func:`recommender.live_catalogue.merge_catalogue`):
+        the fitted model for the content it was trained on, tags for content it has never seen
+        (:mod:`recommender.rankers.cold_start`). No retraining; build once per catalogue version."""
+        from recommender.rankers.cold_start import serve_catalogue
+
+        return serve_catalogue(self, catalogue)
+
     # ------------------------------------------------------------------ persistence
     def _spec(self, ranker: Ranker) -> dict:
         spec = {"kind": ranker.name, "params": ranker.get_params()}

@@ -8,7 +8,10 @@ File formats (CSV or Parquet, chosen by suffix):
 
 - catalogue: ``content_id, title, language, format, duration_minutes, competences, level``; ``competences``
   is a ``;``-separated list of DigComp competence ids (``"1.3;1.4"``), ``level`` the DigComp level 1..8 the
-  content targets.
+  content targets; ``language`` may list several (``"en;lt"``). Optional: ``outcomes`` (learning outcome
+  or statement ids), ``framework`` (the framework whose level scheme ``level`` and ids are in, converted to
+  the eight levels the rankers use) and ``status`` (``retired`` content is kept but never recommended):
+  what ``digipath catalogue export`` writes reads here too.
 - roles (long form): ``role_id, title, competence, required_level`` (one row per required competence).
 - learners: ``learner_id, role_id[, language]`` and optionally one ``level_<competence>`` column per
   competence holding the learner's measured level (blank: unknown).
@@ -177,7 +180,8 @@ class Catalogue:
 
     ``competence_matrix`` is a (n_items, n_competences) 0/1 CSR matrix over ``competence_ids``
     (framework order); ``level`` is the targeted DigComp level (0 when unknown, e.g. a public data set
-    without metadata).
+    without metadata); ``available`` is False for retired content (kept so ids and history stay, never
+    recommended).
     """
 
     def __init__(self, items: pd.DataFrame, competence_ids: Sequence[str]):
@@ -201,6 +205,13 @@ class Catalogue:
             (np.ones(len(rows), dtype=np.float32), (rows, cols)),
             shape=(len(self.ids), len(self.competence_ids)),
         )
+        status = self.items["status"] if "status" in self.items.columns else None
+        self.available = (
+            (status.astype(str).str.strip() != "retired").to_numpy()
+            if status is not None
+            else np.ones(len(self.ids), dtype=bool)
+        )
+        self._language_masks: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -212,13 +223,24 @@ class Catalogue:
             raise UnknownIdError("content", content_id) from None
 
     def mask(self, language: str | None = None, format: str | None = None) -> np.ndarray:
-        """Boolean (n_items,) mask of content in the given language and/or format (None: any)."""
-        keep = np.ones(len(self), dtype=bool)
+        """Boolean (n_items,) mask of available content in the given language and/or format (None: any)."""
+        keep = self.available.copy()
         if language is not None:
-            keep &= self.language == language
+            keep &= self.in_language(language)
         if format is not None:
             keep &= self.format == format
         return keep
+
+    def in_language(self, language: str) -> np.ndarray:
+        """Content offered in ``language`` (one of its ``;``-separated languages); cached per language."""
+        got = self._language_masks.get(language)
+        if got is None:
+            got = self.language == language
+            multi = np.flatnonzero(np.char.find(self.language.astype(str), ";") >= 0)
+            for i in multi:
+                got[i] = language in self.language[i].split(";")
+            self._language_masks[language] = got
+        return got
 
     @classmethod
     def from_frame(
@@ -260,9 +282,18 @@ class Catalogue:
                 line=row + 2,
                 column="format",
             )
-        level = _to_numeric(frame, "level", source, integer=True, lo=1, hi=8, allow_blank=True, default=0)
+        if "framework" in frame.columns:
+            level = _framework_levels(frame, ids, source)
+        else:
+            level = _to_numeric(frame, "level", source, integer=True, lo=1, hi=8, allow_blank=True, default=0)
         duration = _to_numeric(frame, "duration_minutes", source, lo=0, allow_blank=True)
         tags = _outcome_tags(frame, ids, known, source) if "outcomes" in frame.columns else None
+        status = frame["status"].str.strip().to_numpy() if "status" in frame.columns else None
+        if status is not None:
+            row = _first_bad(~np.isin(status, ("active", "retired", "")))
+            if row is not None:
+                raise DataFileError(f"status must be active or retired, got {status[row]!r}", file=source,
+                                    line=row + 2, column="status")
         if tags is not None:
             # content tagged with learning outcomes develops their competences and, unless its level is
             # given, targets the top of the eight-level range of its highest outcome level
@@ -282,7 +313,10 @@ class Catalogue:
                     ";".join(x.strip() for x in str(s).split(";") if x.strip()) for s in frame["competences"]
                 ],
                 "level": level.astype(np.int64),
-                **({"outcomes": tags[0]} if tags is not None else {}),
+                # with a framework column the outcomes are folded into competences and the eight-level
+                # level; kept as a column they would be read back as DigComp 3.0 ids from a saved bundle
+                **({"outcomes": tags[0]} if tags is not None and "framework" not in frame.columns else {}),
+                **({"status": np.where(status == "", "active", status)} if status is not None else {}),
             }
         )
         return cls(items, competence_ids)
@@ -317,28 +351,81 @@ class Catalogue:
         return write_table(self.to_frame(), path)
 
 
-def _outcome_tags(frame: pd.DataFrame, ids, known: set[str], source: str):
-    """(outcomes cells, competences per row, eight-level target per row) of a catalogue ``outcomes``
-    column: ``;``-separated DigComp 3.0 learning outcome ids (``LO1.1.01``)."""
+RANKING_SCHEME = "eight-level"  # the scheme of learners' levels and role requirements the rankers compare
+LEVELS_FRAMEWORK = "digcomp-2.2"  # whose eight-level scheme ``level`` is in without a ``framework``
+OUTCOMES_FRAMEWORK = "digcomp-3.0"  # whose outcome ids an ``outcomes`` column holds without ``framework``
+
+
+def ranking_level(framework, level: int) -> int:
+    """A level of ``framework``'s own scheme on the rankers' eight-level scale (the top of the range it
+    maps to, as for outcomes); 0 (unknown) when the framework's scheme has no mapping to it."""
+    if framework.scheme_id == RANKING_SCHEME:
+        return int(level)
+    to_eight = framework.mapping(framework.scheme_id, RANKING_SCHEME)
+    return max(to_eight.targets(int(level))) if to_eight is not None else 0
+
+
+def framework_statements(framework) -> dict:
+    """Learning outcomes and competence statements of a framework by id (what content may be tagged with)."""
+    return {o.id: o for o in (*framework.statements, *framework.outcomes)}
+
+
+def _row_frameworks(frame: pd.DataFrame, source: str, default: str) -> list:
+    from adaptive.errors import UnknownIdError
     from adaptive.framework import get_framework
 
-    fw = get_framework("digcomp-3.0")
-    by_id = {o.id: o for o in fw.outcomes}
-    to_eight = fw.mapping(fw.scheme_id, "eight-level")
+    cells = frame["framework"].str.strip().to_numpy() if "framework" in frame.columns else None
+    out = []
+    for i in range(len(frame)):
+        fid = (cells[i] if cells is not None else "") or default
+        try:
+            out.append(get_framework(fid))
+        except UnknownIdError as exc:
+            raise DataFileError(str(exc), file=source, line=i + 2, column="framework") from None
+    return out
+
+
+def _framework_levels(frame: pd.DataFrame, ids, source: str) -> np.ndarray:
+    """``level`` cells (a number or code of the row's framework's level scheme) on the eight-level scale."""
+    from adaptive.errors import UnknownIdError
+
+    frameworks = _row_frameworks(frame, source, LEVELS_FRAMEWORK)
+    levels = np.zeros(len(frame), dtype=np.int64)
+    for i, cell in enumerate(frame["level"].str.strip().to_numpy()):
+        if not cell:
+            continue
+        fw = frameworks[i]
+        try:
+            number = fw.level_scheme.number(int(cell) if cell.isdigit() else cell)
+        except UnknownIdError as exc:
+            raise DataFileError(f"{exc} for content {ids[i]!r}", file=source, line=i + 2,
+                                column="level") from None
+        levels[i] = ranking_level(fw, number)
+    return levels
+
+
+def _outcome_tags(frame: pd.DataFrame, ids, known: set[str], source: str):
+    """(outcomes cells, competences per row, eight-level target per row) of a catalogue ``outcomes``
+    column: ``;``-separated learning outcome (or statement) ids of the row's framework (DigComp 3.0's
+    ``LO1.1.01`` without a ``framework`` column)."""
+    frameworks = _row_frameworks(frame, source, OUTCOMES_FRAMEWORK)
+    by_fw: dict[str, dict] = {}
     cells, comps, levels = [], [], np.zeros(len(frame), dtype=np.int64)
     for i, cell in enumerate(frame["outcomes"].fillna("").astype(str).to_numpy()):
+        fw = frameworks[i]
+        by_id = by_fw.setdefault(fw.id, framework_statements(fw))
         tagged = [x.strip() for x in cell.split(";") if x.strip()]
         for x in tagged:
             if x not in by_id:
-                raise DataFileError(f"unknown DigComp 3.0 learning outcome {x!r} for content {ids[i]!r}",
-                                    file=source, line=i + 2, column="outcomes")
+                raise DataFileError(f"unknown {fw.name} {fw.version} learning outcome {x!r} for content "
+                                    f"{ids[i]!r}", file=source, line=i + 2, column="outcomes")
             if by_id[x].competence_id not in known:
                 raise DataFileError(f"outcome {x!r} is of competence {by_id[x].competence_id!r}, not in the "
                                     "catalogue's framework", file=source, line=i + 2, column="outcomes")
         cells.append(";".join(tagged))
         comps.append(list(dict.fromkeys(by_id[x].competence_id for x in tagged)))
         if tagged:
-            levels[i] = max(to_eight.targets(max(by_id[x].level for x in tagged)))
+            levels[i] = max(ranking_level(fw, by_id[x].level) for x in tagged)
     return cells, comps, levels
 
 

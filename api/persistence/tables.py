@@ -332,3 +332,51 @@ class XapiStatement(Base):
     statement: Mapped[dict] = mapped_column(JSON, nullable=False)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class CatalogueItem(Base):
+    """An organisation's learning content as it stands now (``api.persistence.catalogue``); each change is
+    a new ``version`` with its record kept in ``catalogue_item_versions``. Retired content stays (status)."""
+
+    __tablename__ = "catalogue_items"
+    __table_args__ = (UniqueConstraint("org_id", "content_id", name="uq_catalogue_items_org_content"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    content_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # active | retired
+    record: Mapped[dict] = mapped_column(JSON, nullable=False)  # recommender.live_catalogue.validate_content
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(64), nullable=False)  # key id or cli:<user>
+
+
+class CatalogueItemVersion(Base):
+    """Every version of every content record (the catalogue's history: who changed what, when)."""
+
+    __tablename__ = "catalogue_item_versions"
+    __table_args__ = (
+        UniqueConstraint("org_id", "content_id", "version", name="uq_catalogue_item_versions"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    content_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # created | updated | retired | restored
+    record: Mapped[dict] = mapped_column(JSON, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    changed_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    catalogue_version: Mapped[int] = mapped_column(Integer, nullable=False)  # the change set it was part of
+
+
+class CatalogueVersion(Base):
+    """Where an organisation's catalogue stands: ``version`` advances once per change set (an import is
+    one); ``token`` is new with each, so serving processes cache the merged catalogue by it."""
+
+    __tablename__ = "catalogue_versions"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    token: Mapped[str] = mapped_column(String(36), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

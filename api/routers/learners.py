@@ -23,6 +23,7 @@ from api.auth import Principal, require
 from api.deps import DbSession, Recommender
 from api.jsonable import jsonable
 from api.persistence import roles as role_store
+from api.persistence.catalogue import served_bundle
 from api.persistence.learners import find_learner, get_learner, latest_finished_session
 from api.persistence.tables import Learner, LearnerObjective, LearningEvent
 from api.privacy import learner_target
@@ -254,6 +255,7 @@ def learner_recommendations(
     learner = get_learner(db, principal.org_id, learner_id)
     profile, session_id, events = _context(db, principal, learner)
     bundle, version = recommender
+    bundle = served_bundle(db, principal.org_id, bundle)  # the organisation's own catalogue, if it has one
     targets, _ = _targets(db, principal, learner, learner.role, False, bundle)
     recs = bundle.recommend(
         model_learner_key(principal, learner_id),
@@ -295,6 +297,7 @@ def learner_pathway(
     learner = get_learner(db, principal.org_id, learner_id)
     profile, session_id, events = _context(db, principal, learner)
     bundle, version = recommender
+    bundle = served_bundle(db, principal.org_id, bundle)
     target = role or learner.role
     targets, notes = _targets(db, principal, learner, target, role is not None, bundle)
     steps = bundle.pathway(
@@ -332,6 +335,7 @@ def role_recommendations(
 ) -> dict:
     profile = role_store.get_profile(db, principal.org_id, role_id)
     bundle, version = recommender
+    bundle = served_bundle(db, principal.org_id, bundle)
     fw = role_store.recommender_framework_id(bundle)
     if profile.framework_id != fw:
         raise ProblemError(409, "conflict", f"role profile {role_id!r} is in {profile.framework_id}; the "

@@ -37,6 +37,9 @@ HOLDS_NO_LEARNER_DATA = {
     "anonymous_responses": "the anonymised calibration log: random person ids, no link kept",
     "service_signals": "counters that tell every worker to reload the served models",
     "role_profiles": "an organisation's role profiles (required levels per role), made by API keys",
+    "catalogue_items": "an organisation's learning content; changed_by is an API key id, not a person",
+    "catalogue_item_versions": "every version of the learning content (the catalogue's history)",
+    "catalogue_versions": "where each organisation's catalogue stands (a counter and a cache token)",
 }
 HOLDS_LEARNER_DATA = {"learners", "diagnostic_sessions", "responses", "learning_events", "audit_log",
                       "result_reviews", "cat_section_sessions", "xapi_statements", "learner_objectives"}

@@ -58,8 +58,9 @@ def test_removed_content_left_the_catalogue_and_no_change():
 
 
 def test_proposal_keeps_what_people_decided_at_their_place():
-    current = [step("A", "1.1", 3), step("B", "1.1", 4, pinned=True), step("C", "2.3", 3, deadline="2027-01-01"),
-               step("X", "3.1", 2, hidden=True), step("M", "2.4", 2, origin="added"), step("Z", "2.3", 5)]
+    current = [step("A", "1.1", 3), step("B", "1.1", 4, pinned=True),
+               step("C", "2.3", 3, deadline="2027-01-01"), step("X", "3.1", 2, hidden=True),
+               step("M", "2.4", 2, origin="added"), step("Z", "2.3", 5)]
     recommended = [step("P", "5.1", 3), step("C", "2.3", 3), step("X", "3.1", 2), step("Q", "5.1", 4)]
     out = propose_plan(current, recommended, completed={"A"})
     # held: A (completed) at 1, B (pinned) at 2, X (hidden) at 4, M (added) at 5; fresh fill the rest;
@@ -90,7 +91,8 @@ def test_adjustments_apply_in_order_and_record_the_author():
         {"op": "move", "content_id": "C", "position": 2},
         {"op": "deadline", "content_id": "A", "deadline": "2027-02-01T00:00:00Z"},
         {"op": "pin", "content_id": "A"},
-    ], author=who, at="2026-12-02T09:00:00+00:00", catalogue=_catalogue(), competence_names={"2.1": "Interacting"})
+    ], author=who, at="2026-12-02T09:00:00+00:00", catalogue=_catalogue(),
+        competence_names={"2.1": "Interacting"})
     assert ids(out) == ["N1", "C", "A", "B"]
     by = {s["content_id"]: s for s in out}
     assert (by["N1"]["origin"], by["N1"]["competence"], by["N1"]["level"], by["N1"]["pinned"]) == \

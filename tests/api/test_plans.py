@@ -6,7 +6,6 @@ The restart-and-promotion case against a real `digipath serve` and MLflow store 
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime
 
 import httpx
@@ -16,7 +15,7 @@ from sqlalchemy import select
 from api.auth import create_key
 from api.persistence.tables import AuditEntry
 from tests.api.conftest import make_api
-from tests.api.helpers import SimulatedTaker
+from tests.api.helpers import PG_URL, SimulatedTaker, reset_postgres
 
 PLATFORM = ("recommendations", "events")
 
@@ -30,7 +29,8 @@ def _diagnose(api, headers, bank, learner: str, theta: float, *, seed: int = 0, 
     while step["status"] == "in_progress":
         item = step["item"]
         r = api.client.post(f"/v1/diagnostics/{step['session_id']}/responses", headers=headers,
-                            json={"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]})
+                            json={"item_id": item["id"], "answer": taker.answer(item),
+                                  "sequence": item["sequence"]})
         assert r.status_code == 200, r.text
         step = r.json()
     return step["session_id"]
@@ -88,7 +88,8 @@ def test_accepted_plan_is_stored_and_progress_is_measured_against_it(api, bank_v
     assert plan["last_change"]["author"] == {"key_id": platform["key_id"], "name": "learning platform",
                                              "scope": "recommendations"}
     # the proposal it was accepted from is stale now: accepting it again is refused, nothing is stored
-    again = api.client.post("/v1/learners/emp-1/plan", headers=_h(platform), json={"proposal": prop["proposal"]})
+    again = api.client.post("/v1/learners/emp-1/plan", headers=_h(platform),
+                            json={"proposal": prop["proposal"]})
     assert again.status_code == 409 and again.json()["type"].endswith("/proposal-changed")
     assert api.client.get("/v1/learners/emp-1/plan/history", headers=_h(platform)).json()["total"] == 1
 
@@ -121,7 +122,8 @@ def test_supervisor_adjusts_only_in_its_units_and_the_history_names_each_author(
     _diagnose(api, api.a_diag, bank_v1, "emp-2", -1.5, seed=2, unit="customs")
     plan1, plan2 = _accept(api, _h(platform), "emp-1"), _accept(api, _h(platform), "emp-2")
     steps = [s["content_id"] for s in plan1["steps"]]
-    change = {"expected_revision": 1, "changes": [{"op": "hide", "content_id": plan2["steps"][0]["content_id"]}]}
+    change = {"expected_revision": 1,
+              "changes": [{"op": "hide", "content_id": plan2["steps"][0]["content_id"]}]}
 
     # outside the units (and in another organisation): the same 404 as an unknown learner
     unknown = api.client.get("/v1/learners/nobody/plan", headers=_h(sup))
@@ -162,7 +164,8 @@ def test_supervisor_adjusts_only_in_its_units_and_the_history_names_each_author(
     bad = api.client.post("/v1/learners/emp-1/plan/adjustments", headers=_h(sup), json={
         "expected_revision": 2, "changes": [{"op": "pin", "content_id": steps[0]},
                                             {"op": "add", "content_id": "NO-SUCH-CONTENT"}]})
-    assert bad.status_code == 422 and bad.json()["where"] == "changes[1]" and bad.json()["field"] == "content_id"
+    assert bad.status_code == 422
+    assert (bad.json()["where"], bad.json()["field"]) == ("changes[1]", "content_id")
 
     # the learner's platform sees who changed what: on the steps and in the history
     seen = api.client.get("/v1/learners/emp-1/plan", headers=_h(platform)).json()
@@ -265,8 +268,59 @@ def test_bad_plan_requests_get_clear_errors(api, bank_v1):
                         json={"expected_revision": 1, "changes": [{"op": "pin", "content_id": "x"}]})
     assert r.status_code == 404 and "no plan" in r.json()["detail"]
     _accept(api, _h(platform), "emp-1")
-    for changes in ([], [{"op": "explode", "content_id": "x"}], [{"op": "move", "content_id": "x", "position": 0}]):
+    for changes in ([], [{"op": "explode", "content_id": "x"}],
+                    [{"op": "move", "content_id": "x", "position": 0}]):
         r = api.client.post("/v1/learners/emp-1/plan/adjustments", headers=_h(sup),
                             json={"expected_revision": 1, "changes": changes})
         assert r.status_code == 422, r.text
     assert api.client.get("/v1/learners/emp-1/plan", headers=_h(platform)).json()["revision"] == 1
+
+
+# ----------------------------------------------------------------------------- real server, real MLflow store
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=[
+    pytest.mark.postgres, pytest.mark.skipif(PG_URL is None, reason="DIGIPATH_TEST_DATABASE_URL not set")])])
+def test_an_accepted_plan_survives_a_model_promotion_and_a_restart(tmp_path_factory, backend):
+    """`digipath serve` on loopback with models in an MLflow store: a plan accepted on recommender v1 stays
+    as accepted after v2 is promoted (and served) and after the service restarts; the proposal moves on."""
+    from tests.api.e2e_models import small_bank
+    from tests.api.test_e2e import Server, _register, create_key
+
+    url = None
+    if backend == "postgres":
+        reset_postgres(PG_URL)
+        url = PG_URL
+    home = tmp_path_factory.mktemp("plans-e2e") / "home"
+    home.mkdir()
+    assert _register(home, "all", "11") == "1"
+    admin = {"Authorization": f"Bearer {create_key(home, 'demo', 'admin', 'operator', database_url=url)}"}
+    srv = Server(home, database_url=url)
+    srv.start()
+    try:
+        with httpx.Client(base_url=srv.url, headers=admin, timeout=60) as client:
+            bank = small_bank(11)
+            r = client.post("/v1/diagnostics",
+                            json={"learner_id": "emp-1", "role": "clerk", "unit": "tax-office"})
+            step, taker = r.json(), SimulatedTaker(bank, -1.5, 7)
+            while step["status"] == "in_progress":
+                item = step["item"]
+                step = client.post(f"/v1/diagnostics/{step['session_id']}/responses", json={
+                    "item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]}).json()
+            prop = client.get("/v1/learners/emp-1/plan/proposal").json()
+            r = client.post("/v1/learners/emp-1/plan", json={"proposal": prop["proposal"]})
+            assert r.status_code == 201, r.text
+            plan = r.json()
+            assert plan["model_version"] == "1" and plan["n_steps"] >= 3
+            history = client.get("/v1/learners/emp-1/plan/history").json()
+
+            assert _register(home, "recommender") == "2"        # registered and promoted to champion
+            served = client.post("/v1/admin/models/reload").json()["served"]
+            assert served["learning-recommender"] == "2"
+            assert client.get("/v1/learners/emp-1/plan").json() == plan
+            after = client.get("/v1/learners/emp-1/plan/proposal").json()
+            assert after["model_version"] == "2" and after["evidence"]["model_changed"]
+        srv.restart()
+        with httpx.Client(base_url=srv.url, headers=admin, timeout=60) as client:
+            assert client.get("/v1/learners/emp-1/plan").json() == plan
+            assert client.get("/v1/learners/emp-1/plan/history").json() == history
+    finally:
+        srv.stop()

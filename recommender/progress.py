@@ -20,9 +20,10 @@ class PathwayProgress(TableReport):
     """Share of each learner's recommended pathway completed, and its aggregate per unit.
 
     ``learners``: ``learner_id, role, unit, n_steps, n_completed, share_completed, next_content_id,
-    last_completed_at`` (``share_completed`` NaN for an empty pathway: nothing to do).
+    last_completed_at, n_overdue`` (``share_completed`` NaN for an empty pathway: nothing to do;
+    ``n_overdue``: open steps whose deadline has passed).
     ``units``: per group, learners with a non-empty pathway, mean/median share completed, share who started
-    and share who finished their pathway (suppressed below the minimum group size).
+    and share who finished their pathway, steps and overdue steps (suppressed below the minimum group size).
     """
 
     learners: pd.DataFrame
@@ -32,6 +33,7 @@ class PathwayProgress(TableReport):
 
 
 def _pathway_frame(pathways) -> pd.DataFrame:
+    """``learner_id, content_id, step, deadline``; hidden steps (a plan's ``hidden``) are left out."""
     if isinstance(pathways, pd.DataFrame):
         frame = pathways.copy()
         for col in ("learner_id", "content_id"):
@@ -39,14 +41,23 @@ def _pathway_frame(pathways) -> pd.DataFrame:
                 raise ValidationError("missing column", where="pathways", field=col)
         if "step" not in frame.columns:
             frame["step"] = frame.groupby("learner_id").cumcount() + 1
+        if "hidden" in frame.columns:
+            frame = frame[~frame["hidden"].fillna(False).astype(bool)]
+        if "deadline" not in frame.columns:
+            frame["deadline"] = None
     else:
         rows = []
         for lid, steps in pathways.items():
             for s, step in enumerate(steps):
-                cid = step.get("content_id") if isinstance(step, Mapping) else step
-                rows.append((str(lid), cid, s + 1))
-        frame = pd.DataFrame(rows, columns=["learner_id", "content_id", "step"])
+                if isinstance(step, Mapping):
+                    if step.get("hidden"):
+                        continue
+                    rows.append((str(lid), step.get("content_id"), s + 1, step.get("deadline")))
+                else:
+                    rows.append((str(lid), step, s + 1, None))
+        frame = pd.DataFrame(rows, columns=["learner_id", "content_id", "step", "deadline"])
     frame = frame.reset_index(drop=True)
+    frame["deadline"] = timestamps(frame["deadline"].astype(object), "pathways", "deadline")
     blank = frame["content_id"].isna() | (frame["content_id"].astype(str).str.strip() == "")
     if blank.any():
         raise ValidationError("blank content id", where="pathways", row=int(np.flatnonzero(blank)[0]) + 1,
@@ -59,12 +70,13 @@ def _pathway_frame(pathways) -> pd.DataFrame:
 
 
 def pathway_progress(learners, pathways, events, *, since: Mapping[str, object] | None = None,
-                     min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> PathwayProgress:
-    """Progress along recommended pathways.
+                     min_group_size: int = DEFAULT_MIN_GROUP_SIZE, now=None) -> PathwayProgress:  # noqa: ANN001
+    """Progress along recommended pathways or stored plans.
 
-    ``pathways``: ``{learner_id: [content_id | PathwayStep dict, ...]}`` or a frame ``learner_id,
-    content_id[, step]``; learners not in it have no pathway. ``since``: optional ``{learner_id: time}``
-    the pathway was recommended; completions before it do not count.
+    ``pathways``: ``{learner_id: [content_id | PathwayStep dict | plan step dict, ...]}`` or a frame
+    ``learner_id, content_id[, step][, hidden][, deadline]``; learners not in it have no pathway; a plan's
+    hidden steps do not count. ``since``: optional ``{learner_id: time}`` the pathway was recommended;
+    completions before it do not count. ``now`` (default: the current time): what "overdue" is judged by.
     """
     min_size = check_min_size(min_group_size)
     people = learners_frame(learners)
@@ -81,18 +93,22 @@ def pathway_progress(learners, pathways, events, *, since: Mapping[str, object] 
         done = done[pd.isna(start) | (done["completed_at"].to_numpy() >= start)]
     steps = steps.merge(done, on=["learner_id", "content_id"], how="left")
     steps["completed"] = steps["completed_at"].notna()
+    now = pd.Timestamp.now(tz="UTC") if now is None else timestamps([now], "now", "now").iloc[0]
+    steps["overdue"] = ~steps["completed"] & steps["deadline"].notna() & (steps["deadline"] < now)
     per = steps.groupby("learner_id", sort=False).agg(n_steps=("content_id", "size"),
                                                        n_completed=("completed", "sum"),
-                                                       last_completed_at=("completed_at", "max"))
+                                                       last_completed_at=("completed_at", "max"),
+                                                       n_overdue=("overdue", "sum"))
     nxt = steps[~steps["completed"]].groupby("learner_id", sort=False)["content_id"].first()
     out = people.join(per, on="learner_id")
     out["n_steps"] = out["n_steps"].fillna(0).astype(int)
     out["n_completed"] = out["n_completed"].fillna(0).astype(int)
+    out["n_overdue"] = out["n_overdue"].fillna(0).astype(int)
     out["share_completed"] = np.where(out["n_steps"] > 0, out["n_completed"] / out["n_steps"].clip(lower=1),
                                       np.nan)
     out["next_content_id"] = out["learner_id"].map(nxt)
     out = out[["learner_id", "role", "unit", "n_steps", "n_completed", "share_completed", "next_content_id",
-               "last_completed_at"]]
+               "last_completed_at", "n_overdue"]]
 
     active = out[out["n_steps"] > 0]
     labels = group_labels(active.reset_index(drop=True))
@@ -104,10 +120,11 @@ def pathway_progress(learners, pathways, events, *, since: Mapping[str, object] 
             members.append(m)
             s = active["share_completed"].to_numpy()[m]
             steps_g, done_g = active["n_steps"].to_numpy()[m], active["n_completed"].to_numpy()[m]
+            late_g = active["n_overdue"].to_numpy()[m]
             rows.append((grouping, g, len(s), float(s.mean()), float(np.median(s)), float((s > 0).mean()),
-                         float((s >= 1).mean()), int(steps_g.sum()), int(done_g.sum())))
+                         float((s >= 1).mean()), int(steps_g.sum()), int(done_g.sum()), int(late_g.sum())))
     cols = ["mean_share_completed", "median_share_completed", "share_started", "share_finished",
-            "steps", "steps_completed"]
+            "steps", "steps_completed", "steps_overdue"]
     units = pd.DataFrame(rows, columns=["grouping", "group", "n", *cols])
     units = suppress_partition(units, ["grouping"], "n", cols, min_size, members=members)
     return PathwayProgress(out.reset_index(drop=True), units, min_size)

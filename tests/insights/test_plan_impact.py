@@ -71,9 +71,10 @@ def test_who_followed_counts_steps_completed_in_the_window_only():
         # "a" done before the plan, "b" hidden (does not count), "c" never: 0 of 2
         {"learner_id": "p1", "accepted_at": "2026-02-01",
          "steps": [{"content_id": "a"}, {"content_id": "b", "hidden": True}, {"content_id": "c"}]},
-        {"learner_id": "p2", "accepted_at": "2026-07-01", "steps": ["a"]},   # after the retest: no plan then
-        {"learner_id": "p4", "accepted_at": "2025-12-01", "steps": ["a", "b"]},  # before the first diagnostic:
-        {"learner_id": "p5", "accepted_at": "2026-01-12", "steps": []},          # counts from it; empty plan
+        {"learner_id": "p2", "accepted_at": "2026-07-01", "steps": ["a"]},  # after the retest: no plan then
+        # accepted before the first diagnostic: counts from the diagnostic; p5's plan is empty: no plan
+        {"learner_id": "p4", "accepted_at": "2025-12-01", "steps": ["a", "b"]},
+        {"learner_id": "p5", "accepted_at": "2026-01-12", "steps": []},
     ]
     events = [{"learner_id": lid, "content_id": c, "event": "completed", "timestamp": t} for lid, c, t in [
         ("p0", "a", "2026-02-01"), ("p0", "b", "2026-06-10"),          # the retest's own time counts

@@ -84,7 +84,8 @@ def test_who_followed_counts_steps_completed_in_the_window_only():
     ]]
     res = training_impact(learners, diags, events, plans=plans, min_group_size=1)
     who = plan_adherence(res.changes, events, plans).set_index("learner_id")
-    assert who["followed"].to_dict() == {"p0": True, "p1": False, "p2": None, "p3": None, "p4": False, "p5": None}
+    assert who["followed"].to_dict() == {"p0": True, "p1": False, "p2": None, "p3": None, "p4": False,
+                                         "p5": None}
     assert who.loc["p1", ["plan_steps", "plan_completed"]].tolist() == [2, 0]
     assert who.loc["p4", ["plan_steps", "plan_completed"]].tolist() == [2, 0]
     row = res.plans.iloc[0]

@@ -324,3 +324,36 @@ def test_an_accepted_plan_survives_a_model_promotion_and_a_restart(tmp_path_fact
             assert client.get("/v1/learners/emp-1/plan/history").json() == history
     finally:
         srv.stop()
+
+
+def test_insights_read_the_stored_plans(api, bank_v1):
+    from adaptive.insights.impact import PLAN_CAVEAT
+
+    platform = _key(api, "org-a", PLATFORM)
+    sup = _key(api, "org-a", ["supervisor"], units=["tax-office"])
+    _diagnose(api, api.a_diag, bank_v1, "emp-1", -1.5, seed=8)
+    _diagnose(api, api.a_diag, bank_v1, "emp-2", -1.5, seed=9)
+    steps = [s["content_id"] for s in _accept(api, _h(platform), "emp-1")["steps"]]
+    r = api.client.post("/v1/learners/emp-1/plan/adjustments", headers=_h(sup), json={
+        "expected_revision": 1,
+        "changes": [{"op": "hide", "content_id": steps[0]},
+                    {"op": "deadline", "content_id": steps[1], "deadline": "2026-01-31"}]})
+    assert r.status_code == 200, r.text
+    _complete(api, _h(platform), "emp-1", steps[2], "done-2")
+    rows = api.client.get("/v1/insights/pathways", headers=_h(sup), params={"table": "learners"}).json()
+    by = {x["learner_id"]: x for x in rows["items"]}
+    assert (by["emp-1"]["pathway"], by["emp-1"]["n_steps"], by["emp-1"]["n_completed"]) == (
+        "plan", len(steps) - 1, 1)
+    assert by["emp-1"]["n_overdue"] == 1 and by["emp-1"]["next_content_id"] == steps[1]
+    live = api.client.get("/v1/learners/emp-2/pathway", headers=_h(platform)).json()["steps"]
+    assert (by["emp-2"]["pathway"], by["emp-2"]["n_steps"]) == ("recommended", len(live))
+    assert "accepted plan (1 learners" in rows["notes"][0]
+    # the training-impact comparison of followers: reachable, caveat first, small groups suppressed
+    _diagnose(api, api.a_diag, bank_v1, "emp-1", -1.0, seed=10)
+    impact = api.client.get("/v1/insights/impact", headers=api.a, params={"table": "plans"})
+    assert impact.status_code == 200, impact.text
+    body = impact.json()
+    assert body["notes"][0] == PLAN_CAVEAT and body["items"]
+    assert all(x["suppressed"] and x["n_followed"] is None for x in body["items"])
+    refused = api.client.get("/v1/insights/impact", headers=_h(sup), params={"table": "plans"})
+    assert refused.status_code == 403      # an aggregate: the insights scope, not a supervisor's

@@ -6,6 +6,8 @@ The restart-and-promotion case against a real `digipath serve` and MLflow store 
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import httpx
@@ -228,6 +230,40 @@ def test_new_evidence_proposes_an_update_that_keeps_what_people_decided(api, ban
     assert (newest["kind"], newest["note"]) == ("updated", "after the retest")
     assert newest["changes"]["removed"] == diff["removed"] and newest["changes"]["added"] == diff["added"]
     assert [a.detail["revision"] for a in _audit(api, "plan.update")] == [3]
+
+
+def test_concurrent_changes_to_one_revision_apply_once(api, bank_v1):
+    """Supervisors adjusting the same revision at once (and a platform accepting a first plan twice at
+    once): exactly one wins, the others get 409 and nothing of theirs is stored."""
+    platform = _key(api, "org-a", PLATFORM)
+    sup = _key(api, "org-a", ["supervisor"], units=["tax-office"])
+    _diagnose(api, api.a_diag, bank_v1, "emp-1", -1.5, seed=11)
+    barrier = threading.Barrier(4)
+
+    def accept(_: int) -> int:
+        barrier.wait()
+        return api.client.post("/v1/learners/emp-1/plan", headers=_h(platform),
+                               json={"expected_revision": 0}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(accept, range(4)))
+    assert codes == [201, 409, 409, 409], codes
+    plan = api.client.get("/v1/learners/emp-1/plan", headers=_h(platform)).json()
+    steps = [s["content_id"] for s in plan["steps"]]
+
+    def adjust(i: int) -> int:
+        barrier.wait()
+        return api.client.post("/v1/learners/emp-1/plan/adjustments", headers=_h(sup), json={
+            "expected_revision": 1, "changes": [{"op": "pin", "content_id": steps[i]}]}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(adjust, range(4)))
+    assert sorted(codes) == [200, 409, 409, 409], codes
+    plan = api.client.get("/v1/learners/emp-1/plan", headers=_h(platform)).json()
+    winner = steps[codes.index(200)]
+    assert plan["revision"] == 2 and [s["content_id"] for s in plan["steps"] if s["pinned"]] == [winner]
+    assert api.client.get("/v1/learners/emp-1/plan/history", headers=_h(platform)).json()["total"] == 2
+    assert len(_audit(api, "plan.adjust")) == 1 and len(_audit(api, "plan.accept")) == 1
 
 
 def test_an_accepted_plan_survives_a_restart(api, settings, bank_v1, bank_v2, bundle):

@@ -128,7 +128,8 @@ class PlanProposal(BaseModel):
     model_version: str
     based_on_session: str | None = None
     proposal: str = Field(description="fingerprint to send with POST .../plan to accept exactly this")
-    changed: bool
+    changed: bool = Field(description="accepting would change the plan: its steps, or what it stands on (the "
+                          "diagnostic, the model version, the role)")
     evidence: Evidence | None = None
     steps: list[PlanStepOut]
     difference: PlanDifferenceOut

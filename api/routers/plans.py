@@ -124,8 +124,11 @@ def _proposal(db: Session, principal: Principal, learner: Learner, plan: Learnin
     levels = dict(zip(comp_ids, profile_levels(profile, comp_ids), strict=True)) if profile else None
     diff = plan_difference(current, steps, levels=levels, catalogue_ids=bundle.catalogue.ids)
     revision = plan.revision if plan else 0
-    evidence = None
+    evidence, moved_on = None, plan is None
     if plan is not None:
+        # the same steps on newer evidence are still an update: the plan then says what it stands on
+        moved_on = (session_id != plan.based_on_session or str(version) != plan.model_version
+                    or target != plan.role)
         since = plan.updated_at.isoformat()
         evidence = {"new_diagnostic": session_id is not None and session_id != plan.based_on_session,
                     "completed_since": [s["content_id"] for s in current
@@ -134,7 +137,7 @@ def _proposal(db: Session, principal: Principal, learner: Learner, plan: Learnin
     return {"learner_id": learner.external_id, "role": target, "language": lang, "current_revision": revision,
             "model_version": str(version), "based_on_session": session_id,
             "proposal": _fingerprint(revision, str(version), session_id, target, steps),
-            "changed": plan is None or diff.changed, "evidence": evidence,
+            "changed": moved_on or diff.changed, "evidence": evidence,
             "steps": plan_status(steps, completed)["steps"], "difference": diff, "_steps": steps}
 
 

@@ -283,6 +283,12 @@ def test_an_accepted_plan_survives_a_restart(api, settings, bank_v1, bank_v2, bu
         assert again.client.get("/v1/learners/emp-1/plan/history", headers=_h(platform)).json() == history
         prop = again.client.get("/v1/learners/emp-1/plan/proposal", headers=_h(platform)).json()
         assert prop["model_version"] == "7" and prop["evidence"]["model_changed"]
+        # the same recommender under another version: same steps, but accepting records what it stands on
+        assert prop["changed"] and prop["difference"]["summary"] == ["no change"]
+        r = again.client.post("/v1/learners/emp-1/plan", headers=_h(platform),
+                              json={"proposal": prop["proposal"]})
+        assert r.status_code == 200 and (r.json()["revision"], r.json()["model_version"]) == (2, "7")
+        assert r.json()["steps"] == plan["steps"]
     finally:
         again.client.close()
         again.app.state.services.engine.dispose()

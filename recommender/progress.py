@@ -278,7 +278,7 @@ def plan_difference(current: list[Mapping], proposed: list[Mapping], *,
             why = "no longer recommended for the learner's current gaps"
         removed.append({"content_id": s["content_id"], "position": pos_cur[s["content_id"]],
                         "competence": s["competence"], "level": s["level"], "title": s["title"], "why": why})
-    added = []
+    added, explained = [], set(comps_before)   # a new gap is named once, at its first step
     for s in came:
         twin = gone_at.get((s["competence"], s["level"]))
         lv = levels.get(s["competence"])
@@ -286,11 +286,12 @@ def plan_difference(current: list[Mapping], proposed: list[Mapping], *,
             why = "added by hand"
         elif twin is not None:
             why = f"replaces {twin['content_id']} for {s['competence']} level {s['level']}"
-        elif s["competence"] not in comps_before:
+        elif s["competence"] not in explained:
             why = (f"new gap: {s['competence']} is at level {_level_text(lv)}, the target needs level "
                    f"{s['level']} or more")
         else:
             why = f"another step towards {s['competence']} level {s['level']}"
+        explained.add(s["competence"])
         added.append({"content_id": s["content_id"], "position": pos_new[s["content_id"]],
                       "competence": s["competence"], "level": s["level"], "title": s["title"], "why": why})
 

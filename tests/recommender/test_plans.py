@@ -27,13 +27,14 @@ def test_difference_of_a_constructed_update_names_each_change_and_why():
     # after a new diagnostic: 1.1 reached level 4; the 2.4 gap is now the largest; F is now preferred
     # over E for 4.4 level 4; a new gap in 5.1
     proposed = [step("H", "2.4", 5), step("F", "4.4", 4), step("C", "2.3", 3), step("D", "2.3", 4),
-                step("G", "5.1", 4), step("X", "3.1", 2, hidden=True)]
+                step("G", "5.1", 4), step("G2", "5.1", 5), step("X", "3.1", 2, hidden=True)]
     levels = {"1.1": 4.0, "2.3": 2.0, "2.4": 3.0, "4.4": 3.0, "5.1": 3.0}
-    diff = plan_difference(current, proposed, levels=levels, catalogue_ids=list("ABCDEFGHX"))
+    diff = plan_difference(current, proposed, levels=levels, catalogue_ids=[*"ABCDEFGHX", "G2"])
 
-    assert [(a["content_id"], a["position"]) for a in diff.added] == [("F", 2), ("G", 5)]
+    assert [(a["content_id"], a["position"]) for a in diff.added] == [("F", 2), ("G", 5), ("G2", 6)]
     assert diff.added[0]["why"] == "replaces E for 4.4 level 4"
-    assert diff.added[1]["why"].startswith("new gap: 5.1 is at level 3")
+    assert diff.added[1]["why"] == "new gap: 5.1 is at level 3, the target needs level 4 or more"
+    assert diff.added[2]["why"] == "another step towards 5.1 level 5"
     assert [(r["content_id"], r["position"]) for r in diff.removed] == [("A", 1), ("B", 2), ("E", 5)]
     assert diff.removed[0]["why"].startswith("the learner's level in 1.1 is now 4")
     assert diff.removed[1]["why"].startswith("the learner's level in 1.1 is now 4")
@@ -42,7 +43,7 @@ def test_difference_of_a_constructed_update_names_each_change_and_why():
     assert [(m["content_id"], m["from_position"], m["to_position"]) for m in diff.reordered] == [("H", 6, 1)]
     assert "2.4 now comes earlier" in diff.reordered[0]["why"]
     assert diff.unchanged == 2 and diff.changed
-    assert len(diff.summary) == 6 and diff.summary[0].startswith("+ F (4.4 level 4) at step 2")
+    assert len(diff.summary) == 7 and diff.summary[0].startswith("+ F (4.4 level 4) at step 2")
     # the hidden step is in neither plan's visible steps: no change reported for it
     assert "X" not in str(diff.to_dict())
 

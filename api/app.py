@@ -158,6 +158,7 @@ def create_app(
         learners,
         organisation,
         organisations,
+        plans,
         privacy,
         reference,
         reviews,
@@ -165,9 +166,8 @@ def create_app(
         xapi,
     )
 
-    for module in (health, diagnostics, reviews, learners, events, reference, frameworks, admin, organisation,
-                   insights, keys, organisations, aggregates, privacy, roles,
-                   catalogue):
+    for module in (health, diagnostics, reviews, learners, plans, events, reference, frameworks, admin,
+                   organisation, insights, keys, organisations, aggregates, privacy, roles, catalogue):
         app.include_router(module.router)
     app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
     app.include_router(xapi.router)  # xAPI statements in, /xapi/statements (issue 17)

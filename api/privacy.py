@@ -214,6 +214,7 @@ def purge(db: Session, retention_days: int, *, now: datetime | None = None) -> d
     - diagnostic sessions last changed before the cut-off, with everything that hangs off them (their
       responses are anonymised into the calibration log);
     - learning events and xAPI statements with a timestamp before the cut-off;
+    - learning plans (with their history) last changed before the cut-off;
     - learners created before the cut-off with nothing left (no session, no event, nothing else).
     The audit log is not purged (it is the record of who read what); entries naming a removed learner or
     session are renamed to the purge receipt like on erasure, and each organisation with something
@@ -247,6 +248,9 @@ def _purge_organisation(db: Session, org_id: int, cutoff: datetime, receipt: str
     statements = Base.metadata.tables["xapi_statements"]  # xAPI statements received (issue 17), like events
     total.add(_remove(db, owned_rows({"xapi_statements": (statements.c.org_id == org_id)
                                       & (statements.c.timestamp < cutoff)})))
+    plans = Base.metadata.tables["learning_plans"]   # plans nobody changed within the retention (issue 18)
+    total.add(_remove(db, owned_rows({"learning_plans": (plans.c.org_id == org_id)
+                                      & (plans.c.updated_at < cutoff)})))
     learners = Base.metadata.tables["learners"]
     nothing_left = [not_(exists().where(fk.parent == learners.c.id))
                     for t in Base.metadata.sorted_tables for fk in t.foreign_keys

@@ -3,6 +3,7 @@ prior-free adjusted change), per group and per content completed in between."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,12 +28,19 @@ from adaptive.insights.tables import (
     group_labels,
     group_sizes,
     learners_frame,
+    timestamps,
 )
 
 OBSERVATIONAL_CAVEAT = (
     "Observational comparison: learners chose (or were assigned) their training, so differences between "
     "those who completed a content and those who did not may reflect who took it, not what it did."
 )
+PLAN_CAVEAT = (
+    "Observational comparison: learners who followed their plan differ from those who did not in more than "
+    "the plan (motivation, time, their supervisor's support, how far they had to go), so the difference is "
+    "an association, not the effect of following a plan."
+)
+FOLLOWED_SHARE = 0.5
 
 
 
@@ -48,6 +56,10 @@ class TrainingImpact(TableReport):
     SD / sqrt n) and confidence interval, shares reliably improved / declined.
     ``contents``: per content and area, mean change of the learners who completed it between their two
     diagnostics against those who did not (difference, Welch SE, CI). Observational: see ``caveat``.
+    ``plans`` (with stored plans given): per area, mean change of the learners who followed their plan
+    between their two diagnostics (completed at least ``followed_share`` of its visible steps) against
+    those with a plan who did not, and the mean of those without a plan then. Observational too: see
+    ``plan_caveat``.
 
     With the diagnostic's ``prior`` known, ``*_adjusted`` columns give the same figures on prior-free
     (likelihood) thetas (:func:`adaptive.change.remove_prior`): posterior means shrink a gain toward
@@ -60,7 +72,14 @@ class TrainingImpact(TableReport):
     confidence: float
     min_group_size: int
     caveat: str = OBSERVATIONAL_CAVEAT
-    table_names = ("changes", "groups", "contents")
+    plans: pd.DataFrame | None = None
+    followed_share: float = FOLLOWED_SHARE
+    plan_caveat: str = PLAN_CAVEAT
+    table_names = ("changes", "groups", "contents", "plans")
+
+    def __post_init__(self) -> None:
+        if self.plans is None:
+            self.plans = _impact_plans(pd.DataFrame(), None, None, 1.96, 1, False, self.followed_share)
 
 
 def _catalogue_areas(catalogue) -> dict[str, set[str]] | None:
@@ -87,7 +106,8 @@ def _catalogue_areas(catalogue) -> dict[str, set[str]] | None:
 
 def training_impact(learners, diagnostics, events=None, *, catalogue=None, pairing: str = "first-last",
                     prior: tuple | None = None, confidence: float = 0.95, framework: Framework | None = None,
-                    min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> TrainingImpact:
+                    min_group_size: int = DEFAULT_MIN_GROUP_SIZE, plans=None,
+                    followed_share: float = FOLLOWED_SHARE) -> TrainingImpact:
     """Compare two finished diagnostics per learner (``pairing``: ``first-last`` or ``last-two``).
 
     ``diagnostics``: records with ``learner_id, profile, finished_at`` (several per learner; learners with
@@ -95,7 +115,14 @@ def training_impact(learners, diagnostics, events=None, *, catalogue=None, pairi
     after the first diagnostic and up to the second). ``catalogue``: optional, restricts each content's
     comparison to the areas it develops. ``prior``: optional ``(mean (D,), cov (D, D))`` over the
     framework's areas that the diagnostics used (``adaptive.cat.start.prior``), for the adjusted columns.
+    ``plans``: stored plans, records ``learner_id, accepted_at, steps`` (content ids or step dicts; hidden
+    steps do not count), for the ``plans`` table: a learner followed their plan when, between the later of
+    the plan's acceptance and the first diagnostic and the second diagnostic, they completed at least
+    ``followed_share`` of its steps; a plan accepted after the second diagnostic (or without steps) counts
+    as no plan for that change.
     """
+    if not 0 < followed_share <= 1:
+        raise ValidationError(f"must be in (0, 1], got {followed_share!r}", field="followed_share")
     min_size = check_min_size(min_group_size)
     z = critical_value(confidence)
     if pairing not in ("first-last", "last-two"):
@@ -146,7 +173,9 @@ def training_impact(learners, diagnostics, events=None, *, catalogue=None, pairi
     changes = changes.sort_values(["learner_id", "area"], kind="stable").reset_index(drop=True)
     groups = _impact_groups(changes, z, min_size, adjusted)
     contents = _impact_contents(changes, events, _catalogue_areas(catalogue), z, min_size, adjusted)
-    return TrainingImpact(changes, groups, contents, confidence, min_size)
+    plan_table = _impact_plans(changes, events, plans, z, min_size, adjusted, followed_share)
+    return TrainingImpact(changes, groups, contents, confidence, min_size, plans=plan_table,
+                          followed_share=followed_share)
 
 
 def _mean_se(x: np.ndarray) -> tuple[float, float]:
@@ -242,3 +271,77 @@ def _difference(x: np.ndarray, m1: np.ndarray, m0: np.ndarray, z: float) -> list
     diff, se = a - b, float(np.hypot(sa, sb))
     return [a, b, diff, se, diff - z * se, diff + z * se]
 
+
+
+def plan_adherence(changes: pd.DataFrame, events, plans,  # noqa: ANN001
+                   followed_share: float = FOLLOWED_SHARE) -> pd.DataFrame:
+    """Per learner with a retest: ``learner_id, plan_steps, plan_completed, followed`` (``followed`` None:
+    no plan accepted before the second diagnostic, or one without visible steps)."""
+    if changes.empty:
+        return pd.DataFrame({"learner_id": pd.Series(dtype=object), "plan_steps": pd.Series(dtype=int),
+                             "plan_completed": pd.Series(dtype=int), "followed": pd.Series(dtype=object)})
+    windows = changes.drop_duplicates("learner_id").set_index("learner_id")[["before_at", "after_at"]]
+    out = pd.DataFrame({"learner_id": windows.index.astype(str), "plan_steps": 0, "plan_completed": 0,
+                        "followed": pd.Series([None] * len(windows), dtype=object)})
+    if plans is None:
+        return out
+    records = plans.to_dict(orient="records") if isinstance(plans, pd.DataFrame) else list(plans)
+    done = completions_frame(events if events is not None else [])
+    done = dict(zip(zip(done["learner_id"], done["content_id"], strict=True), done["completed_at"],
+                    strict=True))
+    pos = {lid: i for i, lid in enumerate(out["learner_id"])}
+    for i, rec in enumerate(records):
+        lid = str(rec.get("learner_id"))
+        if lid not in pos:
+            continue
+        accepted = timestamps([rec.get("accepted_at")], "plans", "accepted_at").iloc[0]
+        if pd.isna(accepted):
+            raise ValidationError("needed to tell whether the plan came before the retest", where="plans",
+                                  row=i + 1, field="accepted_at")
+        before, after = windows.loc[lid, "before_at"], windows.loc[lid, "after_at"]
+        steps = [s.get("content_id") if isinstance(s, Mapping) else s for s in rec.get("steps") or []
+                 if not (isinstance(s, Mapping) and s.get("hidden"))]
+        steps = list(dict.fromkeys(str(c) for c in steps))
+        if accepted > after or not steps:
+            continue
+        start = max(accepted, before)
+        n_done = sum(1 for c in steps if (at := done.get((lid, c))) is not None and start < at <= after)
+        k = pos[lid]
+        out.loc[k, ["plan_steps", "plan_completed"]] = [len(steps), n_done]
+        out.at[k, "followed"] = bool(n_done >= followed_share * len(steps))
+    return out
+
+
+def _impact_plans(changes: pd.DataFrame, events, plans, z: float, min_size: int, adjusted: bool,
+                  followed_share: float) -> pd.DataFrame:
+    cols = ["mean_delta_followed", "mean_delta_not_followed", "mean_delta_without_plan", "difference",
+            "se_difference", "ci_low", "ci_high"]
+    if adjusted:
+        cols += ["difference_adjusted", "se_difference_adjusted", "ci_low_adjusted", "ci_high_adjusted"]
+    counts = ["n_followed", "n_not_followed", "n_without_plan"]
+    header = ["area", *counts, *cols, "suppressed"]
+    if plans is None or changes.empty:
+        return pd.DataFrame(columns=header)
+    who = plan_adherence(changes, events, plans, followed_share).set_index("learner_id")["followed"]
+    followed = changes["learner_id"].map(who).to_numpy(dtype=object)
+    yes = np.array([f is True for f in followed])
+    no = np.array([f is False for f in followed])
+    area = changes["area"].to_numpy()
+    delta = changes["delta"].to_numpy()
+    adj = changes["delta_adjusted"].to_numpy() if adjusted else None
+    rows = []
+    for a in pd.unique(area):
+        m1, m0 = (area == a) & yes, (area == a) & no
+        m2 = (area == a) & ~yes & ~no
+        n = [int(m1.sum()), int(m0.sum()), int(m2.sum())]
+        # any group of 1..min_size-1 people hides the row: with the organisation's total (groups table)
+        # the other two would give its count and mean away
+        hide = any(0 < k < min_size for k in n)
+        vals = _difference(delta, m1, m0, z)
+        vals = [*vals[:2], _mean_se(delta[m2])[0], *vals[2:]]
+        if adjusted:
+            vals += _difference(adj, m1, m0, z)[2:]
+        if hide:
+            vals, n = [np.nan] * len(vals), [pd.NA] * 3
+        rows.append([a, *n, *vals, hide])
+    return pd.DataFrame(rows, columns=header).astype({c: "Int64" for c in counts})

@@ -20,14 +20,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from adaptive.insights.gaps import gap_overview
-from adaptive.insights.impact import OBSERVATIONAL_CAVEAT, training_impact
+from adaptive.insights.impact import OBSERVATIONAL_CAVEAT, PLAN_CAVEAT, training_impact
 from adaptive.insights.plots import IMAGE_FORMATS, gap_heatmap
 from adaptive.insights.suppression import DEFAULT_MIN_GROUP_SIZE
 from adaptive.insights.tables import as_records
 from api.audit import record
 from api.auth import Principal, require
 from api.deps import DbSession, ServicesDep
-from api.insights.service import load_organisation, recommended_pathways, supervised_units
+from api.insights.service import load_organisation, recommended_pathways, stored_plans, supervised_units
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from recommender.progress import pathway_progress
 
@@ -203,9 +203,20 @@ def pathways(
     data = load_organisation(db, principal.org_id)
     paths, since = recommended_pathways(data, _roles(services),
                                         lambda lid: model_learner_key(principal, lid))
+    plans = {p["learner_id"]: p["steps"] for p in stored_plans(db, principal.org_id)}
+    # a stored plan is the pathway (issue 18): every completion of its steps counts, hidden steps do not
+    paths.update(plans)
+    since = {lid: t for lid, t in since.items() if lid not in plans}
     res = pathway_progress(data.learners, paths, data.events, since=since, min_group_size=min_size)
-    frame = _only_units(res.learners, units, unit) if table == "learners" else res.units
-    notes = ["pathway = the one recommended from the learner's latest diagnostic; completions after it count"]
+    frame = res.learners
+    if table == "learners":
+        kind = {**{lid: "recommended" for lid in since}, **{lid: "plan" for lid in plans}}
+        frame = _only_units(frame.assign(pathway=frame["learner_id"].map(kind)), units, unit)
+    else:
+        frame = res.units
+    notes = [f"pathway = the learner's accepted plan ({len(plans)} learners; hidden steps left out, overdue "
+             "= open past its deadline), else the one recommended from the latest diagnostic (completions "
+             "after it count)"]
     if table == "learners":
         notes.append("per-learner rows are individual data, for the supervisor of the units: "
                      + ", ".join(units or []))
@@ -215,11 +226,12 @@ def pathways(
 
 
 @router.get("/impact", response_model=InsightsTable, responses={**_ERRORS, 200: _CSV},
-            summary="Training impact: change between two diagnostics per area, per group and per content")
+            summary="Training impact: change between two diagnostics per area, per group, per content, and "
+                    "of learners who followed their plan against those who did not (table=plans)")
 def impact(
     services: ServicesDep,
     db: DbSession,
-    table: Annotated[Literal["groups", "contents", "changes"], Query()] = "groups",
+    table: Annotated[Literal["groups", "contents", "changes", "plans"], Query()] = "groups",
     grouping: Grouping = None,
     pairing: Annotated[Literal["first-last", "last-two"], Query()] = "first-last",
     format: OutFormat = "json",
@@ -233,9 +245,15 @@ def impact(
     data = load_organisation(db, principal.org_id)
     bundle = _roles(services)
     res = training_impact(data.learners, data.diagnostics, data.events, catalogue=bundle.catalogue.items,
-                          pairing=pairing, prior=_cat_prior(services), min_group_size=min_size)
+                          pairing=pairing, prior=_cat_prior(services), min_group_size=min_size,
+                          plans=stored_plans(db, principal.org_id))
     notes = [OBSERVATIONAL_CAVEAT, "reliable change: |delta| / sqrt(se1^2 + se2^2) > 1.96 (95%); *_adjusted "
              "columns take the diagnostic's prior out of the estimates (shrinkage would understate change)"]
+    if table == "plans":
+        notes = [PLAN_CAVEAT, f"followed = completed at least {res.followed_share:.0%} of the plan's "
+                 "(visible) steps between the later of its acceptance and the first diagnostic, and the "
+                 "second; a plan accepted after the second counts as none; rows with a group under the "
+                 "minimum size are suppressed", *notes[1:]]
     frame = _only_units(res.changes, units) if table == "changes" else getattr(res, table)
     _audit(db, principal, "impact", table, grouping=grouping, pairing=pairing, units=units, format=format,
            min_group_size=min_size)

@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.persistence.tables import ApiKey, DiagnosticSession, Learner, LearningEvent
+from api.persistence.tables import ApiKey, DiagnosticSession, Learner, LearningEvent, LearningPlan
 
 
 @dataclass
@@ -71,6 +71,18 @@ def recommended_pathways(data: OrganisationData, bundle, learner_key) -> tuple[d
         pathways[lid] = [s.content_id for s in steps]
         since[lid] = d["finished_at"]
     return pathways, since
+
+
+def stored_plans(db: Session, org_id: int) -> list[dict]:
+    """The organisation's accepted plans as they stand: ``learner_id`` (external id), ``accepted_at``
+    (first acceptance), ``updated_at``, ``steps`` (plan step dicts; hidden ones included, flagged)."""
+    rows = db.execute(
+        select(Learner.external_id, LearningPlan.created_at, LearningPlan.updated_at, LearningPlan.steps)
+        .join(Learner, Learner.id == LearningPlan.learner_id)
+        .where(LearningPlan.org_id == org_id, Learner.org_id == org_id)
+    ).all()
+    return [{"learner_id": r.external_id, "accepted_at": r.created_at, "updated_at": r.updated_at,
+             "steps": list(r.steps)} for r in rows]
 
 
 def supervised_units(db: Session, key_id: str) -> list[str]:

@@ -380,3 +380,60 @@ class CatalogueVersion(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     token: Mapped[str] = mapped_column(String(36), nullable=False)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class LearningPlan(Base):
+    """A learner's accepted pathway (issue 18): the steps as they stand now, and where they came from.
+
+    One plan per learner; every change (acceptance of a proposal, a supervisor's adjustment) makes a new
+    ``revision`` and appends its snapshot to ``plan_revisions``. ``revision`` is also the optimistic-
+    concurrency counter: a change applies only to the revision its author saw. ``steps`` holds the
+    step dicts of ``recommender.progress`` (content id, competence, level, reason, pinned, hidden,
+    deadline, origin, who changed it last).
+    """
+
+    __tablename__ = "learning_plans"
+    __table_args__ = (
+        UniqueConstraint("learner_id", name="uq_learning_plans_learner"),
+        Index("ix_learning_plans_org", "org_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
+    role: Mapped[str | None] = mapped_column(String(64))  # the target role of the accepted pathway
+    language: Mapped[str | None] = mapped_column(String(8))
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    steps: Mapped[list] = mapped_column(JSON, nullable=False)
+    model_version: Mapped[str] = mapped_column(String(32), nullable=False)  # recommender it came from
+    # the diagnostic it was computed from (no foreign key: a purged session leaves the plan readable)
+    based_on_session: Mapped[str | None] = mapped_column(String(36))
+    # first accepted (progress and the 'followed the plan' comparison start here)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class PlanRevision(Base):
+    """Append-only history of a plan: each revision's steps, what changed (and why) and who changed it.
+
+    ``kind``: ``accepted`` (first acceptance), ``updated`` (an updated proposal accepted) or ``adjusted``
+    (a supervisor's pin/hide/add/move/deadline). ``author_*``: the API key that acted (id, name at the
+    time) and the scope it acted under.
+    """
+
+    __tablename__ = "plan_revisions"
+    __table_args__ = (UniqueConstraint("plan_id", "revision", name="uq_plan_revisions_plan_revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("learning_plans.id"), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # accepted | updated | adjusted
+    steps: Mapped[list] = mapped_column(JSON, nullable=False)
+    changes: Mapped[dict] = mapped_column(JSON, nullable=False)  # difference / adjustments applied
+    model_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    based_on_session: Mapped[str | None] = mapped_column(String(36))
+    author_key_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    author_name: Mapped[str | None] = mapped_column(String(200))
+    author_scope: Mapped[str] = mapped_column(String(32), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)  # the author's reason, as given
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)

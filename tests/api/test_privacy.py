@@ -22,6 +22,7 @@ from api.persistence.tables import (
     DiagnosticSession,
     Learner,
     LearningEvent,
+    LearningPlan,
     ResponseRecord,
 )
 from tests.api.helpers import SimulatedTaker, run_diagnostic
@@ -42,7 +43,9 @@ HOLDS_NO_LEARNER_DATA = {
     "catalogue_versions": "where each organisation's catalogue stands (a counter and a cache token)",
 }
 HOLDS_LEARNER_DATA = {"learners", "diagnostic_sessions", "responses", "learning_events", "audit_log",
-                      "result_reviews", "cat_section_sessions", "xapi_statements", "learner_objectives"}
+                      "result_reviews", "cat_section_sessions", "xapi_statements", "learner_objectives",
+                      "learning_plans",
+                      "plan_revisions"}
 
 
 def _events(api, learner: str, n: int, tag: str) -> None:
@@ -54,8 +57,10 @@ def _events(api, learner: str, n: int, tag: str) -> None:
 
 
 def _learner_with_everything(api, bank, learner: str, seed: int) -> dict:
-    """Two finished diagnostics, one in progress, events; returns what was stored about them."""
-    r = api.client.post("/v1/diagnostics", headers=api.a, json={"learner_id": learner, "unit": "tax-office"})
+    """Two finished diagnostics, one in progress, events, an accepted plan a supervisor adjusted; returns
+    what was stored about them."""
+    r = api.client.post("/v1/diagnostics", headers=api.a,
+                        json={"learner_id": learner, "unit": "tax-office", "role": "it-specialist"})
     assert r.status_code == 201, r.text
     running = r.json()
     item = running["item"]
@@ -71,6 +76,15 @@ def _learner_with_everything(api, bank, learner: str, seed: int) -> dict:
     r = api.client.post(f"/v1/diagnostics/{finished[0]}/contest", headers=api.a,
                         json={"reason": f"{learner} disagrees with the level"})
     assert r.status_code in (200, 201), r.text
+    # a plan (issue 18): accepted by the platform, adjusted by the unit's supervisor
+    r = api.client.post(f"/v1/learners/{learner}/plan", headers=api.a, json={})
+    assert r.status_code == 201, r.text
+    with api.app.state.services.sessionmaker() as db:
+        sup = {"Authorization": f"Bearer {create_key(db, 'org-a', ['supervisor'], units=['tax-office'])}"}
+    r = api.client.post(f"/v1/learners/{learner}/plan/adjustments", headers=sup, json={
+        "expected_revision": 1, "reason": f"{learner} starts with this",
+        "changes": [{"op": "add", "content_id": "C00001", "deadline": "2027-01-31"}]})
+    assert r.status_code == 200, r.text
     with api.app.state.services.sessionmaker() as db:
         lid = db.scalar(select(Learner.id).where(Learner.external_id == learner))
         n_resp = db.query(ResponseRecord).filter(ResponseRecord.learner_id == lid).count()
@@ -102,7 +116,7 @@ def test_an_erased_learner_leaves_nothing_in_any_table_or_export(api, bank_v1):
     assert cache.take(victim["sessions"][0], 0) is None
     receipt = r.json()
     assert receipt["deleted"] == {"diagnostic_sessions": 3, "learners": 1, "learning_events": 3,
-                                   "result_reviews": 1}
+                                   "result_reviews": 1, "learning_plans": 1, "plan_revisions": 2}
     # one random person per sitting (three diagnostics), no link between them or to the learner
     assert receipt["anonymised_responses"] == victim["responses"] and receipt["anonymous_persons"] == 3
     assert VICTIM not in r.text
@@ -181,7 +195,13 @@ def test_the_subject_access_export_holds_everything_but_the_answer_key(api, bank
     body = r.json()
     tables = body["tables"]
     assert set(tables) == {"learners", "diagnostic_sessions", "responses", "learning_events",
-                           "result_reviews", "cat_section_sessions", "xapi_statements", "learner_objectives"}
+                           "result_reviews", "cat_section_sessions", "xapi_statements", "learner_objectives",
+                           "learning_plans",
+                           "plan_revisions"}
+    # the plan and its history with who changed it (the supervisor's note names the learner here)
+    assert [(x["revision"], x["kind"], x["author_scope"]) for x in tables["plan_revisions"]] == [
+        (1, "accepted", "recommendations"), (2, "adjusted", "supervisor")]
+    assert tables["learning_plans"][0]["revision"] == 2 and tables["learning_plans"][0]["steps"]
     assert [x["kind"] for x in tables["result_reviews"]] == ["contest"]
     assert [x["external_id"] for x in tables["learners"]] == ["subject-1"]
     assert tables["learners"][0]["unit"] == "tax-office"
@@ -196,7 +216,8 @@ def test_the_subject_access_export_holds_everything_but_the_answer_key(api, bank
     assert "responses.response" in body["withheld"] and "diagnostic_sessions.state" in body["withheld"]
     # an earlier export is in the audit part of the next one
     again = api.client.get("/v1/learners/subject-1/export", headers=api.a).json()
-    assert [a["action"] for a in again["audit"]] == ["result.contest", "learner.export"]
+    assert [a["action"] for a in again["audit"]] == ["result.contest", "plan.accept", "plan.adjust",
+                                                     "learner.export"]
     # another organisation, a non-admin key, a bad id
     assert api.client.get("/v1/learners/subject-1/export", headers=api.b).status_code == 404
     assert api.client.get("/v1/learners/subject-1/export", headers=api.a_diag).status_code == 403
@@ -225,6 +246,8 @@ def test_purge_removes_what_is_older_than_the_retention_and_is_idempotent(api, b
         db.execute(update(LearningEvent).where(LearningEvent.learner_id == old["id"])
                    .values(timestamp=long_ago))
         db.execute(update(Learner).where(Learner.id == old["id"]).values(created_at=long_ago))
+        db.execute(update(LearningPlan).where(LearningPlan.learner_id == old["id"])
+                   .values(updated_at=long_ago, created_at=long_ago))
         db.commit()
     monkeypatch.setenv("DIGIPATH_HOME", str(api.settings.home))
     monkeypatch.setenv("DIGIPATH_DATABASE_URL", api.settings.resolved_database_url)
@@ -241,7 +264,7 @@ def test_purge_removes_what_is_older_than_the_retention_and_is_idempotent(api, b
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["deleted"] == {"diagnostic_sessions": 3, "learners": 1, "learning_events": 3,
-                                   "result_reviews": 1}
+                                   "result_reviews": 1, "learning_plans": 1, "plan_revisions": 2}
     assert summary["anonymised_responses"] == old["responses"]
     with api.app.state.services.sessionmaker() as db:
         assert db.scalar(select(Learner).where(Learner.external_id == "old-timer")) is None
@@ -250,6 +273,7 @@ def test_purge_removes_what_is_older_than_the_retention_and_is_idempotent(api, b
         assert db.query(DiagnosticSession).filter(DiagnosticSession.learner_id == new["id"]).count() == 3
         assert db.query(ResponseRecord).filter(ResponseRecord.learner_id == new["id"]).count() \
             == new["responses"]
+        assert db.query(LearningPlan).filter(LearningPlan.learner_id == new["id"]).count() == 1
         purged = db.scalars(select(AuditEntry).where(AuditEntry.action == "retention.purge")).one()
         export = db.scalars(select(AuditEntry).where(AuditEntry.action == "learner.export")).one()
         assert export.target == purged.target and purged.target.startswith("purge:")

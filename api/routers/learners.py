@@ -9,6 +9,7 @@ write is audit-logged (``learner.create``, ``learner.update``) with the names of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -217,9 +218,9 @@ def _targets(db: Session, principal: Principal, learner: Learner, role: str | No
         raise UnknownIdError("role", role, f"unknown role {role!r}: no role profile in this organisation")
     framework_id = role_store.recommender_framework_id(bundle)
     targets = role_store.learner_targets(db, learner, role, framework_id, profile)
-    if not targets.levels and profile is None and not targets.notes:
-        return None, [f"no role and no objectives: every competence is aimed at level "
-                      f"{bundle.gap.default_target}"]
+    if not targets.levels:  # nothing applies (no role profile, no objectives): the stated default target
+        return None, [*targets.notes, f"no role requirements and no objectives apply: every competence is "
+                      f"aimed at level {bundle.gap.default_target}"]
     return targets, targets.notes
 
 
@@ -295,27 +296,48 @@ def learner_pathway(
     principal: Principal = Depends(require("recommendations")),
 ) -> dict:
     learner = get_learner(db, principal.org_id, learner_id)
+    _, version = recommender
+    p = compute_pathway(db, principal, learner, recommender[0], role or learner.role, role is not None,
+                        language)
+    return {
+        "learner_id": learner_id,
+        "role": p.role,
+        "model_version": version,
+        "based_on_session": p.session_id,
+        "steps": [jsonable(s) for s in p.steps],
+        "role_profile": _profile_ref(p.targets),
+        "gaps": _gaps(p.bundle, p.targets, p.profile),
+        "notes": p.notes,
+    }
+
+
+@dataclass(frozen=True)
+class ComputedPathway:
+    """A learner's recommended pathway and what it was computed from (the served view of the bundle)."""
+
+    bundle: Any
+    role: str | None
+    targets: role_store.Targets | None
+    notes: list[str]
+    profile: dict | None
+    session_id: str | None
+    steps: list
+
+
+def compute_pathway(db: Session, principal: Principal, learner: Learner, bundle: Any, role: str | None,
+                    explicit_role: bool, language: str | None) -> ComputedPathway:
+    """The one pathway computation (``/pathway`` and plan proposals): the organisation's live catalogue,
+    its current role profile and the learner's objectives, the latest diagnostic and live events."""
     profile, session_id, events = _context(db, principal, learner)
-    bundle, version = recommender
     bundle = served_bundle(db, principal.org_id, bundle)
-    target = role or learner.role
-    targets, notes = _targets(db, principal, learner, target, role is not None, bundle)
+    targets, notes = _targets(db, principal, learner, role, explicit_role, bundle)
     steps = bundle.pathway(
-        model_learner_key(principal, learner_id), profile, target, events=events,
+        model_learner_key(principal, learner.external_id), profile, role, events=events,
         language=language or learner.language,
         targets=None if targets is None else targets.levels,
         target_words=None if targets is None else targets.words,
     )
-    return {
-        "learner_id": learner_id,
-        "role": target,
-        "model_version": version,
-        "based_on_session": session_id,
-        "steps": [jsonable(s) for s in steps],
-        "role_profile": _profile_ref(targets),
-        "gaps": _gaps(bundle, targets, profile),
-        "notes": notes,
-    }
+    return ComputedPathway(bundle, role, targets, notes, profile, session_id, steps)
 
 
 @router.get(

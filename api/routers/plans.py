@@ -31,11 +31,12 @@ from api.auth import Principal, require
 from api.deps import DbSession, Recommender
 from api.insights.service import supervised_units
 from api.jsonable import jsonable
+from api.persistence.catalogue import served_bundle
 from api.persistence.learners import find_learner
 from api.persistence.tables import ApiKey, Learner, LearningEvent, LearningPlan, PlanRevision, utcnow
 from api.privacy import learner_target
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
-from api.routers.learners import LearnerId, _context, model_learner_key
+from api.routers.learners import LearnerId, compute_pathway
 from api.schemas import ExternalId, Language
 from api.schemas_plans import PlanAccept, PlanAdjust, PlanHistory, PlanOut, PlanProposal
 from recommender.progress import adjust_plan, plan_difference, plan_status, propose_plan
@@ -111,12 +112,12 @@ def _fingerprint(revision: int, version: str, session: str | None, role: str | N
 def _proposal(db: Session, principal: Principal, learner: Learner, plan: LearningPlan | None, recommender,  # noqa: ANN001
               role: str | None, language: str | None) -> dict:
     """What the evidence proposes now, merged with the current plan, and the difference with reasons."""
-    bundle, version = recommender
-    profile, session_id, events = _context(db, principal, learner)
-    target = role or (plan.role if plan else None) or learner.role
+    _, version = recommender
+    target = role or learner.role or (plan.role if plan else None)  # a changed role proposes an update
     lang = language or (plan.language if plan else None)
-    recommended = bundle.pathway(model_learner_key(principal, learner.external_id), profile, target,
-                                 events=events, language=lang)
+    computed = compute_pathway(db, principal, learner, recommender[0], target, role is not None, lang)
+    bundle, profile, session_id, recommended = (computed.bundle, computed.profile, computed.session_id,
+                                                computed.steps)
     completed = _completions(db, learner)
     current = list(plan.steps) if plan else []
     steps = propose_plan(current, recommended, completed)
@@ -288,7 +289,7 @@ def adjust(
     if body.expected_revision != plan.revision:
         raise ProblemError(409, "plan-changed", f"the plan is at revision {plan.revision}, not "
                            f"{body.expected_revision}: read it again")
-    bundle, _ = recommender
+    bundle = served_bundle(db, principal.org_id, recommender[0])  # the organisation's live catalogue
     author, now = _author(db, principal, scope), utcnow()
     steps, applied = adjust_plan(plan.steps, [c.model_dump(mode="json") for c in body.changes], author=author,
                                  at=now.isoformat(), catalogue=bundle.catalogue,

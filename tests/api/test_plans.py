@@ -399,3 +399,27 @@ def test_insights_read_the_stored_plans(api, bank_v1):
     assert all(x["suppressed"] and x["n_followed"] is None for x in body["items"])
     refused = api.client.get("/v1/insights/impact", headers=_h(sup), params={"table": "plans"})
     assert refused.status_code == 403      # an aggregate: the insights scope, not a supervisor's
+
+
+def test_a_proposal_is_the_pathway_with_objectives_and_the_live_catalogue(api, bank_v1):
+    """The proposal and `/pathway` are one computation: a learner's objective and content the academy
+    added to its catalogue (never seen by the recommender) reach the plan as they reach the pathway."""
+    platform = _key(api, "org-a", PLATFORM, name="learning platform")
+    _diagnose(api, api.a_diag, bank_v1, "emp-9", -1.5)
+    before = api.client.get("/v1/learners/emp-9/plan/proposal", headers=_h(platform)).json()
+    assert "NEW-9" not in [s["content_id"] for s in before["steps"]]
+
+    r = api.client.put("/v1/learners/emp-9", headers=api.a, json={
+        "role": "clerk", "unit": "tax-office", "objectives": [{"competence": "4.2", "target_level": 8}]})
+    assert r.status_code in (200, 201), r.text
+    r = api.client.post("/v1/catalogue", headers=api.a, json={
+        "content_id": "NEW-9", "title": "Spotting phishing", "format": "course", "languages": ["en"],
+        "competences": ["4.2"], "level": 8})
+    assert r.status_code == 201, r.text
+
+    prop = api.client.get("/v1/learners/emp-9/plan/proposal", headers=_h(platform)).json()
+    pathway = api.client.get("/v1/learners/emp-9/pathway", headers=_h(platform)).json()
+    assert [s["content_id"] for s in prop["steps"]] == [s["content_id"] for s in pathway["steps"]]
+    [new] = [s for s in prop["steps"] if s["content_id"] == "NEW-9"]
+    assert new["competence"] == "4.2" and "objective" in new["reason"]
+    assert any(g["competence"] == "4.2" and g["from"] == "objective" for g in pathway["gaps"])

@@ -30,7 +30,8 @@ router = APIRouter(include_in_schema=False)
 _POLICY = ("default-src 'self'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 PAGE_POLICY = f"{_POLICY}; script-src 'self'; style-src 'self'"
-DOCS_POLICY = f"{_POLICY}; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; worker-src 'self' blob:"
+DOCS_POLICY = (f"{_POLICY}; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "worker-src 'self' blob:")
 
 
 def _page(request: Request, template: str, context: dict) -> HTMLResponse:

@@ -6,8 +6,6 @@ Without Chromium or Playwright these tests are skipped, unless ``DIGIPATH_REQUIR
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,33 +19,14 @@ from api.auth import create_key
 from api.providers import StaticModelProvider
 from api.settings import Settings
 from tests.api.e2e_models import small_bundle
+from tests.ui.browser import CHROMIUM_ARGS, browser_missing, chromium_path
 from tests.ui.live import serving
 from tests.ui.sample_org import Group, populate, take_diagnostic
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
-# Chromium's own background traffic (updates, sync, field trials) is switched off: every request the
-# browser makes comes from the page under test.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 CAT = {"max_items": 10, "min_items": 5, "se_target": 0.5, "min_items_per_area": 1, "max_items_per_area": 4}
 GROUPS = [Group("clerk", "finance", 5, -0.8), Group("clerk", "social", 5, -0.2),
           Group("it-specialist", "finance", 5, 0.4), Group("it-specialist", "social", 5, -0.4)]
-
-
-def chromium_path() -> str | None:
-    path = os.environ.get("DIGIPATH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    return path if os.access(path, os.X_OK) else None
-
-
-def browser_missing() -> str | None:
-    """Why the browser tests cannot run here (None: they can)."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright (the dev extra) is not installed"
-    if chromium_path() is None:
-        return "no chromium executable (apt-get install chromium, or DIGIPATH_CHROMIUM=path)"
-    return None
 
 
 @dataclass
@@ -60,6 +39,10 @@ class Site:
     learners: list[str]
 
 
+def _bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Site:
     framework = packaged_frameworks()["digcomp-3.0"]  # its own level names (Basic ... Highly advanced)
@@ -70,13 +53,13 @@ def site(tmp_path_factory) -> Site:
     app = create_app(Settings(home=home, key_cache_seconds=30.0), provider, cat_overrides=CAT)
     with app.state.services.sessionmaker() as db:
         platform = create_key(db, "org-a", ["diagnostics", "recommendations", "events"])
-        keys = (create_key(db, "org-a", ["diagnostics", "recommendations"]), create_key(db, "org-a", ["insights"]),
-                create_key(db, "org-b", ["insights"]))
+        keys = (create_key(db, "org-a", ["diagnostics", "recommendations"]),
+                create_key(db, "org-a", ["insights"]), create_key(db, "org-b", ["insights"]))
         small_platform = create_key(db, "org-b", ["diagnostics"])
     with serving(app) as url:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {platform}"}, timeout=60) as client:
+        with httpx.Client(base_url=url, headers=_bearer(platform), timeout=60) as client:
             learners = populate(client, bank, GROUPS, seed=1)
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {small_platform}"}, timeout=60) as c:
+        with httpx.Client(base_url=url, headers=_bearer(small_platform), timeout=60) as c:
             for i in range(3):  # three people: under the minimum group size of 5
                 take_diagnostic(c, bank, f"b-{i}", 0.0, role="clerk", unit="finance", seed=i)
         yield Site(url, bank, *keys, learners)

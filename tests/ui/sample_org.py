@@ -37,8 +37,8 @@ def take_diagnostic(client: httpx.Client, bank, learner_id: str, theta: dict[str
     taker = SimulatedTaker(bank, theta, seed)
     while step["status"] != "finished":
         item = step["item"]
-        r = client.post(f"/v1/diagnostics/{step['session_id']}/responses",
-                        json={"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]})
+        answer = {"item_id": item["id"], "answer": taker.answer(item), "sequence": item["sequence"]}
+        r = client.post(f"/v1/diagnostics/{step['session_id']}/responses", json=answer)
         r.raise_for_status()
         step = r.json()
     return step["session_id"]

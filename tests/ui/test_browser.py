@@ -140,8 +140,8 @@ def test_a_whole_diagnostic_with_the_keyboard_ends_on_the_profile_and_pathway(pa
         # every level's probability is written (not shown by bar height or colour alone)
         label = articles.nth(k).locator(".dist").get_attribute("aria-label")
         assert all(name in label for name in LEVELS) and "(most likely)" in label
-    pathway = httpx.get(f"{site.url}/v1/learners/kb-learner/pathway", params={"role": "it-specialist", "language": "lt"},
-                        headers=headers, timeout=30).json()
+    pathway = httpx.get(f"{site.url}/v1/learners/kb-learner/pathway", headers=headers, timeout=30,
+                        params={"role": "it-specialist", "language": "lt"}).json()
     steps = p.locator("#pathway li")
     assert pathway["steps"] and steps.count() == len(pathway["steps"])
     for k, step in enumerate(pathway["steps"]):

@@ -53,11 +53,16 @@ const digipath = {
     document.getElementById(id).hidden = !visible;
   },
 
-  // A message in the page's alert region (errors) or status region (progress), read out by screen readers.
+  // A message in the page's alert region (errors) or status region (progress), read out by screen readers;
+  // say("") clears both (what was wrong before no longer is).
   say(text, kind = "status") {
+    if (!text) {
+      document.getElementById("alert").textContent = "";
+      document.getElementById("status").textContent = "";
+      return;
+    }
     const region = document.getElementById(kind === "error" ? "alert" : "status");
-    region.textContent = "";
-    if (text) region.append(digipath.el("p", {}, text));
+    region.replaceChildren(digipath.el("p", {}, text));
   },
 
   percent(p) {

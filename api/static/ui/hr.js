@@ -26,7 +26,7 @@
     say("Loading the gaps ...");
     try {
       const response = await api(
-        `/v1/insights/gaps/heatmap?${new URLSearchParams({ grouping, value, format: "png" })}`, { raw: true });
+        `/v1/insights/gaps/heatmap?${new URLSearchParams({ grouping, value, format: "svg" })}`, { raw: true });
       if (heatmapUrl) URL.revokeObjectURL(heatmapUrl);
       heatmapUrl = URL.createObjectURL(await response.blob());
       const img = document.getElementById("heatmap");
@@ -79,6 +79,7 @@
   }
 
   async function onKey() {
+    say(""); // a new key: earlier problems no longer apply
     show("gaps-section");
     await showGaps();
     await showProgress();

@@ -116,11 +116,12 @@
       const level = k + 1;
       const bar = el("span", { class: "bar" });
       bar.style.height = `${Math.max(2, Math.round(60 * p))}px`;
+      // the mark sits above the percentage: the columns align at the bottom, so the bars stay level
       chart.append(el("span", { class: level === best ? "col best" : "col" },
+        level === best ? el("span", { class: "mark" }, "most likely") : null,
         el("span", { class: "pct" }, percent(p)),
         el("span", { class: "track" }, bar),
-        el("span", { class: "name" }, levelName(scheme, level)),
-        level === best ? el("span", { class: "mark" }, "most likely") : null));
+        el("span", { class: "name" }, levelName(scheme, level))));
     });
     return chart;
   }
@@ -167,8 +168,7 @@
           : `between ${levelName(scheme, range[0])} and ${levelName(scheme, range[1])}`,
         ` · ${explained.precision || "unknown"} precision (SE ${Number(scored.se).toFixed(2)}, `
           + `${explained.items ?? scored.n_items} items)`),
-      scored.level_probabilities ? distribution(name, scored.level_probabilities, scheme, scored.level) : null,
-      explained.reading ? el("p", { class: "help" }, explained.reading) : null);
+      scored.level_probabilities ? distribution(name, scored.level_probabilities, scheme, scored.level) : null);
   }
 
   async function showProfile() {

@@ -152,6 +152,7 @@ def create_app(
         admin,
         aggregates,
         diagnostics,
+        docs,
         events,
         frameworks,
         health,
@@ -172,7 +173,8 @@ def create_app(
         app.include_router(module.router)
     app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
     app.include_router(xapi.router)  # xAPI statements in, /xapi/statements (issue 17)
-    app.include_router(pages.router)  # landing page, documentation, reference interface (issue 16)
+    app.include_router(pages.router)  # landing page and reference interface (issue 16)
+    app.include_router(docs.router)  # Swagger UI and ReDoc from local files
     app.mount(pages.STATIC, StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.openapi = lambda: _openapi_with_problems(app)
     return app

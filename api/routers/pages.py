@@ -1,10 +1,9 @@
-"""Pages for people: the landing page, the documentation served from local files, and the reference
-learner and HR interface.
+"""Pages for people: the landing page and the reference learner and HR interface (the documentation
+pages are in ``api.routers.docs``).
 
 The pages are shells rendered on the server (Jinja2); everything about learners comes from the public API,
 called by the page's own script with the API key the user pastes (kept in the tab's ``sessionStorage``),
-exactly as a learning platform would call it. Nothing is loaded from another host: Swagger UI and ReDoc are
-vendored under ``api/static/vendor`` (FastAPI's "self-hosting JavaScript and CSS for docs" recipe).
+exactly as a learning platform would call it. Nothing is loaded from another host.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -24,32 +22,24 @@ templates = Jinja2Templates(directory=PACKAGE / "templates")
 
 router = APIRouter(include_in_schema=False)
 
-# What the browser may load on each page: this host only. The reference pages have no inline script; the
-# documentation pages need FastAPI's inline start-up script, ReDoc its blob: worker. ReDoc's side menu
-# asks for Redocly's logo from cdn.redoc.ly: this policy stops that request in the browser.
-_POLICY = ("default-src 'self'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-           "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-PAGE_POLICY = f"{_POLICY}; script-src 'self'; style-src 'self'"
-DOCS_POLICY = (f"{_POLICY}; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-               "worker-src 'self' blob:")
+# What the browser may load: this host only (no inline script on these pages; the documentation pages add
+# what Swagger UI and ReDoc need, ``api.routers.docs``).
+SAME_ORIGIN = ("default-src 'self'; img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+               "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+PAGE_POLICY = f"{SAME_ORIGIN}; script-src 'self'; style-src 'self'"
+
+
+STATIC = "/static"
+FAVICON = f"{STATIC}/favicon.svg"
+# Names of the languages item content may come in, in the language itself (a select shows them).
+LANGUAGE_NAMES = {"en": "English", "lt": "Lietuvių", "lv": "Latviešu", "et": "Eesti", "fi": "Suomi",
+                  "de": "Deutsch", "fr": "Français", "pl": "Polski", "es": "Español", "it": "Italiano"}
 
 
 def _page(request: Request, template: str, context: dict) -> HTMLResponse:
     response = templates.TemplateResponse(request, template, context)
     response.headers["Content-Security-Policy"] = PAGE_POLICY
     return response
-
-
-def _docs(response: HTMLResponse) -> HTMLResponse:
-    response.headers["Content-Security-Policy"] = DOCS_POLICY
-    return response
-
-STATIC = "/static"
-FAVICON = f"{STATIC}/favicon.svg"
-OAUTH2_REDIRECT = "/docs/oauth2-redirect"
-# Names of the languages item content may come in, in the language itself (a select shows them).
-LANGUAGE_NAMES = {"en": "English", "lt": "Lietuvių", "lv": "Latviešu", "et": "Eesti", "fi": "Suomi",
-                  "de": "Deutsch", "fr": "Français", "pl": "Polski", "es": "Español", "it": "Italiano"}
 
 
 def _bank_facts(services) -> dict:  # noqa: ANN001
@@ -76,33 +66,3 @@ def learner_page(request: Request, services: ServicesDep) -> HTMLResponse:
 def hr_page(request: Request, services: ServicesDep) -> HTMLResponse:
     min_group = services.settings.insights_min_group_size
     return _page(request, "hr.html", {"page": "hr", "min_group_size": min_group, **_bank_facts(services)})
-
-
-@router.get("/docs", response_class=HTMLResponse)
-def swagger_ui(request: Request) -> HTMLResponse:
-    return _docs(get_swagger_ui_html(
-        openapi_url=request.app.openapi_url,
-        title=f"{request.app.title}: API documentation",
-        swagger_js_url=f"{STATIC}/vendor/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url=f"{STATIC}/vendor/swagger-ui/swagger-ui.css",
-        swagger_favicon_url=FAVICON,
-        oauth2_redirect_url=OAUTH2_REDIRECT,
-        # no badge from validator.swagger.io: the page stays on this host
-        swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": False},
-    ))
-
-
-@router.get(OAUTH2_REDIRECT, response_class=HTMLResponse)
-def swagger_ui_redirect() -> HTMLResponse:
-    return _docs(get_swagger_ui_oauth2_redirect_html())
-
-
-@router.get("/redoc", response_class=HTMLResponse)
-def redoc(request: Request) -> HTMLResponse:
-    return _docs(get_redoc_html(
-        openapi_url=request.app.openapi_url,
-        title=f"{request.app.title}: API reference",
-        redoc_js_url=f"{STATIC}/vendor/redoc/redoc.standalone.js",
-        redoc_favicon_url=FAVICON,
-        with_google_fonts=False,
-    ))

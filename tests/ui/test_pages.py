@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from adaptive.synthetic import generate_synthetic_bank
 from api.app import create_app
 from api.providers import StaticModelProvider
-from api.routers.pages import DOCS_POLICY, PAGE_POLICY, STATIC_DIR
+from api.routers.docs import DOCS_POLICY
+from api.routers.pages import PAGE_POLICY, STATIC_DIR
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

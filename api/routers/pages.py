@@ -28,7 +28,6 @@ SAME_ORIGIN = ("default-src 'self'; img-src 'self' data: blob:; font-src 'self' 
                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 PAGE_POLICY = f"{SAME_ORIGIN}; script-src 'self'; style-src 'self'"
 
-
 STATIC = "/static"
 FAVICON = f"{STATIC}/favicon.svg"
 # Names of the languages item content may come in, in the language itself (a select shows them).

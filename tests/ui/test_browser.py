@@ -72,7 +72,15 @@ def test_a_whole_diagnostic_with_the_keyboard_ends_on_the_profile_and_pathway(pa
     kb = p.keyboard
     p.goto("/ui/learner")
     assert axe_violations(p) == []
-    p.focus("#api-key")
+    # focus order from the top: the skip link, the site's links, then the first field of the page
+    kb.press("Tab")
+    assert p.evaluate("document.activeElement.textContent") == "Skip to content"
+    stops = [p.evaluate("document.activeElement.getAttribute('href')")]
+    while _focused_id(p) != "api-key":
+        kb.press("Tab")
+        stops.append(p.evaluate("document.activeElement.getAttribute('href')"))
+        assert len(stops) < 20, stops
+    assert stops == ["#main", "/", "/", "/ui/learner", "/ui/hr", "/docs", "/redoc", None]
     kb.type(site.learner_key)
     kb.press("Enter")
     p.wait_for_selector("#start-section:not([hidden])")

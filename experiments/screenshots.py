@@ -101,24 +101,15 @@ def _wait_changed(page, heading: str) -> None:  # noqa: ANN001
     raise SystemExit("the interface did not move on after an answer")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    ap.add_argument("--per-group", type=int, default=6, help="learners per role and unit")
-    args = ap.parse_args()
-    if reason := browser_missing():
-        raise SystemExit(reason)
-    args.out.mkdir(parents=True, exist_ok=True)
-    framework = packaged_frameworks()["digcomp-3.0"]
-    bank = generate_synthetic_bank(framework, items_per_competence=8, languages=("en", "lt"), seed=2,
-                                   name="screenshot bank")
-    home = Path(tempfile.mkdtemp(prefix="digipath-screenshots-"))
-    app = create_app(Settings(home=home), StaticModelProvider({"1": bank}, "1", recommender=small_bundle()),
-                     cat_overrides=CAT)
+def shoot(bank, home: Path, out: Path, per_group: int) -> dict[str, int]:  # noqa: ANN001
+    """Serve, populate, photograph; returns the page weights."""
+    # a fixed CAT seed: the same answers give the same diagnostics, so the pictures are reproducible
+    provider = StaticModelProvider({"1": bank}, "1", recommender=small_bundle())
+    app = create_app(Settings(home=home, cat_seed=0), provider, cat_overrides=CAT)
     with app.state.services.sessionmaker() as db:
         platform = create_key(db, "academy", ["diagnostics", "recommendations", "events"])
         hr = create_key(db, "academy", ["insights"])
-    groups = [Group(role, unit, args.per_group, mean + shift) for role, mean in ROLES.items()
+    groups = [Group(role, unit, per_group, mean + shift) for role, mean in ROLES.items()
               for unit, shift in UNITS.items()]
     from playwright.sync_api import sync_playwright
 
@@ -136,7 +127,7 @@ def main() -> None:
             weights = {path: page_weight(context, url + path) for path in ("/", "/ui/learner", "/ui/hr",
                                                                            "/docs", "/redoc")}
             page = context.new_page()
-            take_diagnostic(page, platform, "screenshot-learner", "it-specialist", args.out)
+            take_diagnostic(page, platform, "screenshot-learner", "it-specialist", out)
             page.close()
             page = context.new_page()  # a tab of its own: the platform key stays in the learner's tab
             page.goto("/ui/hr")
@@ -145,8 +136,25 @@ def main() -> None:
             page.wait_for_selector("#progress-section:not([hidden])")
             page.wait_for_selector("#heatmap-figure:not([hidden])")
             page.evaluate("document.activeElement.blur()")
-            page.locator("main").screenshot(path=args.out / "hr-view.png")
+            page.locator("main").screenshot(path=out / "hr-view.png")
             browser.close()
+    app.state.services.engine.dispose()
+    return weights
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    ap.add_argument("--per-group", type=int, default=6, help="learners per role and unit")
+    args = ap.parse_args()
+    if reason := browser_missing():
+        raise SystemExit(reason)
+    args.out.mkdir(parents=True, exist_ok=True)
+    framework = packaged_frameworks()["digcomp-3.0"]
+    bank = generate_synthetic_bank(framework, items_per_competence=8, languages=("en", "lt"), seed=2,
+                                   name="screenshot bank")
+    with tempfile.TemporaryDirectory(prefix="digipath-screenshots-") as home:
+        weights = shoot(bank, Path(home), args.out, args.per_group)
     table = Table(title="page weight (bytes loaded by a first visit, uncompressed)")
     table.add_column("page")
     table.add_column("bytes", justify="right")

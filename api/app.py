@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -116,6 +117,9 @@ def create_app(
 
     app = FastAPI(
         title="digipath",
+        # Swagger UI and ReDoc come from api/routers/pages.py, served from local files (offline networks)
+        docs_url=None,
+        redoc_url=None,
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
@@ -150,6 +154,7 @@ def create_app(
         aggregates,
         catalogue,
         diagnostics,
+        docs,
         events,
         frameworks,
         health,
@@ -158,6 +163,7 @@ def create_app(
         learners,
         organisation,
         organisations,
+        pages,
         plans,
         privacy,
         reference,
@@ -171,6 +177,9 @@ def create_app(
         app.include_router(module.router)
     app.include_router(ims_cat.router)  # the 1EdTech CAT service, /ims/cat/v1p0 (issue 17)
     app.include_router(xapi.router)  # xAPI statements in, /xapi/statements (issue 17)
+    app.include_router(pages.router)  # landing page and reference interface (issue 16)
+    app.include_router(docs.router)  # Swagger UI and ReDoc from local files
+    app.mount(pages.STATIC, StaticFiles(directory=pages.STATIC_DIR), name="static")
     app.openapi = lambda: _openapi_with_problems(app)
     return app
 
@@ -192,6 +201,8 @@ def _openapi_with_problems(app: FastAPI) -> dict:
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for path, path_item in schema.get("paths", {}).items():
         if path.startswith("/ims/"):  # the 1EdTech CAT service documents its own error body (imsx_StatusInfo)
+            for operation in path_item.values():  # bad data is a 400 there: FastAPI's default 422 never comes
+                operation.get("responses", {}).pop("422", None)
             continue
         for operation in path_item.values():
             responses = operation.get("responses", {})

@@ -1,4 +1,4 @@
-"""Suite-wide checks: where PostgreSQL is required (CI), its variants may not be skipped."""
+"""Suite-wide checks: where PostgreSQL or the browser is required (CI), their tests may not be skipped."""
 
 from __future__ import annotations
 
@@ -25,3 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"PostgreSQL at {url} is required but unreachable: {exc}") from exc
         finally:
             engine.dispose()
+
+    if os.environ.get("DIGIPATH_REQUIRE_BROWSER") not in (None, "", "0"):
+        from tests.ui.browser import browser_missing
+
+        reason = browser_missing()
+        if reason:
+            raise pytest.UsageError(
+                f"DIGIPATH_REQUIRE_BROWSER is set but the browser tests cannot run: {reason}")

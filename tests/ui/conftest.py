@@ -15,7 +15,8 @@ import pytest
 from adaptive.framework import packaged_frameworks
 from adaptive.synthetic import generate_synthetic_bank
 from api.app import create_app
-from api.auth import create_key
+from api.auth import create_key, get_or_create_org
+from api.persistence.roles import seed_profiles
 from api.providers import StaticModelProvider
 from api.settings import Settings
 from tests.api.e2e_models import small_bundle
@@ -56,6 +57,9 @@ def site(tmp_path_factory) -> Site:
         keys = (create_key(db, "org-a", ["diagnostics", "recommendations"]),
                 create_key(db, "org-a", ["insights"]), create_key(db, "org-b", ["insights"]))
         small_platform = create_key(db, "org-b", ["diagnostics"])
+        for slug in ("org-a", "org-b"):  # role profiles are the organisation's data, as `digipath serve` seeds
+            seed_profiles(db, get_or_create_org(db, slug).id, provider.recommender()[0].roles, "test:seed")
+        db.commit()
     with serving(app) as url:
         with httpx.Client(base_url=url, headers=_bearer(platform), timeout=60) as client:
             learners = populate(client, bank, GROUPS, seed=1)

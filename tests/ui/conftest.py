@@ -57,7 +57,7 @@ def site(tmp_path_factory) -> Site:
         keys = (create_key(db, "org-a", ["diagnostics", "recommendations"]),
                 create_key(db, "org-a", ["insights"]), create_key(db, "org-b", ["insights"]))
         small_platform = create_key(db, "org-b", ["diagnostics"])
-        for slug in ("org-a", "org-b"):  # role profiles are the organisation's data, as `digipath serve` seeds
+        for slug in ("org-a", "org-b"):  # role profiles: organisation data, seeded as serve does
             seed_profiles(db, get_or_create_org(db, slug).id, provider.recommender()[0].roles, "test:seed")
         db.commit()
     with serving(app) as url:

@@ -16,6 +16,7 @@ calibration or evaluation by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from contextlib import nullcontext
@@ -36,6 +37,10 @@ SESSION_START = np.datetime64("2025-03-01T09:00:00")
 # log-normal slope prior for the sparse demo calibration: median a = 1, 95% of its mass in [0.38, 2.7]
 # (without it, easy items seen mostly by able learners run off along the (a, b) ridge: b of -10 measured)
 SLOPE_PRIOR = (0.0, 0.5)
+# What tuning the recommender on the default demo world finds (regenerate with
+# ``python -m models.bootstrap --retune``): tuning is a third of a bootstrap and gives the same answer on
+# the same data, so a world whose fingerprint matches skips the search and serves the same model.
+DEMO_TUNING = Path(__file__).resolve().parent / "data" / "demo_tuning.json"
 
 
 @dataclass
@@ -278,16 +283,22 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             done(t)
 
         if RECOMMENDER_MODEL in todo:
-            t = task("training and evaluating the recommender")
+            fingerprint = tuning_fingerprint(files, seed)
+            known = known_tuning(fingerprint) if tune else None
+            t = task("training and evaluating the recommender"
+                     + (" (tuning found earlier for this world)" if known else ""))
             bundle, rec_metrics = train_bundle(world.catalogue, world.roles, world.events, world.learners,
-                                               seed=seed, progress=False, tune=tune)
+                                               seed=seed, progress=False, tune=tune, tuned_params=known)
             metrics.update({f"recommender.{k}": v for k, v in rec_metrics.items()})
             done(t)
 
             t = task(f"registering {RECOMMENDER_MODEL}")
             versions[RECOMMENDER_MODEL] = runs.log_recommender(
                 bundle, rec_metrics, params={"bootstrap.seed": seed, "n_learners": n_learners,
-                                             "n_content": n_content, "ranker": bundle.ranker_name},
+                                             "n_content": n_content, "ranker": bundle.ranker_name,
+                                             "tuning": ("from " + DEMO_TUNING.name if known else
+                                                        "searched" if tune else "none"),
+                                             "tuning_fingerprint": fingerprint},
                 tags={"digipath.source": "bootstrap"}, run_name="bootstrap-training")
             registry.promote(RECOMMENDER_MODEL, versions[RECOMMENDER_MODEL])
             done(t)
@@ -300,6 +311,50 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
                              seconds=time.perf_counter() - t0)
     _print_summary(console, result, config.tracking_uri)
     return result
+
+
+def tuning_fingerprint(files: dict[str, Path], seed: int) -> str:
+    """SHA-256 of what the recommender's tuning depends on: the world as written (catalogue, roles,
+    learners, events), the seed and the search grids."""
+    from recommender import training
+
+    digest = hashlib.sha256()
+    for name in ("catalogue", "roles", "learners", "events"):
+        digest.update(Path(files[name]).read_bytes())
+    digest.update(json.dumps({"seed": seed, "als_grid": training.ALS_GRID, "als_start": training.ALS_START,
+                              "hybrid_grid": training.HYBRID_GRID, "edge_steps": training.EDGE_STEPS,
+                              "max_edge_steps": training.MAX_EDGE_STEPS}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def known_tuning(fingerprint: str, path: Path = DEMO_TUNING) -> dict | None:
+    """The tuned parameters recorded for a world with this fingerprint, or None (then tuning runs)."""
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded["tuned_params"] if recorded.get("fingerprint") == fingerprint else None
+
+
+def retune_demo(path: Path = DEMO_TUNING, seed: int = 0, n_learners: int = 2000,
+                n_content: int = 1500) -> dict:
+    """Tune the recommender on the default demo world and record the result in ``path``."""
+    import tempfile
+
+    from recommender.synthetic import generate_world
+    from recommender.training import train_bundle, tuned_from_metrics
+
+    world = generate_world(n_learners=n_learners, n_content=n_content, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        fingerprint = tuning_fingerprint(world.write(tmp), seed)
+    _, metrics = train_bundle(world.catalogue, world.roles, world.events, world.learners, seed=seed,
+                              progress=False, tune=True)
+    record = {"fingerprint": fingerprint, "tuned_params": tuned_from_metrics(metrics),
+              "world": {"seed": seed, "n_learners": n_learners, "n_content": n_content},
+              "made_by": "python -m models.bootstrap --retune"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
 
 
 def _b_errors(true_bank, calibrated) -> tuple[float, float]:
@@ -337,3 +392,11 @@ def _print_summary(console: Console, result: BootstrapResult, tracking_uri: str)
         if key in result.metrics:
             table.add_row(key, f"{result.metrics[key]:.4g}")
     console.print(table)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--retune"]:
+        raise SystemExit("usage: python -m models.bootstrap --retune   (re-records " + str(DEMO_TUNING) + ")")
+    print(json.dumps(retune_demo(), indent=2))

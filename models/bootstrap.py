@@ -19,8 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from contextlib import nullcontext
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +30,8 @@ import pandas as pd
 from rich.console import Console
 from scipy.stats import norm, rankdata
 
-from models import registry, tracking
-from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
-
 DEMO_DIR = "demo"
+REPORT_DIR = "calibration_report"  # under DEMO_DIR
 DEFAULT_FRAMEWORK = "digcomp-3.0"   # issue 12: a new academy starts on DigComp 3.0
 SESSION_START = np.datetime64("2025-03-01T09:00:00")
 # log-normal slope prior for the sparse demo calibration: median a = 1, 95% of its mass in [0.38, 2.7]
@@ -182,7 +182,8 @@ def _progress(enabled: bool, console: Console):
 def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2000, force: bool = False,
               progress: bool = True, *, items_per_competence: int = 16, n_content: int = 1500,
               n_routing: int = 6, n_adaptive: int = 4, tune: bool = True,
-              console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK) -> BootstrapResult:
+              console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK,
+              parallel: bool = True) -> BootstrapResult:
     """Build the demo world and models under ``home`` (default ``DIGIPATH_HOME``) and set champions.
 
     ``framework``: a loaded framework id (``digcomp-3.0``, the default, with its real statements as
@@ -193,8 +194,13 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
     With champions for both models already registered nothing is rebuilt unless ``force``; with
     one missing, only the missing one is registered and promoted (the data are regenerated so the
-    world stays coherent). Returns what was made and where.
+    world stays coherent). ``parallel``: calibrate the bank in a second process while the recommender
+    trains (same results; on one core, or inside a worker process, say False). Returns what was made and
+    where.
     """
+    from models import registry, tracking
+    from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
+
     t0 = time.perf_counter()
     console = console or Console(quiet=not progress)
     fw, fw_file = resolve_framework(framework)      # before anything is written: a bad file changes nothing
@@ -209,7 +215,6 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
         return BootstrapResult(home_path, data_dir, dict(existing), created=False)
     todo = {name for name, v in existing.items() if force or v is None}
 
-    from adaptive.calibration import ResponseData, calibrate_bank
     from adaptive.synthetic import generate_synthetic_bank
     from models import runs
     from recommender.synthetic import generate_world
@@ -220,7 +225,7 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
     files: dict[str, Path] = {}
     metrics: dict[str, float] = {}
     versions = {k: v for k, v in existing.items() if v is not None}
-    with _progress(progress, console) as bar:
+    with _progress(progress, console) as bar, ExitStack() as stack:
         def task(text: str, total: float = 1.0):
             return bar.add_task(text, total=total) if bar is not None else None
 
@@ -245,42 +250,19 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
         files.update(world.write(data_dir))
         done(t)
 
+        calibrating = None
         if ITEM_BANK_MODEL in todo:
-            t = task("simulated diagnostics (sparse CAT-log responses)")
+            # The bank's half (simulated diagnostics, calibration, report: most of a bootstrap) needs nothing
+            # from the recommender's: it runs in a second process meanwhile. Spawned, not forked: the parent
+            # holds BLAS and progress-bar threads. MLflow logging stays in this process (one writer).
+            t_bank = task("simulated diagnostics, calibration of the bank (MML-EM) and its report")
             theta = learner_thetas(world, true_bank.area_ids, rng)
-            responses, order = simulate_cat_log(true_bank, theta, rng, n_routing=n_routing,
-                                                n_adaptive=n_adaptive)
-            item_ids = [it.id for it in true_bank.items]
-            files["responses"] = write_responses_csv(data_dir / "responses.csv", world.learners.ids, item_ids,
-                                                     responses, order)
-            np.savetxt(data_dir / "theta_true.csv", theta, delimiter=",", header=",".join(true_bank.area_ids),
-                       comments="")
-            files["theta_true"] = data_dir / "theta_true.csv"
-            done(t)
-
-            t = task("calibrating the bank from the responses (MML-EM)")
-            p, j = np.nonzero(responses >= 0)
-            data = ResponseData.from_arrays(np.asarray(world.learners.ids)[p], np.asarray(item_ids)[j],
-                                            responses[p, j], source=str(files["responses"]))
-            result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed,
-                                    a_prior=SLOPE_PRIOR)
-            result.bank.name = "digipath demo bank (calibrated)"
-            files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
-            report_dir = data_dir / "calibration_report"
-            files["calibration_report"] = Path(result.write_report(report_dir))
-            metrics.update({f"calibration.{k}": v for k, v in result.metrics.items()})
-            metrics["calibration.b_rmse"], metrics["calibration.b_median_abs_error"] = _b_errors(
-                true_bank, result.bank)
-            done(t)
-
-            t = task(f"registering {ITEM_BANK_MODEL}")
-            versions[ITEM_BANK_MODEL] = runs.log_calibration(
-                result, report_dir=report_dir,
-                params={"bootstrap.seed": seed, "bootstrap.n_routing": n_routing,
-                        "bootstrap.n_adaptive": n_adaptive},
-                tags={"digipath.source": "bootstrap"}, run_name="bootstrap-calibration")
-            registry.promote(ITEM_BANK_MODEL, versions[ITEM_BANK_MODEL])
-            done(t)
+            job = (true_bank, theta, list(world.learners.ids), rng, data_dir, seed, n_routing, n_adaptive)
+            if parallel:
+                pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=get_context("spawn")))
+                calibrating = pool.submit(calibrate_demo_bank, *job)
+            else:
+                calibrating = _Done(calibrate_demo_bank(*job))
 
         if RECOMMENDER_MODEL in todo:
             fingerprint = tuning_fingerprint(files, seed)
@@ -303,6 +285,21 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             registry.promote(RECOMMENDER_MODEL, versions[RECOMMENDER_MODEL])
             done(t)
 
+        if calibrating is not None:
+            result, bank_files, bank_metrics = calibrating.result()
+            files.update(bank_files)
+            metrics.update(bank_metrics)
+            done(t_bank)
+
+            t = task(f"registering {ITEM_BANK_MODEL}")
+            versions[ITEM_BANK_MODEL] = runs.log_calibration(
+                result, report_dir=data_dir / REPORT_DIR,
+                params={"bootstrap.seed": seed, "bootstrap.n_routing": n_routing,
+                        "bootstrap.n_adaptive": n_adaptive},
+                tags={"digipath.source": "bootstrap"}, run_name="bootstrap-calibration")
+            registry.promote(ITEM_BANK_MODEL, versions[ITEM_BANK_MODEL])
+            done(t)
+
     (data_dir / "bootstrap.json").write_text(json.dumps(
         {"seed": seed, "framework": fw.id, "n_learners": n_learners, "n_content": n_content,
          "items_per_competence": items_per_competence, "versions": versions,
@@ -311,6 +308,49 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
                              seconds=time.perf_counter() - t0)
     _print_summary(console, result, config.tracking_uri)
     return result
+
+
+def calibrate_demo_bank(true_bank, theta: np.ndarray, person_ids: list, rng: np.random.Generator,
+                        data_dir: Path, seed: int, n_routing: int, n_adaptive: int):
+    """The item bank's half of a bootstrap: simulated CAT-log responses of the learners (``theta``) to
+    ``true_bank``, the calibration of the bank from them and its report, written to ``data_dir``.
+
+    Returns ``(calibration result, {name: path}, {"calibration.<metric>": value})``; the result keeps what
+    logging it needs (the per-area fits stay behind: the report holds them)."""
+    from adaptive.calibration import ResponseData, calibrate_bank
+
+    files: dict[str, Path] = {}
+    responses, order = simulate_cat_log(true_bank, theta, rng, n_routing=n_routing, n_adaptive=n_adaptive)
+    item_ids = [it.id for it in true_bank.items]
+    files["responses"] = write_responses_csv(data_dir / "responses.csv", person_ids, item_ids, responses,
+                                             order)
+    np.savetxt(data_dir / "theta_true.csv", theta, delimiter=",", header=",".join(true_bank.area_ids),
+               comments="")
+    files["theta_true"] = data_dir / "theta_true.csv"
+
+    p, j = np.nonzero(responses >= 0)
+    data = ResponseData.from_arrays(np.asarray(person_ids)[p], np.asarray(item_ids)[j], responses[p, j],
+                                    source=str(files["responses"]))
+    result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed,
+                            a_prior=SLOPE_PRIOR)
+    result.bank.name = "digipath demo bank (calibrated)"
+    files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
+    files["calibration_report"] = Path(result.write_report(data_dir / REPORT_DIR))
+    metrics = {f"calibration.{k}": v for k, v in result.metrics.items()}
+    metrics["calibration.b_rmse"], metrics["calibration.b_median_abs_error"] = _b_errors(true_bank,
+                                                                                       result.bank)
+    result.area_fits = {}  # fitted calibrators: large, and in the report already
+    return result, files, metrics
+
+
+@dataclass
+class _Done:
+    """A result computed in this process, with the ``result()`` of a future."""
+
+    value: object
+
+    def result(self):
+        return self.value
 
 
 def tuning_fingerprint(files: dict[str, Path], seed: int) -> str:

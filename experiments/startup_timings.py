@@ -99,7 +99,7 @@ def make_serve(clone: Path, env: dict, port: int, timeout: float = 900.0) -> dic
         "installing_s": first("exec "),  # make echoes the server's recipe line when the install is done
         "bootstrap_s": booted - started if started is not None and booted is not None else None,
         "make_status": status,
-        "make_error_printed": any("***" in line for line in text),
+        "make_error_printed": [line for line in text if line.startswith("make: ***")],
         "stopped_line": next((line for line in text if "stopped (" in line), None),
         "output_tail": text[-15:],
     }

@@ -226,6 +226,15 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
     metrics: dict[str, float] = {}
     versions = {k: v for k, v in existing.items() if v is not None}
     with _progress(progress, console) as bar, ExitStack() as stack:
+        pool = None
+        if parallel and ITEM_BANK_MODEL in todo:
+            # The bank's half (simulated diagnostics, calibration, report: most of a bootstrap) needs nothing
+            # from the recommender's: it runs in a second process meanwhile, which does its imports now,
+            # while this one builds the world. Spawned, not forked: this process holds BLAS and
+            # progress-bar threads. MLflow logging stays in this process (one writer).
+            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=get_context("spawn")))
+            pool.submit(_import_bank_half)
+
         def task(text: str, total: float = 1.0):
             return bar.add_task(text, total=total) if bar is not None else None
 
@@ -252,17 +261,10 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
         calibrating = None
         if ITEM_BANK_MODEL in todo:
-            # The bank's half (simulated diagnostics, calibration, report: most of a bootstrap) needs nothing
-            # from the recommender's: it runs in a second process meanwhile. Spawned, not forked: the parent
-            # holds BLAS and progress-bar threads. MLflow logging stays in this process (one writer).
             t_bank = task("simulated diagnostics, calibration of the bank (MML-EM) and its report")
             theta = learner_thetas(world, true_bank.area_ids, rng)
             job = (true_bank, theta, list(world.learners.ids), rng, data_dir, seed, n_routing, n_adaptive)
-            if parallel:
-                pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=get_context("spawn")))
-                calibrating = pool.submit(calibrate_demo_bank, *job)
-            else:
-                calibrating = _Done(calibrate_demo_bank(*job))
+            calibrating = pool.submit(calibrate_demo_bank, *job) if pool else _Done(calibrate_demo_bank(*job))
 
         if RECOMMENDER_MODEL in todo:
             fingerprint = tuning_fingerprint(files, seed)
@@ -341,6 +343,12 @@ def calibrate_demo_bank(true_bank, theta: np.ndarray, person_ids: list, rng: np.
                                                                                        result.bank)
     result.area_fits = {}  # fitted calibrators: large, and in the report already
     return result, files, metrics
+
+
+def _import_bank_half() -> None:
+    """The imports of :func:`calibrate_demo_bank` (in the second process, while the first one works)."""
+    import adaptive.calibration  # noqa: F401
+    import adaptive.calibration.report  # noqa: F401
 
 
 @dataclass

@@ -2,6 +2,7 @@
 `make serve` with nothing changed, and how each one stops.
 
     python -m experiments.startup_timings [--repo PATH] [--keep DIR] [--no-pip-cache]
+    python -m experiments.startup_timings --compare-bootstrap OTHER_CHECKOUT [--repeats 2]
 
 Clones ``--repo`` (default: this checkout's committed HEAD) into a temporary directory and, as a
 newcomer would, runs ``make serve`` there twice (own venv, own ``.digipath``, a free port through
@@ -11,6 +12,11 @@ printed ``***`` and what was left in TMPDIR. The first start is split at the ser
 installing (until make runs the server's recipe), bootstrapping (``bootstrapping demo
 models`` to ``bootstrapped:``). Targets (issue 16): first start < 90 s, bootstrap <= 15 s, second start
 <= 5 s. Writes ``experiments/out/startup_timings.json`` and a bar chart ``startup_timings.png``.
+
+``--compare-bootstrap`` times only the default demo bootstrap (``models.bootstrap.bootstrap`` on an empty
+home, in a fresh interpreter, as ``digipath serve`` runs it), alternately with this checkout's code and
+another's (e.g. the main branch before issue 16), so both see the same machine; wall and CPU seconds
+(both processes of a parallel bootstrap) per run, and the ratio of the medians.
 
 On a shared machine the wall times include waiting for a core: the CPU seconds and the load average
 printed with them say how much. (pip's own download cache is used unless --no-pip-cache.)
@@ -26,6 +32,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,12 +112,59 @@ def make_serve(clone: Path, env: dict, port: int, timeout: float = 900.0) -> dic
     }
 
 
+BOOTSTRAP = ("import sys, time; t = time.perf_counter(); from models.bootstrap import bootstrap; "
+             "r = bootstrap(sys.argv[1], progress=False); "
+             "print(time.perf_counter() - t, r.seconds, r.metrics['recommender.test_ndcg_at_10'], "
+             "r.metrics['calibration.b_rmse'])")
+
+
+def compare_bootstrap(other: Path, repeats: int) -> None:
+    """Default demo bootstraps with this checkout's code and ``other``'s, alternately."""
+    trees = {"this checkout": ROOT, f"{other}": other.resolve()}
+    rows: dict[str, list[dict]] = {name: [] for name in trees}
+    for r in range(repeats):
+        for name, tree in trees.items():
+            with tempfile.TemporaryDirectory(prefix="digipath-bootstrap-") as home, \
+                    console.status(f"run {r + 1}/{repeats}: bootstrap with {name} ..."):
+                env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DIGIPATH_", "MLFLOW_"))},
+                       "PYTHONPATH": str(tree)}
+                cpu0, load = _children_cpu(), os.getloadavg()[0]
+                out = subprocess.run([sys.executable, "-c", BOOTSTRAP, home], cwd=tree, env=env,
+                                     capture_output=True, text=True, check=True)
+                total, seconds, ndcg, b_rmse = map(float, out.stdout.split()[-4:])
+                rows[name].append({"process_s": total, "bootstrap_s": seconds, "load": load,
+                                   "cpu_s": _children_cpu() - cpu0, "ndcg_at_10": ndcg, "b_rmse": b_rmse})
+    table = Table(title=f"default demo bootstrap ({os.cpu_count()} CPUs), {repeats} runs each, alternating",
+                  title_justify="left")
+    for col in ("code", "bootstrap s (each run)", "median", "CPU s (median)", "load 1 min", "test NDCG@10",
+                "b RMSE"):
+        table.add_column(col)
+    medians = {}
+    for name, runs in rows.items():
+        medians[name] = statistics.median(x["bootstrap_s"] for x in runs)
+        table.add_row(name, ", ".join(f"{x['bootstrap_s']:.1f}" for x in runs), f"{medians[name]:.1f}",
+                      f"{statistics.median(x['cpu_s'] for x in runs):.1f}",
+                      ", ".join(f"{x['load']:.1f}" for x in runs), f"{runs[0]['ndcg_at_10']:.4f}",
+                      f"{runs[0]['b_rmse']:.4f}")
+    console.print(table)
+    this, that = medians.values()
+    console.print(f"median bootstrap: this checkout / {other} = {this / that:.2f}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "bootstrap_compare.json").write_text(json.dumps(rows, indent=2))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repo", default=str(ROOT), help="repository to clone (default: this checkout)")
     ap.add_argument("--keep", type=Path, default=None, help="clone into this directory and keep it")
     ap.add_argument("--no-pip-cache", action="store_true", help="PIP_NO_CACHE_DIR=1: download everything")
+    ap.add_argument("--compare-bootstrap", type=Path, default=None, metavar="OTHER_CHECKOUT",
+                    help="only time the demo bootstrap, against another checkout's code")
+    ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args(argv)
+    if args.compare_bootstrap is not None:
+        compare_bootstrap(args.compare_bootstrap, args.repeats)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="digipath-startup-"))
     clone = args.keep or work / "clone"

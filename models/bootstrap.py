@@ -251,12 +251,10 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
         t = task(f"synthetic item bank ({fw.id}: {len(fw.competences)} competences, {fw.n_levels} levels)")
         true_bank = generate_synthetic_bank(fw, items_per_competence=items_per_competence, seed=seed,
                                             name=f"digipath demo bank {fw.id} (generating parameters)")
-        files["bank_true"] = true_bank.save_json(data_dir / "bank_true.json")
         done(t)
 
         t = task(f"synthetic learning world ({n_learners} learners, {n_content} contents)")
         world = generate_world(n_learners=n_learners, n_content=n_content, seed=seed)
-        files.update(world.write(data_dir))
         done(t)
 
         calibrating = None
@@ -265,6 +263,9 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             theta = learner_thetas(world, true_bank.area_ids, rng)
             job = (true_bank, theta, list(world.learners.ids), rng, data_dir, seed, n_routing, n_adaptive)
             calibrating = pool.submit(calibrate_demo_bank, *job) if pool else _Done(calibrate_demo_bank(*job))
+        # written once the bank's half has its inputs (it is the longer one)
+        files["bank_true"] = true_bank.save_json(data_dir / "bank_true.json")
+        files.update(world.write(data_dir))
 
         if RECOMMENDER_MODEL in todo:
             fingerprint = tuning_fingerprint(files, seed)

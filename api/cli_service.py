@@ -271,15 +271,48 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     console.print(f"digipath API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        "api.asgi:create",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers or settings.workers,
-        log_level="warning",
-        access_log=False,
-    )
+    with _stop_on_signal() as stopped:
+        uvicorn.run(
+            "api.asgi:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers or settings.workers,
+            log_level="warning",
+            access_log=False,
+        )
+    if stopped:
+        console.print(f"digipath API stopped ({stopped[0]})")
+
+
+class _Stop(Exception):
+    """A stop signal arrived after uvicorn's graceful shutdown."""
+
+
+@contextmanager
+def _stop_on_signal() -> Iterator[list[str]]:
+    """Make Ctrl-C and SIGTERM a clean stop: exit status 0 and ``atexit`` handlers run.
+
+    uvicorn shuts down gracefully (lifespan shutdown included), then restores the handlers it found and
+    re-raises the signal so that they see it. With Python's defaults SIGTERM killed the process (status
+    -15, no atexit; ``make`` printed ``*** [Makefile] Terminated``) and SIGINT became a traceback; the
+    handlers installed here turn the re-raised signal into a normal return. Yields the list that gets the
+    name of the signal that stopped the server."""
+    import signal
+
+    stopped: list[str] = []
+
+    def stop(signum, _frame) -> None:  # noqa: ANN001
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopped
+    except _Stop as exc:
+        stopped.append(str(exc))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _redact(url: str) -> str:

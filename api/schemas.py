@@ -40,9 +40,9 @@ class DiagnosticCreate(Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {
-                    "learner_id": "emp-00042",
-                    "role": "case-officer",
+                {  # ids of the bootstrapped demo (`make serve`), so "Try it out" works against it
+                    "learner_id": "L000042",
+                    "role": "caseworker",
                     "unit": "social-affairs",
                     "areas": ["1", "2"],
                     "language": "en",
@@ -114,7 +114,7 @@ class DiagnosticStep(BaseModel):
                         "areas": {"1": {"n_items": 2}, "2": {"n_items": 1}},
                     },
                     "result": None,
-                    "bank_version": "3",
+                    "bank_version": "1",
                 }
             ]
         }
@@ -141,7 +141,8 @@ class AnswerIn(Strict):
     )
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"item_id": "1.1-007", "answer": 2, "sequence": 1}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"item_id": "DC-1.2-014", "answer": 2, "sequence": 4}]},
     )
 
 
@@ -296,8 +297,8 @@ class LearningEventBatch(Strict):
                     "events": [
                         {
                             "event_id": "ev-1",
-                            "learner_id": "emp-00042",
-                            "content_id": "c-0012",
+                            "learner_id": "L000042",
+                            "content_id": "C00012",
                             "event": "completed",
                             "value": 1.0,
                             "timestamp": "2026-01-15T10:00:00Z",

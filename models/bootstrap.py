@@ -16,10 +16,13 @@ calibration or evaluation by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from contextlib import nullcontext
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +30,17 @@ import pandas as pd
 from rich.console import Console
 from scipy.stats import norm, rankdata
 
-from models import registry, tracking
-from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
-
 DEMO_DIR = "demo"
+REPORT_DIR = "calibration_report"  # under DEMO_DIR
 DEFAULT_FRAMEWORK = "digcomp-3.0"   # issue 12: a new academy starts on DigComp 3.0
 SESSION_START = np.datetime64("2025-03-01T09:00:00")
 # log-normal slope prior for the sparse demo calibration: median a = 1, 95% of its mass in [0.38, 2.7]
 # (without it, easy items seen mostly by able learners run off along the (a, b) ridge: b of -10 measured)
 SLOPE_PRIOR = (0.0, 0.5)
+# What tuning the recommender on the default demo world finds (regenerate with
+# ``python -m models.bootstrap --retune``): tuning is a third of a bootstrap and gives the same answer on
+# the same data, so a world whose fingerprint matches skips the search and serves the same model.
+DEMO_TUNING = Path(__file__).resolve().parent / "data" / "demo_tuning.json"
 
 
 @dataclass
@@ -177,7 +182,8 @@ def _progress(enabled: bool, console: Console):
 def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2000, force: bool = False,
               progress: bool = True, *, items_per_competence: int = 16, n_content: int = 1500,
               n_routing: int = 6, n_adaptive: int = 4, tune: bool = True,
-              console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK) -> BootstrapResult:
+              console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK,
+              parallel: bool = True) -> BootstrapResult:
     """Build the demo world and models under ``home`` (default ``DIGIPATH_HOME``) and set champions.
 
     ``framework``: a loaded framework id (``digcomp-3.0``, the default, with its real statements as
@@ -188,8 +194,13 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
     With champions for both models already registered nothing is rebuilt unless ``force``; with
     one missing, only the missing one is registered and promoted (the data are regenerated so the
-    world stays coherent). Returns what was made and where.
+    world stays coherent). ``parallel``: calibrate the bank in a second process while the recommender
+    trains (same results; on one core, or inside a worker process, say False). Returns what was made and
+    where.
     """
+    from models import registry, tracking
+    from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
+
     t0 = time.perf_counter()
     console = console or Console(quiet=not progress)
     fw, fw_file = resolve_framework(framework)      # before anything is written: a bad file changes nothing
@@ -204,7 +215,6 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
         return BootstrapResult(home_path, data_dir, dict(existing), created=False)
     todo = {name for name, v in existing.items() if force or v is None}
 
-    from adaptive.calibration import ResponseData, calibrate_bank
     from adaptive.synthetic import generate_synthetic_bank
     from models import runs
     from recommender.live_catalogue import SEED_FILE, records_from_catalogue, write_content_file
@@ -216,7 +226,16 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
     files: dict[str, Path] = {}
     metrics: dict[str, float] = {}
     versions = {k: v for k, v in existing.items() if v is not None}
-    with _progress(progress, console) as bar:
+    with _progress(progress, console) as bar, ExitStack() as stack:
+        pool = None
+        if parallel and ITEM_BANK_MODEL in todo:
+            # The bank's half (simulated diagnostics, calibration, report: most of a bootstrap) needs nothing
+            # from the recommender's: it runs in a second process meanwhile, which does its imports now,
+            # while this one builds the world. Spawned, not forked: this process holds BLAS and
+            # progress-bar threads. MLflow logging stays in this process (one writer).
+            pool = stack.enter_context(ProcessPoolExecutor(1, mp_context=get_context("spawn")))
+            pool.submit(_import_bank_half)
+
         def task(text: str, total: float = 1.0):
             return bar.add_task(text, total=total) if bar is not None else None
 
@@ -233,67 +252,59 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
         t = task(f"synthetic item bank ({fw.id}: {len(fw.competences)} competences, {fw.n_levels} levels)")
         true_bank = generate_synthetic_bank(fw, items_per_competence=items_per_competence, seed=seed,
                                             name=f"digipath demo bank {fw.id} (generating parameters)")
-        files["bank_true"] = true_bank.save_json(data_dir / "bank_true.json")
         done(t)
 
         t = task(f"synthetic learning world ({n_learners} learners, {n_content} contents)")
         world = generate_world(n_learners=n_learners, n_content=n_content, seed=seed)
+        done(t)
+
+        calibrating = None
+        if ITEM_BANK_MODEL in todo:
+            t_bank = task("simulated diagnostics, calibration of the bank (MML-EM) and its report")
+            theta = learner_thetas(world, true_bank.area_ids, rng)
+            job = (true_bank, theta, list(world.learners.ids), rng, data_dir, seed, n_routing, n_adaptive)
+            calibrating = pool.submit(calibrate_demo_bank, *job) if pool else _Done(calibrate_demo_bank(*job))
+        # written once the bank's half has its inputs (it is the longer one)
+        files["bank_true"] = true_bank.save_json(data_dir / "bank_true.json")
         files.update(world.write(data_dir))
         # the demo academy's own catalogue starts as the bundle's (``digipath serve`` stores it)
         files["catalogue_live"] = write_content_file(records_from_catalogue(world.catalogue),
                                                      data_dir / SEED_FILE)
-        done(t)
-
-        if ITEM_BANK_MODEL in todo:
-            t = task("simulated diagnostics (sparse CAT-log responses)")
-            theta = learner_thetas(world, true_bank.area_ids, rng)
-            responses, order = simulate_cat_log(true_bank, theta, rng, n_routing=n_routing,
-                                                n_adaptive=n_adaptive)
-            item_ids = [it.id for it in true_bank.items]
-            files["responses"] = write_responses_csv(data_dir / "responses.csv", world.learners.ids, item_ids,
-                                                     responses, order)
-            np.savetxt(data_dir / "theta_true.csv", theta, delimiter=",", header=",".join(true_bank.area_ids),
-                       comments="")
-            files["theta_true"] = data_dir / "theta_true.csv"
-            done(t)
-
-            t = task("calibrating the bank from the responses (MML-EM)")
-            p, j = np.nonzero(responses >= 0)
-            data = ResponseData.from_arrays(np.asarray(world.learners.ids)[p], np.asarray(item_ids)[j],
-                                            responses[p, j], source=str(files["responses"]))
-            result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed,
-                                    a_prior=SLOPE_PRIOR)
-            result.bank.name = "digipath demo bank (calibrated)"
-            files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
-            report_dir = data_dir / "calibration_report"
-            files["calibration_report"] = Path(result.write_report(report_dir))
-            metrics.update({f"calibration.{k}": v for k, v in result.metrics.items()})
-            metrics["calibration.b_rmse"], metrics["calibration.b_median_abs_error"] = _b_errors(
-                true_bank, result.bank)
-            done(t)
-
-            t = task(f"registering {ITEM_BANK_MODEL}")
-            versions[ITEM_BANK_MODEL] = runs.log_calibration(
-                result, report_dir=report_dir,
-                params={"bootstrap.seed": seed, "bootstrap.n_routing": n_routing,
-                        "bootstrap.n_adaptive": n_adaptive},
-                tags={"digipath.source": "bootstrap"}, run_name="bootstrap-calibration")
-            registry.promote(ITEM_BANK_MODEL, versions[ITEM_BANK_MODEL])
-            done(t)
 
         if RECOMMENDER_MODEL in todo:
-            t = task("training and evaluating the recommender")
+            fingerprint = tuning_fingerprint(files, seed)
+            known = known_tuning(fingerprint) if tune else None
+            t = task("training and evaluating the recommender"
+                     + (" (tuning found earlier for this world)" if known else ""))
             bundle, rec_metrics = train_bundle(world.catalogue, world.roles, world.events, world.learners,
-                                               seed=seed, progress=False, tune=tune)
+                                               seed=seed, progress=False, tune=tune, tuned_params=known)
             metrics.update({f"recommender.{k}": v for k, v in rec_metrics.items()})
             done(t)
 
             t = task(f"registering {RECOMMENDER_MODEL}")
             versions[RECOMMENDER_MODEL] = runs.log_recommender(
                 bundle, rec_metrics, params={"bootstrap.seed": seed, "n_learners": n_learners,
-                                             "n_content": n_content, "ranker": bundle.ranker_name},
+                                             "n_content": n_content, "ranker": bundle.ranker_name,
+                                             "tuning": ("from " + DEMO_TUNING.name if known else
+                                                        "searched" if tune else "none"),
+                                             "tuning_fingerprint": fingerprint},
                 tags={"digipath.source": "bootstrap"}, run_name="bootstrap-training")
             registry.promote(RECOMMENDER_MODEL, versions[RECOMMENDER_MODEL])
+            done(t)
+
+        if calibrating is not None:
+            result, bank_files, bank_metrics = calibrating.result()
+            files.update(bank_files)
+            metrics.update(bank_metrics)
+            done(t_bank)
+
+            t = task(f"registering {ITEM_BANK_MODEL}")
+            versions[ITEM_BANK_MODEL] = runs.log_calibration(
+                result, report_dir=data_dir / REPORT_DIR,
+                params={"bootstrap.seed": seed, "bootstrap.n_routing": n_routing,
+                        "bootstrap.n_adaptive": n_adaptive},
+                tags={"digipath.source": "bootstrap"}, run_name="bootstrap-calibration")
+            registry.promote(ITEM_BANK_MODEL, versions[ITEM_BANK_MODEL])
             done(t)
 
     (data_dir / "bootstrap.json").write_text(json.dumps(
@@ -304,6 +315,99 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
                              seconds=time.perf_counter() - t0)
     _print_summary(console, result, config.tracking_uri)
     return result
+
+
+def calibrate_demo_bank(true_bank, theta: np.ndarray, person_ids: list, rng: np.random.Generator,
+                        data_dir: Path, seed: int, n_routing: int, n_adaptive: int):
+    """The item bank's half of a bootstrap: simulated CAT-log responses of the learners (``theta``) to
+    ``true_bank``, the calibration of the bank from them and its report, written to ``data_dir``.
+
+    Returns ``(calibration result, {name: path}, {"calibration.<metric>": value})``; the result keeps what
+    logging it needs (the per-area fits stay behind: the report holds them)."""
+    from adaptive.calibration import ResponseData, calibrate_bank
+
+    files: dict[str, Path] = {}
+    responses, order = simulate_cat_log(true_bank, theta, rng, n_routing=n_routing, n_adaptive=n_adaptive)
+    item_ids = [it.id for it in true_bank.items]
+    files["responses"] = write_responses_csv(data_dir / "responses.csv", person_ids, item_ids, responses,
+                                             order)
+    np.savetxt(data_dir / "theta_true.csv", theta, delimiter=",", header=",".join(true_bank.area_ids),
+               comments="")
+    files["theta_true"] = data_dir / "theta_true.csv"
+
+    p, j = np.nonzero(responses >= 0)
+    data = ResponseData.from_arrays(np.asarray(person_ids)[p], np.asarray(item_ids)[j], responses[p, j],
+                                    source=str(files["responses"]))
+    result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed,
+                            a_prior=SLOPE_PRIOR)
+    result.bank.name = "digipath demo bank (calibrated)"
+    files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
+    files["calibration_report"] = Path(result.write_report(data_dir / REPORT_DIR))
+    metrics = {f"calibration.{k}": v for k, v in result.metrics.items()}
+    metrics["calibration.b_rmse"], metrics["calibration.b_median_abs_error"] = _b_errors(true_bank,
+                                                                                       result.bank)
+    result.area_fits = {}  # fitted calibrators: large, and in the report already
+    return result, files, metrics
+
+
+def _import_bank_half() -> None:
+    """The imports of :func:`calibrate_demo_bank` (in the second process, while the first one works)."""
+    import adaptive.calibration  # noqa: F401
+    import adaptive.calibration.report  # noqa: F401
+
+
+@dataclass
+class _Done:
+    """A result computed in this process, with the ``result()`` of a future."""
+
+    value: object
+
+    def result(self):
+        return self.value
+
+
+def tuning_fingerprint(files: dict[str, Path], seed: int) -> str:
+    """SHA-256 of what the recommender's tuning depends on: the world as written (catalogue, roles,
+    learners, events), the seed and the search grids."""
+    from recommender import training
+
+    digest = hashlib.sha256()
+    for name in ("catalogue", "roles", "learners", "events"):
+        digest.update(Path(files[name]).read_bytes())
+    digest.update(json.dumps({"seed": seed, "als_grid": training.ALS_GRID, "als_start": training.ALS_START,
+                              "hybrid_grid": training.HYBRID_GRID, "edge_steps": training.EDGE_STEPS,
+                              "max_edge_steps": training.MAX_EDGE_STEPS}, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def known_tuning(fingerprint: str, path: Path = DEMO_TUNING) -> dict | None:
+    """The tuned parameters recorded for a world with this fingerprint, or None (then tuning runs)."""
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return recorded["tuned_params"] if recorded.get("fingerprint") == fingerprint else None
+
+
+def retune_demo(path: Path = DEMO_TUNING, seed: int = 0, n_learners: int = 2000,
+                n_content: int = 1500) -> dict:
+    """Tune the recommender on the default demo world and record the result in ``path``."""
+    import tempfile
+
+    from recommender.synthetic import generate_world
+    from recommender.training import train_bundle, tuned_from_metrics
+
+    world = generate_world(n_learners=n_learners, n_content=n_content, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        fingerprint = tuning_fingerprint(world.write(tmp), seed)
+    _, metrics = train_bundle(world.catalogue, world.roles, world.events, world.learners, seed=seed,
+                              progress=False, tune=True)
+    record = {"fingerprint": fingerprint, "tuned_params": tuned_from_metrics(metrics),
+              "world": {"seed": seed, "n_learners": n_learners, "n_content": n_content},
+              "made_by": "python -m models.bootstrap --retune"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
 
 
 def _b_errors(true_bank, calibrated) -> tuple[float, float]:
@@ -341,3 +445,11 @@ def _print_summary(console: Console, result: BootstrapResult, tracking_uri: str)
         if key in result.metrics:
             table.add_row(key, f"{result.metrics[key]:.4g}")
     console.print(table)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--retune"]:
+        raise SystemExit("usage: python -m models.bootstrap --retune   (re-records " + str(DEMO_TUNING) + ")")
+    print(json.dumps(retune_demo(), indent=2))

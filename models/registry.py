@@ -176,11 +176,12 @@ def clear_cache() -> None:
         _cache.hits = 0
 
 
-def download(name: str, version: int) -> str:
-    """Download a model version's directory (MLmodel + artifacts) to a local temporary directory."""
+def download(name: str, version: int, dst_path: str | None = None) -> str:
+    """Download a model version's directory (MLmodel + artifacts) to ``dst_path`` (default: a temporary
+    directory kept until the process exits)."""
     with registry_errors(f"downloading model {name!r} version {version}"):
         return mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{int(version)}", dst_path=_cache.directory(),
+            artifact_uri=f"models:/{name}/{int(version)}", dst_path=dst_path or _cache.directory(),
             tracking_uri=tracking.current().tracking_uri)
 
 
@@ -190,10 +191,13 @@ def _load_version(name: str, version: int):
         if key in _cache.objects:
             _cache.hits += 1
             return _cache.objects[key]
-    # download outside the lock: a slow server must not block cache hits for other versions
-    model_dir = download(name, version)
-    with registry_errors(f"loading model {name!r} version {version}"):
-        obj = kind(name).loader(model_dir)
+    # download outside the lock: a slow server must not block cache hits for other versions. The loaders
+    # read every artifact into memory, so the download is removed at once: a server stopped by a signal
+    # (uvicorn re-raises it after shutdown, so atexit never runs) leaves no folder behind.
+    with tempfile.TemporaryDirectory(prefix="digipath-model-") as tmp:
+        model_dir = download(name, version, dst_path=tmp)
+        with registry_errors(f"loading model {name!r} version {version}"):
+            obj = kind(name).loader(model_dir)
     with _cache.lock:
         _cache.downloads += 1
         return _cache.objects.setdefault(key, obj)

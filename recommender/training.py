@@ -363,6 +363,17 @@ def tune_hybrid(
     }, table
 
 
+def tuned_from_metrics(metrics: dict, ranker: str = "hybrid") -> dict:
+    """The ``tuned_params`` of :func:`train_bundle` read back from the ``param.<name>`` metrics it
+    returned (hybrid or ALS rankers: ALS parameters, and the hybrid weights)."""
+    if ranker not in ("hybrid", "als"):
+        raise ValueError(f"tuned parameters of {ranker!r} are not read back from metrics")
+    als = {k: type(v)(metrics[f"param.{k}"]) for k, v in ALS_START.items()}
+    if ranker == "als":
+        return {"als": als}
+    return {"als": als, "hybrid": {k: float(metrics[f"param.{k}"]) for k in ("w_cf", "w_gap", "w_role")}}
+
+
 def _progress(enabled: bool):
     if not enabled:
         return nullcontext(None)
@@ -388,9 +399,14 @@ def train_bundle(
     als_grid: dict | None = None,
     test_events: pd.DataFrame | None = None,
     test_share: float | None = None,
+    tuned_params: dict | None = None,
 ):
     """Split (or take the external ``test_events``), tune on validation carved from training, evaluate on
     test, refit on all data (training and external test events).
+
+    ``tuned_params``: what an earlier tuning of the same ranker on exactly these data found
+    (``{"als": {...}, "hybrid": {...}}``, read back by :func:`tuned_from_metrics`); the search is then
+    skipped and the bundle is the one tuning would give (the demo bootstrap ships its world's).
 
     Returns ``(RecommenderBundle, metrics)``; ``metrics`` is a flat dict of MLflow-safe names:
     ``test_<metric>`` for the chosen ranker, ``<ranker>.<metric>`` for every ranker evaluated, the chosen
@@ -433,7 +449,9 @@ def train_bundle(
                 metrics[f"weighting.{key}"] = float(value)
         step("split done; tuning on validation")
         tuned = {"als": {"factors": 32, "regularization": 0.05, "alpha": 2.0}}
-        if tune:
+        if tuned_params is not None:
+            tuned.update({k: dict(v) for k, v in tuned_params.items() if k != "hybrid"})
+        elif tune:
             found, _ = tune_rankers(
                 [ranker], fit_inter, inner.test, metric=metric, seed=seed, als_grid=als_grid
             )
@@ -441,7 +459,9 @@ def train_bundle(
         als_params = tuned["als"]
         step("tuning hybrid weights on validation")
         hybrid_params = {"w_cf": 1.0, "w_gap": 0.5, "w_role": 0.2}
-        if tune and ranker == "hybrid":
+        if tuned_params is not None and "hybrid" in tuned_params:
+            hybrid_params = dict(tuned_params["hybrid"])
+        elif tune and ranker == "hybrid":
             hybrid_params, _ = tune_hybrid(fit_inter, inner.test, als_params, metric=metric, seed=seed)
         step("evaluating on the test split")
         train_inter = Interactions.from_events(outer.train, catalogue, roles, learners, weights)

@@ -39,7 +39,7 @@ class LearnerIn(Strict):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{
-            "role": "case-officer", "unit": "social-affairs", "language": "lt",
+            "role": "caseworker", "unit": "social-affairs", "language": "lt",
             "objectives": [{"competence": "5.3", "target_level": 5, "deadline": "2027-06-30"}],
         }]},
     )

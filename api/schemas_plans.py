@@ -55,8 +55,8 @@ class PlanAdjust(Strict):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "expected_revision": 1, "reason": "the records-management course is mandatory this quarter",
-        "changes": [{"op": "add", "content_id": "C0042", "position": 1, "deadline": "2027-03-31"},
-                    {"op": "hide", "content_id": "C0007"}]}]})
+        "changes": [{"op": "add", "content_id": "C00042", "position": 1, "deadline": "2027-03-31"},
+                    {"op": "hide", "content_id": "C00007"}]}]})
 
 
 class Author(BaseModel):

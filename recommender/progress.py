@@ -171,24 +171,36 @@ def _held(step: Mapping, completed: set[str]) -> bool:
                 or step["content_id"] in completed)
 
 
-def propose_plan(current: list[Mapping], recommended: list, completed=()) -> list[dict]:
+def propose_plan(current: list[Mapping], recommended: list, completed=(), available=None) -> list[dict]:
     """The updated plan new evidence proposes: the freshly recommended steps, merged with what people
     decided on the current plan.
 
     Steps that are pinned, hidden, added by hand or already completed stay, at their position (a hidden
     step stays hidden: the recommendation does not bring it back); the other positions are filled with
     the recommended steps in their order. A recommended content already in the plan keeps its deadline.
+    Where the fresh pathway asks for the same competence and level as an open step of the plan, the plan's
+    content stays (if ``available``, the content ids that may still be served, holds it): a plan should not
+    swap one equivalent content for another because collaborative-filtering scores moved a little.
     """
     completed = {str(c) for c in completed}
     current = [plan_step(s) for s in current]
     held = [(i, s) for i, s in enumerate(current) if _held(s, completed)]
     held_ids = {s["content_id"] for _, s in held}
     before = {s["content_id"]: s for s in current}
+    recommended_ids = {plan_step(s)["content_id"] for s in recommended}
+    open_by_slot: dict[tuple, list[dict]] = {}
+    for s in current:  # open steps whose content the fresh pathway dropped, by (competence, level)
+        if (s["content_id"] not in held_ids and s["content_id"] not in recommended_ids
+                and (available is None or s["content_id"] in available)):
+            open_by_slot.setdefault((s["competence"], s["level"]), []).append(s)
     fresh, seen = [], set(held_ids)
     for step in recommended:
         s = plan_step(step)
         if s["content_id"] in seen:
             continue
+        kept = open_by_slot.get((s["competence"], s["level"]))
+        if kept:
+            s = kept.pop(0)
         seen.add(s["content_id"])
         old = before.get(s["content_id"])
         if old is not None and old.get("deadline"):

@@ -120,7 +120,8 @@ def _proposal(db: Session, principal: Principal, learner: Learner, plan: Learnin
                                                 computed.steps)
     completed = _completions(db, learner)
     current = list(plan.steps) if plan else []
-    steps = propose_plan(current, recommended, completed)
+    servable = bundle.catalogue.ids[bundle.catalogue.mask(lang or learner.language, None)]
+    steps = propose_plan(current, recommended, completed, available={str(c) for c in servable})
     comp_ids = bundle.catalogue.competence_ids
     levels = dict(zip(comp_ids, profile_levels(profile, comp_ids), strict=True)) if profile else None
     diff = plan_difference(current, steps, levels=levels, catalogue_ids=bundle.catalogue.ids)

@@ -124,3 +124,15 @@ def test_a_bad_adjustment_names_the_change_and_applies_nothing(changes, field):
         adjust_plan(plan, changes, author={"key_id": "k"}, at="now", catalogue=_catalogue())
     assert err.value.field == field and err.value.where == f"changes[{len(changes) - 1}]"
     assert plan == before
+
+
+def test_proposal_keeps_an_open_steps_content_where_the_pathway_asks_for_the_same_competence_and_level():
+    current = [step("A", "1.1", 3), step("B", "1.2", 4), step("R", "2.1", 2)]
+    # the fresh pathway asks for 1.1 level 3 and 1.2 level 4 again, but picked other content for both
+    recommended = [step("A2", "1.1", 3), step("B2", "1.2", 4), step("N", "3.1", 2)]
+    assert ids(propose_plan(current, recommended)) == ["A", "B", "N"]
+    # content that may no longer be served is replaced; without a plan the pathway stands as it is
+    assert ids(propose_plan(current, recommended, available={"A", "A2", "B2", "N"})) == ["A", "B2", "N"]
+    assert ids(propose_plan([], recommended)) == ["A2", "B2", "N"]
+    diff = plan_difference(current, propose_plan(current, recommended))
+    assert [r["content_id"] for r in diff.removed] == ["R"] and [a["content_id"] for a in diff.added] == ["N"]

@@ -6,7 +6,9 @@
    test per area (random routing items, then items picked by information at the provisional EAP,
    randomesque). Selection depends on observed responses only, so the missing data are ignorable
    (MAR) and marginal-likelihood calibration stays unbiased;
-4. a calibration of the bank from those responses (the served parameters are estimates);
+4. a calibration of the bank from those responses (the served parameters are estimates), with the
+   conditional Sympson-Hetter exposure parameters of the service's default CAT configuration stored in
+   the bank (``exposure_control``) when the bank is large enough to hold the exposure target;
 5. a trained and evaluated recommender;
 6. both logged as MLflow runs, registered, and promoted to ``champion``.
 
@@ -165,6 +167,34 @@ def learner_thetas(world, area_ids, rng: np.random.Generator | None = None) -> n
 # --------------------------------------------------------------------------- the bootstrap
 
 
+EXPOSURE_TARGET = 0.25
+
+
+def bank_can_hold(bank, config, target: float = EXPOSURE_TARGET) -> bool:
+    """Whether exposure control can hold ``target`` on ``bank``: every test gives up to ``max_items`` of
+    the active items, so the mean exposure is ~max_items / n and the largest well over it; below
+    1.5 x max_items / target active items (240 for 40 items at .25) the target is out of reach and
+    calibrating only drives every K to its floor."""
+    return len(bank.select(status=("active",))) >= 1.5 * config.max_items / target
+
+
+def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: int = 2000,
+                           target: float = EXPOSURE_TARGET):
+    """``bank`` with the conditional Sympson-Hetter parameters of the service's default CAT configuration
+    (``adaptive.cat.CatConfig()``) stored in it, or unchanged (said on the console) when it is too small
+    to hold ``target``; the service then falls back to randomesque."""
+    from adaptive.cat import CatConfig
+    from adaptive.cat.simulation import calibrate_exposure_control
+
+    config = CatConfig()
+    if not bank_can_hold(bank, config, target):
+        console.print(f"exposure control: {len(bank)} items cannot hold a maximum exposure of {target:g} with "
+                      f"tests of up to {config.max_items} items; the service will use randomesque")
+        return bank
+    control = calibrate_exposure_control(bank, config, target=target, n_simulees=n_simulees, seed=seed)
+    return bank.replace(exposure_control=control)
+
+
 def _progress(enabled: bool, console: Console):
     if not enabled:
         return nullcontext(None)
@@ -177,7 +207,8 @@ def _progress(enabled: bool, console: Console):
 def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2000, force: bool = False,
               progress: bool = True, *, items_per_competence: int = 16, n_content: int = 1500,
               n_routing: int = 6, n_adaptive: int = 4, tune: bool = True,
-              console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK) -> BootstrapResult:
+              console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK,
+              exposure_simulees: int = 2000) -> BootstrapResult:
     """Build the demo world and models under ``home`` (default ``DIGIPATH_HOME``) and set champions.
 
     ``framework``: a loaded framework id (``digcomp-3.0``, the default, with its real statements as
@@ -188,7 +219,8 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
     With champions for both models already registered nothing is rebuilt unless ``force``; with
     one missing, only the missing one is registered and promoted (the data are regenerated so the
-    world stays coherent). Returns what was made and where.
+    world stays coherent). ``exposure_simulees``: simulees per calibration run of the stored exposure
+    control. Returns what was made and where.
     """
     t0 = time.perf_counter()
     console = console or Console(quiet=not progress)
@@ -260,6 +292,15 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed,
                                     a_prior=SLOPE_PRIOR)
             result.bank.name = "digipath demo bank (calibrated)"
+            done(t)
+
+            t = task("exposure control: conditional Sympson-Hetter for the service's default CAT settings")
+            result.bank = store_exposure_control(result.bank, console, seed=seed, n_simulees=exposure_simulees)
+            if result.bank.exposure_control:
+                check = result.bank.exposure_control["check"]
+                # logged with the calibration run too: the registered bank's exposure check
+                result.metrics["exposure_max"] = check["max_exposure"]
+                result.metrics["exposure_max_in_a_theta_band"] = max(check["max_exposure_by_band"].values())
             files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
             report_dir = data_dir / "calibration_report"
             files["calibration_report"] = Path(result.write_report(report_dir))

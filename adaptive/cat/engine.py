@@ -42,7 +42,8 @@ class CatEngine:
         self.n = n
         self.tables = t = tables_for(bank)
         self.areas = resolve_areas(bank, config.areas)
-        mean, cov = prior(bank, self.areas, start_theta, config.prior_sd, config.independent_areas)
+        mean, cov = prior(bank, self.areas, start_theta, config.prior_sd, config.independent_areas,
+                          config.prior_correlation_shrinkage)
         if prior_mean is not None:
             mean = np.asarray(prior_mean, dtype=float)
         d = len(self.areas)

@@ -142,6 +142,8 @@ class CatSession:
         if self._estimator is None:
             self._estimator = ProfileEstimator(self.bank, self.areas, prior_sd=self.config.prior_sd,
                                                independent_areas=self.config.independent_areas,
+                                               prior_correlation_shrinkage=(
+                                                   self.config.prior_correlation_shrinkage),
                                                start_theta=self.start_theta or None)
         return self._estimator.estimate([e["item_id"] for e in self.log], [e["score"] for e in self.log])
 

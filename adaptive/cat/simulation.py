@@ -246,7 +246,8 @@ def simulate(bank, config, n_simulees: int = 1000, seed: int = 0, true_theta: np
         start = None if prior_mean is None else dict(zip(areas, np.asarray(prior_mean, dtype=float).tolist(),
                                                          strict=True))
         estimator = ProfileEstimator(bank, areas, prior_sd=config.prior_sd,
-                                     independent_areas=config.independent_areas, start_theta=start)
+                                     independent_areas=config.independent_areas, start_theta=start,
+                                     prior_correlation_shrinkage=config.prior_correlation_shrinkage)
     L = config.max_items
     res = dict(theta=np.zeros((n, d)), se=np.zeros((n, d)), n_items=np.zeros(n, dtype=np.int64),
                n_area=np.zeros((n, d), dtype=np.int64), administered=np.zeros((n, t.n_items), dtype=bool),
@@ -419,3 +420,51 @@ def sympson_hetter_holding(bank, config, target: float = 0.25, n_simulees: int =
     k, history = calibrate_sympson_hetter(bank, config, target=aim, n_simulees=n_simulees, seed=seed,
                                           progress=progress)
     return k, history, aim
+
+
+EXPOSURE_CONFIG_FIELDS = ("areas", "selection", "se_target", "min_items", "max_items", "min_items_per_area",
+                          "max_items_per_area", "classification_threshold", "competence_balancing",
+                          "prior_sd", "independent_areas", "gentle_start", "gentle_p")
+
+
+def exposure_config_matches(stored: dict | None, config) -> bool:
+    """Whether exposure parameters stored for ``stored["config"]`` were calibrated for ``config``: the
+    settings that change which items a test gives (selection, stopping, content limits, prior)."""
+    if not stored:
+        return False
+    mine = config.to_dict()
+    return all(stored.get("config", {}).get(f) == mine[f] for f in EXPOSURE_CONFIG_FIELDS)
+
+
+def calibrate_exposure_control(bank, config, target: float = 0.25, n_simulees: int = 2000, seed: int = 0,
+                               n_iterations: int = 20, theta_sd: float = 1.5, check_simulees: int = 2000,
+                               progress: bool = False) -> dict:
+    """Conditional Sympson-Hetter parameters for ``bank`` under ``config``, as stored with a registered
+    bank (``ItemBank.exposure_control``) and used by default by the service and ``digipath simulate``.
+
+    Calibrated by :func:`calibrate_sympson_hetter` on ``n_simulees`` drawn from N(0, ``theta_sd``^2 R)
+    (1.5: the outer bands hold ~16% of the simulees each instead of 7%, so their rates are measured),
+    then checked on a fresh run of ``check_simulees`` from the bank's population N(0, R): the record keeps
+    that run's maximum exposure overall and by true-theta band, with the sampling SD of a rate at the
+    target in the smallest band."""
+    from dataclasses import replace as _replace
+
+    cfg = _replace(config, exposure="conditional-sympson-hetter", exposure_parameters=None,
+                   exposure_bands=list(config.exposure_bands or DEFAULT_BANDS))
+    k, history = calibrate_sympson_hetter(bank, cfg, target=target, n_simulees=n_simulees, seed=seed,
+                                          n_iterations=n_iterations, theta_sd=theta_sd, progress=progress)
+    checked = simulate(bank, _replace(cfg, exposure_parameters=k), n_simulees=check_simulees,
+                       seed=seed + 1000, rescore=False, exposure_target=target)
+    bands = checked.conditional_exposure_summary(cfg.exposure_bands)
+    return {
+        "method": "conditional-sympson-hetter", "target": float(target),
+        "theta_bands": list(cfg.exposure_bands), "parameters": k,
+        "config": {f: cfg.to_dict()[f] for f in EXPOSURE_CONFIG_FIELDS},
+        "calibration": {"n_simulees": int(n_simulees), "theta_sd": float(theta_sd), "seed": int(seed),
+                        "max_exposure_by_iteration": [round(h, 4) for h in history]},
+        "check": {"n_simulees": int(check_simulees), "seed": int(seed + 1000),
+                  "max_exposure": float(checked.exposure_rates.max()),
+                  "max_exposure_by_band": {b["band"]: round(b["max_exposure"], 4) for b in bands},
+                  "sd_at_target_smallest_band": round(max(b["sd_at_target"] for b in bands), 4),
+                  "share_unused": float(checked.summary()["share_unused"])},
+    }

@@ -68,8 +68,12 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
          gentle_start, gentle_p,
          areas, correlation, assumed_correlation, independent_areas, prior_correlation_shrinkage, seed,
          out) -> None:
-    from adaptive.cat.simulation import (calibrate_exposure_control, exposure_config_matches, simulate,
-                                         sympson_hetter_holding)
+    from adaptive.cat.simulation import (
+        calibrate_exposure_control,
+        exposure_config_matches,
+        simulate,
+        sympson_hetter_holding,
+    )
     from adaptive.errors import DataFileError
     from adaptive.itembank import ItemBank
 
@@ -104,12 +108,14 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
         stored = bank.exposure_control
         if (exposure_config_matches(stored, config) and stored.get("target") == exposure_target
                 and assumed_correlation is None):
-            console.print(f"conditional Sympson-Hetter: the bank's stored parameters (target {exposure_target:g}, "
+            console.print(f"conditional Sympson-Hetter: the bank's stored parameters (target "
+                          f"{exposure_target:g}, "
                           f"{len(stored['parameters'])} items with some K < 1)")
         else:
             n_cal = max(min(simulees, 2000), 500)
             why = "the bank has none" if not stored else "the bank's were calibrated for other settings"
-            console.print(f"calibrating conditional Sympson-Hetter parameters ({why}) to a maximum exposure of "
+            console.print(f"calibrating conditional Sympson-Hetter parameters ({why}) to a maximum "
+                          f"exposure of "
                           f"{exposure_target:g} per theta band ({n_cal} simulees) ...")
             stored = calibrate_exposure_control(bank, config, target=exposure_target, n_simulees=n_cal,
                                                 seed=seed + 1, progress=True)

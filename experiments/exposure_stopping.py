@@ -119,7 +119,8 @@ def main() -> None:
                 r = rows[-1]
                 bar.console.log(f"SE {se:.2f} cap {cap} {method}: stopped on SE "
                                 f"{r['share_stopped_on_precision']:.1%}, mean length {r['mean_length']:.1f}, "
-                                f"max exposure {r['max_exposure']:.3f} (by band {r['max_conditional_exposure']:.3f})"
+                                f"max exposure {r['max_exposure']:.3f} "
+                                f"(by band {r['max_conditional_exposure']:.3f})"
                                 f", RMSE {r['rmse']:.3f}")
                 bar.advance(task)
     table = Table(title=f"Exposure vs precision and length ({len(bank)} items, {args.simulees} simulees)")

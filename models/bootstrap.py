@@ -188,7 +188,8 @@ def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: in
 
     config = CatConfig()
     if not bank_can_hold(bank, config, target):
-        console.print(f"exposure control: {len(bank)} items cannot hold a maximum exposure of {target:g} with "
+        console.print(f"exposure control: {len(bank)} items cannot hold a maximum exposure of {target:g} "
+                      f"with "
                       f"tests of up to {config.max_items} items; the service will use randomesque")
         return bank
     control = calibrate_exposure_control(bank, config, target=target, n_simulees=n_simulees, seed=seed)
@@ -295,7 +296,8 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
             done(t)
 
             t = task("exposure control: conditional Sympson-Hetter for the service's default CAT settings")
-            result.bank = store_exposure_control(result.bank, console, seed=seed, n_simulees=exposure_simulees)
+            result.bank = store_exposure_control(result.bank, console, seed=seed,
+                                                 n_simulees=exposure_simulees)
             if result.bank.exposure_control:
                 check = result.bank.exposure_control["check"]
                 # logged with the calibration run too: the registered bank's exposure check

@@ -122,7 +122,8 @@ class ItemBankModel(mlflow.pyfunc.PythonModel):
                                   prior_sd=float(params.get("prior_sd", 1.0)),
                                   independent_areas=bool(params.get("independent_areas", False)),
                                   prior_correlation_shrinkage=float(params.get(
-                                      "prior_correlation_shrinkage", CatConfig().prior_correlation_shrinkage)))
+                                      "prior_correlation_shrinkage",
+                                      CatConfig().prior_correlation_shrinkage)))
 
 
 def artifact_paths(model_dir: str | Path) -> dict[str, Path]:

@@ -88,7 +88,8 @@ class CatConfig:
         if not self.prior_sd > 0:
             raise bad("prior_sd", f"must be > 0, got {self.prior_sd}")
         if not 0 <= self.prior_correlation_shrinkage <= 1:
-            raise bad("prior_correlation_shrinkage", f"must be in [0, 1], got {self.prior_correlation_shrinkage}")
+            raise bad("prior_correlation_shrinkage",
+                      f"must be in [0, 1], got {self.prior_correlation_shrinkage}")
         if self.exposure_bands is not None and (
                 len(self.exposure_bands) == 0 or any(np.diff(self.exposure_bands) <= 0)
                 or not np.all(np.isfinite(self.exposure_bands))):

@@ -87,7 +87,8 @@ def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd
             "estimator": "MAP (joint over areas) + Laplace SE",
             "prior": {"sd": float(prior_sd),
                       "area_correlations": "none" if independent_areas else "item bank",
-                      "correlation_shrinkage": 0.0 if independent_areas else float(prior_correlation_shrinkage)},
+                      "correlation_shrinkage": (0.0 if independent_areas
+                                                else float(prior_correlation_shrinkage))},
             "level_range_coverage": coverage,
         },
     }

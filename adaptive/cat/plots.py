@@ -57,7 +57,8 @@ def plot_exposure_by_band(sim, path: str | Path) -> Path:
     ax.plot(pos, t + 2 * np.sqrt(t * (1 - t) / np.maximum(n_min, 1)), "_", ms=20, color="grey",
             label="target + 2 sampling SD")
     ax.set_xticks(pos, [f"{b}\nn={int(n)}" for b, n in zip(ce["bands"], n_min, strict=True)], fontsize=7)
-    ax.set(xlabel="true theta band of the item's area (n: fewest simulees of an area)", ylabel="exposure rate",
+    ax.set(xlabel="true theta band of the item's area (n: fewest simulees of an area)",
+           ylabel="exposure rate",
            title="Item exposure by theta band")
     ax.legend(fontsize=7)
     return _save(fig, path)

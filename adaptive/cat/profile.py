@@ -277,4 +277,5 @@ def estimate_profile(bank, item_ids: Sequence[str], scores: Sequence[int], *,
     """
     return ProfileEstimator(bank, areas, prior_sd=prior_sd, independent_areas=independent_areas,
                             start_theta=start_theta,
-                            prior_correlation_shrinkage=prior_correlation_shrinkage).estimate(item_ids, scores)
+                            prior_correlation_shrinkage=prior_correlation_shrinkage
+                            ).estimate(item_ids, scores)

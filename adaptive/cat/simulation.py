@@ -388,7 +388,7 @@ def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int
         g = sim.admin_band[r_idx, c_idx].astype(np.intp) if conditional else np.zeros_like(h)
         given = np.zeros((len(ids), n_bands, n_bands))               # (item, K band g, true band h)
         np.add.at(given, (col[c_idx], g, h), 1)
-        n_item_h = np.ones((len(ids), n_bands))                       # simulees per true band of the item's area
+        n_item_h = np.ones((len(ids), n_bands))           # simulees per true band of the item's area
         n_item_h[col[dim >= 0]] = n_h[dim[dim >= 0]]
         rates = given.sum(axis=1) / np.maximum(n_item_h, 1)           # P(A_i | h)
         sd = np.sqrt(target * (1 - target) / np.maximum(n_item_h, 1))

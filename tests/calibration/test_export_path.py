@@ -46,8 +46,8 @@ def database_url(request, tmp_path) -> str:
 def export(tmp_path, database_url, small_bank):
     """The export after 4 learners took a diagnostic on area 2 and one of them a retest."""
     settings = Settings(home=tmp_path, database_url=database_url, key_cache_seconds=0.0)
-    api = make_api(settings, StaticModelProvider({"1": small_bank}, "1", recommender=small_bundle(small_world())),
-                   cat=CAT)
+    provider = StaticModelProvider({"1": small_bank}, "1", recommender=small_bundle(small_world()))
+    api = make_api(settings, provider, cat=CAT)
     try:
         for i, theta in enumerate((-1.0, 0.0, 1.0, 0.5)):
             run_diagnostic(api.client, api.a, small_bank, theta, seed=i, learner=f"p{i}", areas=["2"])

@@ -86,3 +86,25 @@ def test_misspecified_correlation_loses_coverage(tmp_path):
     assert coverage["0.2"] > 0.92 and coverage["0.8"] < coverage["0.2"] - 0.05
     res = runner.invoke(app, ["simulate", str(bank_path), "--assumed-correlation", "1.5"])
     assert res.exit_code == 1 and "--assumed-correlation" in res.output
+
+
+def test_simulate_uses_the_banks_stored_exposure_control_for_its_settings(tmp_path):
+    from adaptive.cat import CatConfig
+    from adaptive.cat.simulation import calibrate_exposure_control
+
+    bank = generate_synthetic_bank(items_per_competence=10, languages=("en",), seed=4)
+    control = calibrate_exposure_control(bank, CatConfig(), n_simulees=300, n_iterations=2, check_simulees=300)
+    bank_path = bank.replace(exposure_control=control).save_json(tmp_path / "bank.json")
+    out = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate", str(bank_path), "-n", "100", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "the bank's stored parameters" in res.output and "calibrating" not in res.output
+    assert "Exposure by true theta band" in res.output and "tests stopped on precision" in res.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["exposure_control"]["check"]["n_simulees"] == 300 and "parameters" not in report[
+        "exposure_control"]
+    assert len(report["exposure_by_band"]) == 5 and (out / "exposure_by_band.png").stat().st_size > 0
+    # other settings than those the parameters were calibrated for: calibrated afresh
+    res = runner.invoke(app, ["simulate", str(bank_path), "-n", "100", "--max-items", "20"])
+    assert res.exit_code == 0, res.output
+    assert "calibrated for other settings" in res.output

@@ -49,7 +49,8 @@ def test_report_contents(bank):
 
 
 def test_sympson_hetter_calibration_reaches_target_on_an_independent_run(bank):
-    cfg = CatConfig(se_target=0.3, max_items=20, min_items=20, max_items_per_area=4, exposure="sympson-hetter")
+    cfg = CatConfig(se_target=0.3, max_items=20, min_items=20, max_items_per_area=4,
+                    exposure="sympson-hetter")
     n, target = 400, 0.3
     sd = np.sqrt(target * (1 - target) / n)        # binomial SD of one exposure rate at the target: 0.023
     uncontrolled = simulate(bank, CatConfig(**{**cfg.to_dict(), "exposure": None}), n_simulees=n, seed=2)

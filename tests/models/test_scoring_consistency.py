@@ -54,7 +54,7 @@ def test_predict_on_the_exported_log_reproduces_every_diagnostic_result(api, ban
     # CAT with pilot slots would have them: they must not move any estimate
     pilots = [it.id for it in bank_v1.items if it.status == "pilot"]
     assert pilots
-    extra = [(learner, item, k % 2, sid, None) for k, (sid, (learner, _)) in enumerate(results.items())
+    extra = [(learner, item, k % 2, sid, None, None) for k, (sid, (learner, _)) in enumerate(results.items())
              for item in pilots[k : k + 2]]
     log = pd.concat([log, pd.DataFrame(extra, columns=log.columns)], ignore_index=True)
 

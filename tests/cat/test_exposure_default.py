@@ -101,3 +101,18 @@ def test_config_checks_conditional_parameters():
     cfg = CatConfig.from_dict({"exposure": "conditional-sympson-hetter", "exposure_bands": [0],
                                "exposure_parameters": {"i": [0.2, 1]}})
     assert cfg.exposure_parameters == {"i": [0.2, 1.0]}
+
+
+def test_a_session_stored_before_the_shrinkage_field_replays_as_it_ran(boot_bank):
+    import json
+
+    old = CatConfig(exposure="randomesque", prior_correlation_shrinkage=0.0)
+    session = CatSession(boot_bank, old, 5)
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        item = session.next_item()
+        session.answer(item, int(rng.integers(0, boot_bank.item(item).n_options)))
+    state = json.loads(session.to_json())
+    del state["config"]["prior_correlation_shrinkage"]        # as stored before the field existed
+    restored = CatSession.from_json(boot_bank, json.dumps(state))
+    assert restored.config.prior_correlation_shrinkage == 0.0 and restored.log == session.log

@@ -24,7 +24,7 @@ from rich.table import Table
 from adaptive.cat import CatConfig
 from adaptive.cat.simulation import calibrate_exposure_control, simulate
 
-SETTINGS = ((0.35, 40), (0.40, 40), (0.45, 40), (0.50, 40), (0.40, 50), (0.45, 50))
+SETTINGS = ((0.35, 40), (0.45, 40), (0.50, 40), (0.55, 40), (0.50, 48))
 
 
 def bootstrap_bank():

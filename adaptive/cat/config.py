@@ -18,15 +18,16 @@ class CatConfig:
     """Settings of one adaptive diagnostic.
 
     Defaults suit a five-area DigComp diagnostic: 6-8 items per area, at most 40 items in all.
-    Pilot items come on top of ``max_items`` (they are never scored). The SE target .50 is what the
-    bootstrap bank reaches within the cap under exposure control (40 items give SE ~.47 per area; .35
-    would need about twice as many items per area): 99% of learners stop on it, after 32 items on average
-    (``python -m experiments.exposure_stopping``).
+    Pilot items come on top of ``max_items`` (they are never scored). The SE target .55 (reliability
+    ~.70 per area) is what a bootstrap-sized bank delivers within 40 items under the default exposure
+    control and prior: 98-99.8% of learners stop on it, after ~30 items (``python -m
+    experiments.exposure_stopping``). SE .50 takes ~44-46 items (cap 48: 40-74% stop on it); SE .35 would
+    need about twice the information per area: twice the items, or a bank of more informative items.
     """
 
     areas: list[str] | None = None            # None: all areas of the bank
     selection: str = "d-optimal"
-    se_target: float = 0.50
+    se_target: float = 0.55
     min_items: int = 10
     max_items: int = 40
     min_items_per_area: int = 2

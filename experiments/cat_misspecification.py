@@ -9,7 +9,8 @@ mean test length. The candidate chosen is the shortest mean length over the two 
 among those with coverage >= .93 in all four. Bootstrap bank, the service's stopping defaults, no
 exposure control (it adds its own loss of precision; the chosen default is re-checked with it).
 
-    python -m experiments.cat_misspecification [--simulees 1000] [--seed 3] [--out results/misspecification]
+    python -m experiments.cat_misspecification [--simulees 1000] [--seed 3]
+        [--out experiments/out/misspecification]
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--simulees", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=3)
-    ap.add_argument("--out", type=Path, default=Path("results/misspecification"))
+    ap.add_argument("--out", type=Path, default=Path("experiments/out/misspecification"))
     args = ap.parse_args()
     bank = bootstrap_bank()
     base = replace(CatConfig(), exposure=None)

@@ -7,7 +7,8 @@ share of the bank never used, overlap, mean RMSE over areas, the length distribu
 that stopped on precision (every area at its SE target before the cap). ``--randomesque`` adds randomesque
 k=5 rows for comparison. The bank is the bootstrap's (DigComp 3.0, 16 items per competence, 698 items).
 
-    python -m experiments.exposure_stopping [--simulees 2000] [--seed 1] [--out results/exposure_stopping]
+    python -m experiments.exposure_stopping [--simulees 2000] [--seed 1]
+        [--out experiments/out/exposure_stopping]
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def main() -> None:
     ap.add_argument("--simulees", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--randomesque", action="store_true", help="also randomesque k=5 rows")
-    ap.add_argument("--out", type=Path, default=Path("results/exposure_stopping"))
+    ap.add_argument("--out", type=Path, default=Path("experiments/out/exposure_stopping"))
     args = ap.parse_args()
     bank = bootstrap_bank()
     methods = ("conditional-sympson-hetter", *(("randomesque",) if args.randomesque else ()))

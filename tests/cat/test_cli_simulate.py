@@ -96,7 +96,8 @@ def test_simulate_uses_the_banks_stored_exposure_control_for_its_settings(tmp_pa
     from adaptive.cat.simulation import calibrate_exposure_control
 
     bank = generate_synthetic_bank(items_per_competence=10, languages=("en",), seed=4)
-    control = calibrate_exposure_control(bank, CatConfig(), n_simulees=300, n_iterations=2, check_simulees=300)
+    control = calibrate_exposure_control(bank, CatConfig(), n_simulees=300, n_iterations=2,
+                                         check_simulees=300)
     bank_path = bank.replace(exposure_control=control).save_json(tmp_path / "bank.json")
     out = tmp_path / "sim"
     res = runner.invoke(app, ["simulate", str(bank_path), "-n", "100", "--out", str(out)])

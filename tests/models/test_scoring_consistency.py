@@ -90,7 +90,8 @@ def test_session_result_is_the_estimator_on_its_log(cat_bank, config):
     s = run_session(CatSession(cat_bank, config, seed=3), cat_bank, np.array([0.5, -1.0, 0.2, 1.1, 0.0]), rng)
     direct = estimate_profile(cat_bank, [e["item_id"] for e in s.log], [e["score"] for e in s.log],
                               areas=s.areas, prior_sd=config.prior_sd,
-                              independent_areas=config.independent_areas)
+                              independent_areas=config.independent_areas,
+                              prior_correlation_shrinkage=config.prior_correlation_shrinkage)
     assert s.result().to_dict() == direct.to_dict()
     # the CAT's running (grid-kernel) estimate is close to the scoring of record, not the same code (its
     # SE uses expected information, the Laplace SE the observed curvature: they differ for 3PL/GRM items)

@@ -136,7 +136,8 @@ def generate_organisation(n_learners: int = 400, seed: int = 0, bank=None, retes
     second = simulate(bank, config, true_theta=np.nan_to_num(true_after), seed=seed + 2)
 
     scoring = ProfileEstimator(bank, list(first.areas), prior_sd=config.prior_sd,
-                               independent_areas=config.independent_areas)
+                               independent_areas=config.independent_areas,
+                               prior_correlation_shrinkage=config.prior_correlation_shrinkage)
 
     def profile(res, i: int) -> dict:
         """The reported profile of simulee ``i``: the estimator of record on the items given."""
@@ -192,6 +193,7 @@ def generate_organisation(n_learners: int = 400, seed: int = 0, bank=None, retes
                               "competences": [";".join(x.id for x in fw.competences_in(CONTENTS[c][0]))
                                               for c in contents],
                               "effect": effect})
-    cat_prior = prior(bank, list(first.areas), None, config.prior_sd, config.independent_areas)
+    cat_prior = prior(bank, list(first.areas), None, config.prior_sd, config.independent_areas,
+                      config.prior_correlation_shrinkage)
     return SyntheticOrganisation(learners, roles, catalogue, diagnostics, ev, pathways, cuts, true_before,
                                  true_after, diagnosed, retest, took, pathway_done, cat_prior)

@@ -80,7 +80,8 @@ def create_app(
     maker = dbmod.make_sessionmaker(engine)
     _load_own_frameworks(settings)
     provider = provider or RegistryModelProvider(settings.item_bank_alias, settings.recommender_alias)
-    overrides = {"max_items": settings.max_items, **(cat_overrides or {})}
+    overrides = {**({"max_items": settings.max_items} if settings.max_items is not None else {}),
+                 **(cat_overrides or {})}
     services = Services(
         settings=settings,
         engine=engine,

@@ -117,7 +117,7 @@ def fit(
                 link_method=link_method,
                 se_method=se,
             )
-        result.notes += _warning_notes(caught)
+        result.notes += data.notes + _warning_notes(caught)
         if scoring is not None:
             attach_keyed_scoring(result, scoring)
         out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +244,7 @@ def fit_check(
         unknown = [i for i in kept if i not in ids]
         excluded += [(i, "not in the bank") for i in unknown]
         kept = [i for i in kept if i in ids]
-        tables, notes = [], []
+        tables, notes = [], list(data.notes)
         for area in b.area_ids:
             area_ids = [i for i in kept if b.item(i).area == area]
             if not area_ids:
@@ -325,7 +325,7 @@ def pilots(
                 progress=not quiet,
                 min_responses=min_responses,
             )
-        result.notes += _warning_notes(caught)
+        result.notes += data.notes + _warning_notes(caught)
         if scoring is not None:
             attach_keyed_scoring(result, scoring)
         excluded = dict(result.excluded)
@@ -343,7 +343,12 @@ def pilots(
             if it.id in passed:
                 it = Item.from_dict({**it.to_dict(), "status": "active"})
             items.append(it)
-        result.bank = result.bank.replace(items=items)
+        # the live bank's exposure control carries over (the service's default CAT uses it); the newly
+        # active items get K = 1 in every band until the parameters are calibrated again
+        result.bank = result.bank.replace(items=items, exposure_control=live.exposure_control)
+        if live.exposure_control and passed:
+            result.notes.append(f"exposure control carried over from {bank.name}: the {len(passed)} newly "
+                                f"active item(s) have no exposure parameters (K = 1) until recalibrated")
         out.mkdir(parents=True, exist_ok=True)
         report = result.write_report(out)
         pd.DataFrame(rows, columns=["item_id", "verdict"]).to_csv(out / "pilots.csv", index=False)

@@ -11,8 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from adaptive.cat.config import CatConfig
 from adaptive.errors import DigipathError
 
+DEFAULTS = CatConfig()      # the service's CAT defaults: one place (adaptive.cat.config)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -22,16 +24,18 @@ def simulate_command(
                                               show_default=False)],
     simulees: Annotated[int, typer.Option("--simulees", "-n", min=2, help="number of simulees")] = 1000,
     selection: Annotated[str, typer.Option(help="max-info | d-optimal | shadow")] = "d-optimal",
-    se_target: Annotated[float, typer.Option(help="stop an area at this posterior SE")] = 0.35,
-    min_items: Annotated[int, typer.Option(help="minimum test length")] = 10,
-    max_items: Annotated[int, typer.Option(help="maximum test length (scored items)")] = 40,
-    min_items_per_area: Annotated[int, typer.Option()] = 2,
-    max_items_per_area: Annotated[int, typer.Option()] = 12,
+    se_target: Annotated[float, typer.Option(help="stop an area at this posterior SE")] = DEFAULTS.se_target,
+    min_items: Annotated[int, typer.Option(help="minimum test length")] = DEFAULTS.min_items,
+    max_items: Annotated[int, typer.Option(help="maximum test length (scored items)")] = DEFAULTS.max_items,
+    min_items_per_area: Annotated[int, typer.Option()] = DEFAULTS.min_items_per_area,
+    max_items_per_area: Annotated[int, typer.Option()] = DEFAULTS.max_items_per_area,
     classification_threshold: Annotated[float | None, typer.Option(
         help="also stop an area once P(most likely level) reaches this")] = None,
     exposure: Annotated[str, typer.Option(
-        help="sympson-hetter (default: calibrated first to hold --exposure-target) | randomesque | none")]
-    = "sympson-hetter",
+        help="conditional-sympson-hetter (the default: the bank's stored parameters when they were "
+             "calibrated for these settings and target, else calibrated first) | sympson-hetter "
+             "(calibrated first) | randomesque | none")]
+    = "conditional-sympson-hetter",
     randomesque_k: Annotated[int, typer.Option()] = 5,
     exposure_target: Annotated[float, typer.Option(help="target maximum exposure rate")] = 0.25,
     n_pilot: Annotated[int, typer.Option(help="pilot items seeded into each test")] = 0,
@@ -46,6 +50,8 @@ def simulate_command(
              "misspecification study")] = None,
     independent_areas: Annotated[bool, typer.Option(
         help="ignore area correlations (separate per-area CATs)")] = False,
+    prior_correlation_shrinkage: Annotated[float, typer.Option(
+        help="the CAT's prior uses (1 - s) x the area correlations")] = DEFAULTS.prior_correlation_shrinkage,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     out: Annotated[Path | None, typer.Option(help="directory for report.json and plots")] = None,
 ) -> None:
@@ -60,9 +66,14 @@ def simulate_command(
 def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_items_per_area,
          max_items_per_area, classification_threshold, exposure, randomesque_k, exposure_target, n_pilot,
          gentle_start, gentle_p,
-         areas, correlation, assumed_correlation, independent_areas, seed, out) -> None:
-    from adaptive.cat.config import CatConfig
-    from adaptive.cat.simulation import simulate, sympson_hetter_holding
+         areas, correlation, assumed_correlation, independent_areas, prior_correlation_shrinkage, seed,
+         out) -> None:
+    from adaptive.cat.simulation import (
+        calibrate_exposure_control,
+        exposure_config_matches,
+        simulate,
+        sympson_hetter_holding,
+    )
     from adaptive.errors import DataFileError
     from adaptive.itembank import ItemBank
 
@@ -90,9 +101,29 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
         se_target=se_target, min_items=min_items, max_items=max_items, min_items_per_area=min_items_per_area,
         max_items_per_area=max_items_per_area, classification_threshold=classification_threshold,
         exposure=None if exposure == "none" else exposure, randomesque_k=randomesque_k, n_pilot=n_pilot,
-        independent_areas=independent_areas, gentle_start=gentle_start, gentle_p=gentle_p)
-    sh_history = None
-    if config.exposure == "sympson-hetter":
+        independent_areas=independent_areas, gentle_start=gentle_start, gentle_p=gentle_p,
+        prior_correlation_shrinkage=prior_correlation_shrinkage)
+    sh_history = stored = None
+    if config.exposure == "conditional-sympson-hetter":
+        stored = bank.exposure_control
+        if (exposure_config_matches(stored, config) and stored.get("target") == exposure_target
+                and assumed_correlation is None):
+            console.print(f"conditional Sympson-Hetter: the bank's stored parameters (target "
+                          f"{exposure_target:g}, "
+                          f"{len(stored['parameters'])} items with some K < 1)")
+        else:
+            n_cal = max(min(simulees, 2000), 500)
+            why = "the bank has none" if not stored else "the bank's were calibrated for other settings"
+            console.print(f"calibrating conditional Sympson-Hetter parameters ({why}) to a maximum "
+                          f"exposure of "
+                          f"{exposure_target:g} per theta band ({n_cal} simulees) ...")
+            stored = calibrate_exposure_control(bank, config, target=exposure_target, n_simulees=n_cal,
+                                                seed=seed + 1, progress=True)
+            bank = bank.replace(exposure_control=stored)
+            sh_history = stored["calibration"]["max_exposure_by_iteration"]
+            console.print(f"conditional Sympson-Hetter: {len(sh_history)} calibration runs, "
+                          f"{len(stored['parameters'])} items with some K < 1")
+    elif config.exposure == "sympson-hetter":
         n_cal = min(simulees, 1000)
         console.print(f"calibrating Sympson-Hetter parameters to a maximum exposure of "
                       f"{exposure_target:g} ({n_cal} simulees) ...")
@@ -112,6 +143,8 @@ def _run(bank_path, simulees, selection, se_target, min_items, max_items, min_it
         doc = {"bank": getattr(bank, "name", ""), "config": config.to_dict(), **report}
         if sh_history is not None:
             doc["sympson_hetter_max_exposure_by_iteration"] = sh_history
+        if stored:     # how the conditional parameters were calibrated and checked (not the K themselves)
+            doc["exposure_control"] = {k: v for k, v in stored.items() if k != "parameters"}
         doc["config"]["exposure_parameters"] = None if config.exposure_parameters is None else len(
             config.exposure_parameters)
         (out / "report.json").write_text(json.dumps(doc, indent=2))
@@ -144,7 +177,13 @@ def _print_report(bank, config, report: dict) -> None:
     summary.add_row("test overlap rate", f"{s['overlap_rate']:.3f}")
     if s["mean_pilot_items"]:
         summary.add_row("pilot items per test", f"{s['mean_pilot_items']:.1f}")
-    summary.add_row("tests run to the item cap", f"{report['length_distribution']['share_at_cap']:.1%}")
+    ld = report["length_distribution"]
+    summary.add_row("max exposure rate in a theta band", f"{s['max_conditional_exposure']:.3f}")
+    summary.add_row("tests run to the item cap", f"{ld['share_at_cap']:.1%}")
+    summary.add_row("tests stopped on precision", f"{ld['share_stopped_on_precision']:.1%}")
+    p = ld["percentiles"]
+    summary.add_row("test length p10 / p25 / p50 / p75 / p90",
+                    " / ".join(f"{p[q]:g}" for q in ("10", "25", "50", "75", "90")))
     k = config.gentle_start or 5
     summary.add_row(f"mean success on the first {k} items", f"{s['success_first_items']:.3f}")
     console.print(summary)
@@ -156,6 +195,14 @@ def _print_report(bank, config, report: dict) -> None:
             cond.add_row(r["band"], str(r["n"]), f"{r['bias']:+.3f}", f"{r['rmse']:.3f}",
                          f"{r['mean_se']:.3f}", f"{r['coverage']:.3f}")
     console.print(cond)
+    bands = Table(title="Exposure by true theta band of the item's area")
+    for col in ("theta", "simulees (fewest area)", "max exposure", "99th pct", "items over target",
+                "SD of a rate at the target"):
+        bands.add_column(col, justify="right")
+    for r in report["exposure_by_band"]:
+        bands.add_row(r["band"], str(r["min_n"]), f"{r['max_exposure']:.3f}", f"{r['p99_exposure']:.3f}",
+                      f"{r['share_over_target']:.1%}", f"{r['sd_at_target']:.3f}")
+    console.print(bands)
 
 
 def register(app: typer.Typer) -> None:

@@ -479,6 +479,7 @@ def explain(row: DiagnosticSession, bank, profile: dict) -> dict[str, Any]:  # n
         framework,
         prior_sd=float(config.get("prior_sd", 1.0)),
         independent_areas=bool(config.get("independent_areas", False)),
+        prior_correlation_shrinkage=float(config.get("prior_correlation_shrinkage", 0.0)),
     )
 
 

@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     demo_org: str = "demo"
     item_bank_alias: str = "champion"
     recommender_alias: str = "champion"
-    # CAT defaults applied when the client does not say (the CAT engine owns the meaning).
-    max_items: int = 30
+    # CAT default applied when the client does not say; unset: adaptive.cat.CatConfig's default (chosen
+    # with the stopping rule and the stored exposure control: experiments/exposure_stopping.py)
+    max_items: int | None = None
     cat_seed: int | None = Field(
         None, description="seed of the CAT session seeds (reproducible diagnostics); unset: from the OS"
     )

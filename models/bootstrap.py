@@ -6,7 +6,9 @@
    test per area (random routing items, then items picked by information at the provisional EAP,
    randomesque). Selection depends on observed responses only, so the missing data are ignorable
    (MAR) and marginal-likelihood calibration stays unbiased;
-4. a calibration of the bank from those responses (the served parameters are estimates);
+4. a calibration of the bank from those responses (the served parameters are estimates), with the
+   conditional Sympson-Hetter exposure parameters of the service's default CAT configuration stored in
+   the bank (``exposure_control``) when the bank is large enough to hold the exposure target;
 5. a trained and evaluated recommender;
 6. both logged as MLflow runs, registered, and promoted to ``champion``.
 
@@ -170,6 +172,35 @@ def learner_thetas(world, area_ids, rng: np.random.Generator | None = None) -> n
 # --------------------------------------------------------------------------- the bootstrap
 
 
+EXPOSURE_TARGET = 0.25
+
+
+def bank_can_hold(bank, config, target: float = EXPOSURE_TARGET) -> bool:
+    """Whether exposure control can hold ``target`` on ``bank``: every test gives up to ``max_items`` of
+    the active items, so the mean exposure is ~max_items / n and the largest well over it; below
+    1.5 x max_items / target active items (240 for 40 items at .25) the target is out of reach and
+    calibrating only drives every K to its floor."""
+    return len(bank.select(status=("active",))) >= 1.5 * config.max_items / target
+
+
+def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: int = 2000,
+                           target: float = EXPOSURE_TARGET):
+    """``bank`` with the conditional Sympson-Hetter parameters of the service's default CAT configuration
+    (``adaptive.cat.CatConfig()``) stored in it, or unchanged (said on the console) when it is too small
+    to hold ``target``; the service then falls back to randomesque."""
+    from adaptive.cat import CatConfig
+    from adaptive.cat.simulation import calibrate_exposure_control
+
+    config = CatConfig()
+    if not bank_can_hold(bank, config, target):
+        console.print(f"exposure control: {len(bank)} items cannot hold a maximum exposure of {target:g} "
+                      f"with "
+                      f"tests of up to {config.max_items} items; the service will use randomesque")
+        return bank
+    control = calibrate_exposure_control(bank, config, target=target, n_simulees=n_simulees, seed=seed)
+    return bank.replace(exposure_control=control)
+
+
 def _progress(enabled: bool, console: Console):
     if not enabled:
         return nullcontext(None)
@@ -183,7 +214,7 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
               progress: bool = True, *, items_per_competence: int = 16, n_content: int = 1500,
               n_routing: int = 6, n_adaptive: int = 4, tune: bool = True,
               console: Console | None = None, framework: str | Path = DEFAULT_FRAMEWORK,
-              parallel: bool = True) -> BootstrapResult:
+              parallel: bool = True, exposure_simulees: int = 2000) -> BootstrapResult:
     """Build the demo world and models under ``home`` (default ``DIGIPATH_HOME``) and set champions.
 
     ``framework``: a loaded framework id (``digcomp-3.0``, the default, with its real statements as
@@ -195,8 +226,8 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
     With champions for both models already registered nothing is rebuilt unless ``force``; with
     one missing, only the missing one is registered and promoted (the data are regenerated so the
     world stays coherent). ``parallel``: calibrate the bank in a second process while the recommender
-    trains (same results; on one core, or inside a worker process, say False). Returns what was made and
-    where.
+    trains (same results; on one core, or inside a worker process, say False). ``exposure_simulees``:
+    simulees per calibration run of the stored exposure control. Returns what was made and where.
     """
     from models import registry, tracking
     from models.registry import ITEM_BANK_MODEL, RECOMMENDER_MODEL
@@ -262,7 +293,8 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
         if ITEM_BANK_MODEL in todo:
             t_bank = task("simulated diagnostics, calibration of the bank (MML-EM) and its report")
             theta = learner_thetas(world, true_bank.area_ids, rng)
-            job = (true_bank, theta, list(world.learners.ids), rng, data_dir, seed, n_routing, n_adaptive)
+            job = (true_bank, theta, list(world.learners.ids), rng, data_dir, seed, n_routing, n_adaptive,
+                   exposure_simulees)
             calibrating = pool.submit(calibrate_demo_bank, *job) if pool else _Done(calibrate_demo_bank(*job))
         # written once the bank's half has its inputs (it is the longer one)
         files["bank_true"] = true_bank.save_json(data_dir / "bank_true.json")
@@ -318,7 +350,8 @@ def bootstrap(home: str | Path | None = None, seed: int = 0, n_learners: int = 2
 
 
 def calibrate_demo_bank(true_bank, theta: np.ndarray, person_ids: list, rng: np.random.Generator,
-                        data_dir: Path, seed: int, n_routing: int, n_adaptive: int):
+                        data_dir: Path, seed: int, n_routing: int, n_adaptive: int,
+                        exposure_simulees: int = 2000):
     """The item bank's half of a bootstrap: simulated CAT-log responses of the learners (``theta``) to
     ``true_bank``, the calibration of the bank from them and its report, written to ``data_dir``.
 
@@ -341,6 +374,14 @@ def calibrate_demo_bank(true_bank, theta: np.ndarray, person_ids: list, rng: np.
     result = calibrate_bank(data, template=true_bank, model="template", progress=False, seed=seed,
                             a_prior=SLOPE_PRIOR)
     result.bank.name = "digipath demo bank (calibrated)"
+    # the exposure control of the service's default CAT settings, stored with the registered bank
+    result.bank = store_exposure_control(result.bank, Console(stderr=True), seed=seed,
+                                         n_simulees=exposure_simulees)
+    if result.bank.exposure_control:
+        check = result.bank.exposure_control["check"]
+        # logged with the calibration run too: the registered bank's exposure check
+        result.metrics["exposure_max"] = check["max_exposure"]
+        result.metrics["exposure_max_in_a_theta_band"] = max(check["max_exposure_by_band"].values())
     files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
     files["calibration_report"] = Path(result.write_report(data_dir / REPORT_DIR))
     metrics = {f"calibration.{k}": v for k, v in result.metrics.items()}

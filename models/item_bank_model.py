@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow.models import Model, ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
+from adaptive.cat.config import CatConfig
 from adaptive.errors import ValidationError
 
 BANK_ARTIFACT = "item_bank"
@@ -32,6 +33,7 @@ SIGNATURE = ModelSignature(
         ColSpec("long", "response"),
         ColSpec("string", SESSION_COLUMN, required=False),
         ColSpec("string", "administered_at", required=False),     # in the service's export; ignored
+        ColSpec("string", "answer", required=False),              # in the service's export; ignored
     ]),
     outputs=Schema([
         ColSpec("string", "person_id"),
@@ -45,19 +47,24 @@ SIGNATURE = ModelSignature(
     params=ParamSchema([
         ParamSpec("prior_sd", "double", 1.0),
         ParamSpec("independent_areas", "boolean", False),
+        # the service's default, so that a finished diagnostic's log reproduces its reported result
+        ParamSpec("prior_correlation_shrinkage", "double", CatConfig().prior_correlation_shrinkage),
     ]),
 )
 
 
 def estimate_abilities(bank, responses: pd.DataFrame, *, prior_sd: float = 1.0,
-                       independent_areas: bool = False) -> pd.DataFrame:
+                       independent_areas: bool = False,
+                       prior_correlation_shrinkage: float = CatConfig().prior_correlation_shrinkage
+                       ) -> pd.DataFrame:
     """Theta, SE and most likely proficiency level per person (and session) and area.
 
     ``responses`` is long format (``person_id, item_id, response[, session_id]``), scored 0/1 for
     dichotomous items and 0..K-1 for GRM items. With a ``session_id`` column every session is its own
     profile (a learner's diagnostics are not pooled). Pilot items are validated but never scored; areas
     a person was given no scored item in are left out (which does not change the other areas' estimates:
-    see ``adaptive.cat.profile``). The prior is the one ``CatConfig(prior_sd=..., independent_areas=...)``
+    see ``adaptive.cat.profile``). The prior is the one ``CatConfig(prior_sd=..., independent_areas=...,
+    prior_correlation_shrinkage=...)``
     gives a diagnostic, so a finished diagnostic's log reproduces its reported result.
     """
     from adaptive.cat.profile import ProfileEstimator
@@ -78,7 +85,8 @@ def estimate_abilities(bank, responses: pd.DataFrame, *, prior_sd: float = 1.0,
                               f"{frame.at[row, 'person_id']!r}", where="model input", row=row,
                               field="item_id")
 
-    estimator = ProfileEstimator(bank, None, prior_sd=prior_sd, independent_areas=independent_areas)
+    estimator = ProfileEstimator(bank, None, prior_sd=prior_sd, independent_areas=independent_areas,
+                                 prior_correlation_shrinkage=prior_correlation_shrinkage)
     index = estimator.indices(frame["item_id"].tolist())            # UnknownIdError names the item
     n_cat = np.asarray(bank.parameters().n_categories)[index]
     resp = pd.to_numeric(frame["response"], errors="coerce").to_numpy(dtype=float)
@@ -112,7 +120,10 @@ class ItemBankModel(mlflow.pyfunc.PythonModel):
         params = params or {}
         return estimate_abilities(self.bank, pd.DataFrame(model_input),
                                   prior_sd=float(params.get("prior_sd", 1.0)),
-                                  independent_areas=bool(params.get("independent_areas", False)))
+                                  independent_areas=bool(params.get("independent_areas", False)),
+                                  prior_correlation_shrinkage=float(params.get(
+                                      "prior_correlation_shrinkage",
+                                      CatConfig().prior_correlation_shrinkage)))
 
 
 def artifact_paths(model_dir: str | Path) -> dict[str, Path]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +76,36 @@ def _parse_scores(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return num, blank.to_numpy(), bad
 
 
+def first_attempts(df: pd.DataFrame) -> tuple[np.ndarray, str | None]:
+    """Rows to keep of a long response log (``person_id``, ``item_id``[, ``session_id``,
+    ``administered_at``]) where a person answered an item again in a later diagnostic (a retest that
+    could not avoid the item): the first attempt only, the one given to someone who had not seen the item
+    (as calibration assumes); later ones are dropped. First = earliest ``administered_at`` (ISO time),
+    else first in the file. Repeats within one session, or in a file without ``session_id``, are kept
+    (and refused later as duplicates: they are not retests). Returns (keep mask, a note or None)."""
+    keep = np.ones(len(df), dtype=bool)
+    if "session_id" not in df.columns or not len(df):
+        return keep, None
+    person, item = df["person_id"].str.strip(), df["item_id"].str.strip()
+    repeated = pd.Series(list(zip(person, item, strict=True))).duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return keep, None
+    sub = pd.DataFrame({"person": person[repeated].to_numpy(), "item": item[repeated].to_numpy(),
+                        "session": df["session_id"].str.strip()[repeated].to_numpy(),
+                        "at": (df["administered_at"].str.strip()[repeated].to_numpy()
+                               if "administered_at" in df.columns else ""),
+                        "row": np.flatnonzero(repeated)})
+    sub = sub.sort_values(["person", "item", "at", "row"], kind="stable")
+    first_session = sub.groupby(["person", "item"])["session"].transform("first")
+    later = (sub["session"] != first_session).to_numpy()     # another diagnostic than the first attempt's
+    keep[sub["row"].to_numpy()[later]] = False
+    n = int(later.sum())
+    if not n:
+        return keep, None
+    return keep, (f"{n} repeated response(s) of a person to an item in a later session (retests) dropped: "
+                  f"the first attempt of each is calibrated")
+
+
 @dataclass
 class ResponseData:
     """Sparse item responses: ``scores[k]`` is the integer score of person ``rows[k]`` on item ``cols[k]``."""
@@ -86,6 +116,7 @@ class ResponseData:
     cols: np.ndarray
     scores: np.ndarray
     source: str = "<arrays>"
+    notes: list[str] = field(default_factory=list)    # what reading changed (e.g. retests dropped)
 
     def __post_init__(self):
         self.person_ids = np.asarray(self.person_ids, dtype=object).astype(str)
@@ -166,7 +197,9 @@ class ResponseData:
 
     @classmethod
     def from_long_csv(cls, path: str | Path) -> ResponseData:
-        """``person_id,item_id,response`` (extra columns such as session_id are ignored)."""
+        """``person_id,item_id,response``: the service's export (``/v1/admin/responses/export``) as is.
+        With ``session_id`` a person's repeated answer to an item in a later session (a retest) is dropped,
+        keeping the first attempt (:func:`first_attempts`); other columns are ignored."""
         df = _read_csv(path)
         file = str(path)
         missing = [c for c in ("person_id", "item_id", "response") if c not in df.columns]
@@ -189,14 +222,17 @@ class ResponseData:
         ]
         bad.sort()
         _raise_bad_rows(file, bad)
-        keep = ~blank
-        return cls._from_long(
+        first, note = first_attempts(df)
+        keep = ~blank & first
+        data = cls._from_long(
             df["person_id"].str.strip().to_numpy()[keep],
             df["item_id"].str.strip().to_numpy()[keep],
             scores[keep].astype(np.int64),
             file,
             lines[keep],
         )
+        data.notes += [note] if note else []
+        return data
 
     @classmethod
     def from_wide_csv(cls, path: str | Path, person_column: str | None = None) -> ResponseData:

@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adaptive.calibration.data import ResponseData, _raise_bad_rows, _read_csv, refuse_duplicate_columns
+from adaptive.calibration.data import (
+    ResponseData,
+    _raise_bad_rows,
+    _read_csv,
+    first_attempts,
+    refuse_duplicate_columns,
+)
 from adaptive.errors import DataFileError, ValidationError
 
 MULTI_SEPARATOR = ";"
@@ -98,11 +104,13 @@ class RawResponses:
 
     table: pd.DataFrame  # person_id, item_id, code, line
     source: str
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_csv(cls, path: str | Path, wide: bool = False) -> RawResponses:
         df = _read_csv(path)
         file = str(path)
+        notes: list[str] = []
         if wide:
             refuse_duplicate_columns(path)
             person = df["person_id"].str.strip() if "person_id" in df.columns else None
@@ -128,17 +136,28 @@ class RawResponses:
                     line=1,
                     column=missing[0],
                 )
+            # the service's export holds the scored response and the option the learner chose
+            # (``answer``, 0-based): a key scores the answer; rows without one (anonymised rows of erased
+            # learners) cannot be re-scored and are left out
+            code = "answer" if "answer" in df.columns else "response"
+            first, note = first_attempts(df)
+            notes = [note] if note else []
+            if code == "answer":
+                n_blank = int(((df["answer"].str.strip() == "") & first).sum())
+                if n_blank:
+                    notes.append(f"{n_blank} response(s) without the chosen option (anonymised rows) cannot "
+                                 f"be scored with the key and were left out")
             long = pd.DataFrame(
                 {
                     "person_id": df["person_id"].str.strip(),
                     "item_id": df["item_id"].str.strip(),
-                    "code": df["response"],
+                    "code": df[code],
                     "line": np.arange(len(df)) + 2,
                 }
-            )
+            )[first]
         long["code"] = long["code"].astype(str).map(normalise_code)
         long = long[long["code"] != ""].reset_index(drop=True)  # blank: not administered
-        return cls(long, file)
+        return cls(long, file, notes)
 
 
 @dataclass
@@ -196,6 +215,7 @@ def score_responses(
         raw.source,
         t["line"].to_numpy()[keep],
     )
+    data.notes += raw.notes
     return KeyedScoring(data, scored, missing_codes, missing_as)
 
 

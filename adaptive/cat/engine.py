@@ -42,7 +42,8 @@ class CatEngine:
         self.n = n
         self.tables = t = tables_for(bank)
         self.areas = resolve_areas(bank, config.areas)
-        mean, cov = prior(bank, self.areas, start_theta, config.prior_sd, config.independent_areas)
+        mean, cov = prior(bank, self.areas, start_theta, config.prior_sd, config.independent_areas,
+                          config.prior_correlation_shrinkage)
         if prior_mean is not None:
             mean = np.asarray(prior_mean, dtype=float)
         d = len(self.areas)
@@ -60,7 +61,7 @@ class CatEngine:
             t.derived[("info", key)] = InformationTable(t, self.item_dim, d)
         self.info = t.derived[("info", key)]
         self.selector = make_selector(config, self.info, self.balancer)
-        self.exposure = make_exposure(config, t)
+        self.exposure = make_exposure(config, t, bank, self.item_dim)
         # sparse path (exact, see RankedCandidates) unless the criterion needs every item's score
         sparse = SPARSE_SELECTION and self.selector.sparse and self.exposure.need <= 16
         self.ranked = None
@@ -156,7 +157,7 @@ class CatEngine:
             if self.success is not None:     # gentle start needs the eligibility mask: dense path
                 dense = dense | (self.n_items[rows] < self.config.gentle_start)
             sparse = ~dense
-            items[sparse] = self.exposure.choose(crit[sparse], u[sparse], ids[sparse])
+            items[sparse] = self.exposure.choose(crit[sparse], u[sparse], ids[sparse], theta[sparse])
         if dense.any():
             dr = rows[dense]
             eligible = b.eligible(self.used[dr], allowed[dense])
@@ -165,7 +166,7 @@ class CatEngine:
             crit = self.selector.criterion(theta[dense], cov[dense], eligible, area_has=area_has[dense],
                                            used=self.used[dr], n_area=self.n_area[dr],
                                            n_competence=self.n_competence[dr], n_items=self.n_items[dr])
-            items[dense] = self.exposure.choose(crit, u[dense])
+            items[dense] = self.exposure.choose(crit, u[dense], theta=theta[dense])
             rejected = getattr(self.exposure, "rejected", None)
             if rejected is not None and len(rejected[0]):
                 # Sympson-Hetter: a rejected item is out of this examinee's test

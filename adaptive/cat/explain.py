@@ -31,7 +31,8 @@ def precision_words(se: float) -> str:
 
 
 def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd: float = 1.0,  # noqa: ANN001
-                    independent_areas: bool = False, coverage: float = COVERAGE) -> dict:
+                    independent_areas: bool = False, coverage: float = COVERAGE,
+                    prior_correlation_shrinkage: float = 0.0) -> dict:
     """Explanation of ``profile`` (``CompetenceProfile.to_dict()``) scored on a bank with ``cut_scores``
     (``{area: cuts}``). ``framework`` (``adaptive.framework.Framework`` of the bank's version, or None)
     supplies area names and level descriptors; descriptors are given only when its level scheme has as
@@ -85,7 +86,9 @@ def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd
             "method": SCORING_METHOD,
             "estimator": "MAP (joint over areas) + Laplace SE",
             "prior": {"sd": float(prior_sd),
-                      "area_correlations": "none" if independent_areas else "item bank"},
+                      "area_correlations": "none" if independent_areas else "item bank",
+                      "correlation_shrinkage": (0.0 if independent_areas
+                                                else float(prior_correlation_shrinkage))},
             "level_range_coverage": coverage,
         },
     }

@@ -41,6 +41,29 @@ def plot_exposure(sim, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def plot_exposure_by_band(sim, path: str | Path) -> Path:
+    """Exposure rates of the items by true-theta band of their area: box per band, the maximum marked,
+    the target and the target + 2 sampling SDs of a rate measured on the band's simulees."""
+    ce = sim.conditional_exposure()
+    pool = sim.test_items_mask
+    rates = ce["rates"][pool]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    pos = np.arange(len(ce["bands"]))
+    ax.boxplot([rates[:, g] for g in pos], positions=pos, widths=0.5, showfliers=False)
+    ax.plot(pos, rates.max(axis=0), "v", color="#cc3311", label="max")
+    n_min = ce["n"].min(axis=0)
+    t = sim.exposure_target
+    ax.axhline(t, color="#cc3311", linestyle="--", lw=1, label=f"target {t:g}")
+    ax.plot(pos, t + 2 * np.sqrt(t * (1 - t) / np.maximum(n_min, 1)), "_", ms=20, color="grey",
+            label="target + 2 sampling SD")
+    ax.set_xticks(pos, [f"{b}\nn={int(n)}" for b, n in zip(ce["bands"], n_min, strict=True)], fontsize=7)
+    ax.set(xlabel="true theta band of the item's area (n: fewest simulees of an area)",
+           ylabel="exposure rate",
+           title="Item exposure by theta band")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
 def plot_test_information(sim, path: str | Path) -> Path:
     """Bank information per area and the information of the average administered test."""
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -81,7 +104,8 @@ def plot_length(sim, path: str | Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(sim.n_items, bins=np.arange(sim.n_items.min(), sim.n_items.max() + 2) - 0.5, color="#4477aa")
     ax.set(xlabel="operational items", ylabel="tests",
-           title=f"Test length ({sim.length_distribution()['share_at_cap']:.0%} at the cap)")
+           title=f"Test length ({sim.length_distribution()['share_at_cap']:.0%} at the cap, "
+                 f"{sim.length_distribution()['share_stopped_on_precision']:.0%} stopped on SE)")
     return _save(fig, path)
 
 
@@ -99,7 +123,8 @@ def write_plots(sim, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     return [plot_convergence(sim, out / "convergence.png"), plot_exposure(sim, out / "exposure.png"),
             plot_test_information(sim, out / "test_information.png"),
-            plot_conditional(sim, out / "conditional.png"), plot_length(sim, out / "test_length.png")]
+            plot_conditional(sim, out / "conditional.png"), plot_length(sim, out / "test_length.png"),
+            plot_exposure_by_band(sim, out / "exposure_by_band.png")]
 
 
 def _save(fig, path) -> Path:

@@ -120,7 +120,8 @@ class ProfileEstimator:
     """Competence profiles from scored responses on one bank under one prior.
 
     ``areas``: the areas every profile reports (``None``: the areas each person has scored items in, in
-    bank order). ``prior_sd``/``independent_areas``/``start_theta`` define the prior exactly as
+    bank order). ``prior_sd``/``independent_areas``/``prior_correlation_shrinkage``/``start_theta`` define
+    the prior exactly as
     ``CatConfig``/``CatSession`` do (``adaptive.cat.start.prior``). ``framework``: the framework the
     levels are reported in (default ``adaptive.framework.framework_for_bank``); with one whose scheme has
     as many levels as the bank's cut scores, each area also gets its level code and mapped levels.
@@ -128,11 +129,12 @@ class ProfileEstimator:
 
     def __init__(self, bank, areas: Sequence[str] | None = None, *, prior_sd: float = 1.0,
                  independent_areas: bool = False, start_theta: dict[str, float] | None = None,
-                 framework=None):
+                 framework=None, prior_correlation_shrinkage: float = 0.0):
         self.bank = bank
         self.areas = None if areas is None else resolve_areas(bank, list(areas))
         self.prior_sd = float(prior_sd)
         self.independent_areas = bool(independent_areas)
+        self.prior_correlation_shrinkage = float(prior_correlation_shrinkage)
         self.start_theta = dict(start_theta or {})
         self._ix = _bank_index(bank)
         cut_scores = getattr(bank, "cut_scores", None) or {}
@@ -146,7 +148,8 @@ class ProfileEstimator:
         key = tuple(areas)
         post = self._posteriors.get(key)
         if post is None:
-            mean, cov = prior(self.bank, list(key), self.start_theta, self.prior_sd, self.independent_areas)
+            mean, cov = prior(self.bank, list(key), self.start_theta, self.prior_sd, self.independent_areas,
+                              self.prior_correlation_shrinkage)
             post = self._posteriors[key] = MultidimensionalPosterior(mean, cov)
         return post
 
@@ -264,7 +267,8 @@ def _reporter(bank, framework, cuts: dict[str, np.ndarray]):
 def estimate_profile(bank, item_ids: Sequence[str], scores: Sequence[int], *,
                      areas: Sequence[str] | None = None, prior_sd: float = 1.0,
                      independent_areas: bool = False,
-                     start_theta: dict[str, float] | None = None) -> CompetenceProfile:
+                     start_theta: dict[str, float] | None = None,
+                     prior_correlation_shrinkage: float = 0.0) -> CompetenceProfile:
     """The competence profile from one person's scored responses (``scores`` 0..K-1 per item).
 
     Pilot items are dropped. ``areas``: the areas to report (``None``: those with scored items); the
@@ -272,4 +276,6 @@ def estimate_profile(bank, item_ids: Sequence[str], scores: Sequence[int], *,
     ``start_theta`` (0 where not given), as in ``CatConfig``. See the module docstring.
     """
     return ProfileEstimator(bank, areas, prior_sd=prior_sd, independent_areas=independent_areas,
-                            start_theta=start_theta).estimate(item_ids, scores)
+                            start_theta=start_theta,
+                            prior_correlation_shrinkage=prior_correlation_shrinkage
+                            ).estimate(item_ids, scores)

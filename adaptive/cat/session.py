@@ -30,6 +30,9 @@ from adaptive.errors import (
 )
 
 _FORMAT = "digipath-cat-session/1"
+# settings added to CatConfig after sessions were first stored, with the value those sessions ran with: a
+# stored config is complete, so a missing field means it predates the field (its default has changed since)
+_BEFORE_FIELD = {"prior_correlation_shrinkage": 0.0}
 
 
 def check_score(bank, item_id: str, score) -> int:  # noqa: ANN001
@@ -173,6 +176,8 @@ class CatSession:
         if self._estimator is None:
             self._estimator = ProfileEstimator(self.bank, self.areas, prior_sd=self.config.prior_sd,
                                                independent_areas=self.config.independent_areas,
+                                               prior_correlation_shrinkage=(
+                                                   self.config.prior_correlation_shrinkage),
                                                start_theta=self.start_theta or None)
         return self._estimator.estimate([e["item_id"] for e in self.log], [e["score"] for e in self.log])
 
@@ -194,7 +199,8 @@ class CatSession:
             raise ValidationError(f"not JSON: {exc}", where="session state") from exc
         if not isinstance(data, dict) or data.get("format") != _FORMAT:
             raise ValidationError(f"not a {_FORMAT} document", where="session state", field="format")
-        session = cls.replay(bank, CatConfig.from_dict(data["config"]), data["seed"], data["log"],
+        session = cls.replay(bank, CatConfig.from_dict({**_BEFORE_FIELD, **data["config"]}), data["seed"],
+                             data["log"],
                              data.get("start_theta") or None)
         expected = data.get("bank") or {}
         if expected and expected != session._bank_fingerprint():

@@ -20,18 +20,26 @@ def resolve_areas(bank, areas: list[str] | None) -> list[str]:
 
 
 def prior(bank, areas: list[str], start_theta: dict[str, float] | None = None,
-          prior_sd: float = 1.0, independent: bool = False) -> tuple[np.ndarray, np.ndarray]:
+          prior_sd: float = 1.0, independent: bool = False,
+          correlation_shrinkage: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Prior mean and covariance over ``areas``.
 
     The mean is 0 (the reference scale) unless ``start_theta`` gives a value for an area, e.g. from
     the learner's role or a previous diagnostic; the correlations are the bank's area correlations
-    (identity when ``independent``: then an answer only informs its own area).
+    (identity when ``independent``: then an answer only informs its own area), shrunk towards the
+    identity by ``correlation_shrinkage`` s: (1 - s) R + s I. A calibrated correlation carries sampling
+    error and may not hold for the learners tested; shrinking it keeps the reported SEs honest when the
+    true correlation is lower (experiments/cat_misspecification.py).
     """
     bank_areas = [str(a) for a in bank.area_ids]
     idx = [bank_areas.index(a) for a in areas]
     corr = np.asarray(getattr(bank, "area_correlation", None) if getattr(bank, "area_correlation", None)
                       is not None else np.eye(len(bank_areas)), dtype=float)
     corr = np.eye(len(idx)) if independent else corr[np.ix_(idx, idx)]
+    if not 0 <= correlation_shrinkage <= 1:
+        raise ValidationError(f"must be in [0, 1], got {correlation_shrinkage}", where="prior",
+                              field="prior_correlation_shrinkage")
+    corr = (1 - correlation_shrinkage) * corr + correlation_shrinkage * np.eye(len(idx))
     mean = np.zeros(len(areas))
     for area, value in (start_theta or {}).items():
         if str(area) not in bank_areas:

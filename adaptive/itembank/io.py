@@ -120,6 +120,7 @@ def bank_to_dict(bank: ItemBank) -> dict[str, Any]:
         "cut_scores": {a: list(v) for a, v in bank.cut_scores.items()},
         "area_correlation": bank.area_correlation.tolist(),
         "provenance": bank.provenance,
+        **({"exposure_control": bank.exposure_control} if bank.exposure_control else {}),
         "items": [it.to_dict() for it in bank.items],
     }
 
@@ -157,6 +158,9 @@ def bank_from_dict(data: Any, framework=None, validate: bool = True, bank_class=
             raise ItemBankValidationError(
                 "area_correlation must be a square matrix", field="area_correlation"
             )
+    exposure = data.get("exposure_control")
+    if exposure is not None:
+        _check_exposure_control(exposure)
     bank = (bank_class or ItemBank)(
         items=[item_from_dict(rec) for rec in data["items"]],
         framework_version=str(data["framework_version"]),
@@ -167,10 +171,31 @@ def bank_from_dict(data: Any, framework=None, validate: bool = True, bank_class=
         provenance=data.get("provenance") or {},
         name=str(data.get("name", "")),
         framework_id=data.get("framework_id") or None,
+        exposure_control=exposure,
     )
     if validate:
         bank.validate(framework)
     return bank
+
+
+def _check_exposure_control(data: Any) -> None:
+    """Stored conditional Sympson-Hetter parameters: increasing band edges, one K in [0, 1] per band."""
+    def bad(reason: str) -> ItemBankValidationError:
+        return ItemBankValidationError(reason, field="exposure_control")
+
+    if not isinstance(data, dict) or data.get("method") != "conditional-sympson-hetter":
+        raise bad("must be an object with method 'conditional-sympson-hetter'")
+    edges = data.get("theta_bands")
+    if (not isinstance(edges, list) or not edges or not all(_is_number(x) for x in edges)
+            or any(b <= a for a, b in zip(edges, edges[1:], strict=False))):
+        raise bad("theta_bands must be an increasing list of numbers")
+    params = data.get("parameters")
+    if not isinstance(params, dict):
+        raise bad("parameters must map item id -> list of K (one per theta band)")
+    for item_id, k in params.items():
+        if (not isinstance(k, list) or len(k) != len(edges) + 1
+                or not all(_is_number(x) and 0 <= x <= 1 for x in k)):
+            raise bad(f"item {item_id!r}: need {len(edges) + 1} K values in [0, 1], got {k!r}")
 
 
 def save_json(bank: ItemBank, path: str | Path) -> Path:

@@ -133,6 +133,7 @@ class ItemBank:
         provenance: dict[str, Any] | None = None,
         name: str = "",
         framework_id: str | None = None,
+        exposure_control: dict[str, Any] | None = None,
     ):
         self.items: list[Item] = list(items)
         self.framework_version = str(framework_version)
@@ -151,6 +152,10 @@ class ItemBank:
         self.area_correlation = np.array(area_correlation, dtype=float)
         self.provenance = dict(provenance or {})
         self.name = name
+        # exposure parameters calibrated for this bank under a CAT configuration (conditional
+        # Sympson-Hetter: method, target, theta_bands, parameters {item id: K per band}, config, checks);
+        # see adaptive.cat.simulation.calibrate_exposure_control
+        self.exposure_control = dict(exposure_control) if exposure_control else None
         self._index: dict[str, int] | None = None
         self._params = None
         self._areas: np.ndarray | None = None
@@ -301,6 +306,7 @@ class ItemBank:
             provenance=self.provenance,
             name=self.name,
             framework_id=self.framework_id,
+            exposure_control=self.exposure_control,
         )
         args.update(changes)
         return ItemBank(**args)

@@ -272,6 +272,7 @@ def _cat_prior(services: Services) -> tuple[np.ndarray, np.ndarray] | None:
         areas = list(load_framework().area_ids)
         if list(bank.area_ids) != areas:
             return None
-        return prior(bank, areas, None, config.prior_sd, config.independent_areas)
+        return prior(bank, areas, None, config.prior_sd, config.independent_areas,
+                     config.prior_correlation_shrinkage)
     except Exception:  # noqa: BLE001 - no prior: the adjusted columns are simply left out
         return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
-from sqlalchemy import String, cast, literal, null, select, union_all
+from sqlalchemy import Integer, String, cast, literal, null, select, union_all
 
 from api.audit import record
 from api.auth import Principal, require
@@ -29,7 +29,10 @@ _PROBLEM = {"content": {PROBLEM_MEDIA_TYPE: {}}}
 Admin = Annotated[Principal, Depends(require("admin"))]
 Operator = Annotated[Principal, Depends(require("operator"))]  # models serve every organisation
 
-EXPORT_COLUMNS = ("person_id", "item_id", "response", "session_id", "administered_at")
+# response: the server's score (what calibration reads); answer: the option the learner chose (0-based),
+# so that ``digipath calibrate --key`` can score the log again (e.g. after a miskey is found); blank in
+# anonymised rows
+EXPORT_COLUMNS = ("person_id", "item_id", "response", "session_id", "administered_at", "answer")
 EVENT_COLUMNS = ("learner_id", "content_id", "event", "value", "timestamp", "event_id")
 
 
@@ -142,10 +145,14 @@ def _csv_export(
         200: {"content": {"text/csv": {}}, "description": "long-format response log"},
         403: {**_PROBLEM, "description": "admin scope needed"},
     },
-    summary="The response log as CSV (person_id,item_id,response,session_id,administered_at)",
+    summary="The response log as CSV (person_id,item_id,response,session_id,administered_at,answer)",
     description="Pilot items included, so live data can be calibrated (`digipath calibrate`). "
+    "`response` is the server's score; `answer` the option chosen (0-based), which "
+    "`digipath calibrate --key template` scores again. A retest's repeated item appears once per session; "
+    "calibration keeps the first attempt. "
     "Only the calling organisation's responses. Rows of erased learners follow, anonymised: a random "
-    "`person_id` per erased person (`anon-...`), no `session_id`, `administered_at` cut to the month.",
+    "`person_id` per erased person (`anon-...`), no `session_id`, `administered_at` cut to the month, "
+    "no `answer`.",
 )
 def export_responses(services: ServicesDep, db: DbSession, principal: Admin) -> StreamingResponse:
     live = (
@@ -157,6 +164,7 @@ def export_responses(services: ServicesDep, db: DbSession, principal: Admin) -> 
             ResponseRecord.response,
             ResponseRecord.session_id,
             ResponseRecord.administered_at,
+            ResponseRecord.answer,
         )
         .join(Learner, Learner.id == ResponseRecord.learner_id)
         .where(ResponseRecord.org_id == principal.org_id)
@@ -170,12 +178,13 @@ def export_responses(services: ServicesDep, db: DbSession, principal: Admin) -> 
         AnonymousResponse.response,
         cast(null(), String(36)),
         AnonymousResponse.administered_month,
+        cast(null(), Integer),
     ).where(AnonymousResponse.org_id == principal.org_id)
     log = union_all(live, anonymous).subquery()
     statement = select(log).order_by(log.c.part, log.c.rid, log.c.person, log.c.item_id)
 
-    def row(_part, _rid, person, item, response, session, at) -> tuple:
-        return person, item, response, session or "", _iso(at)
+    def row(_part, _rid, person, item, response, session, at, answer) -> tuple:
+        return person, item, response, session or "", _iso(at), "" if answer is None else answer
 
     record(db, principal, "responses.export", None)
     db.commit()

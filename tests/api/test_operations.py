@@ -70,7 +70,7 @@ def test_export_is_calibration_input_including_pilot_items(settings, bank_v1, bu
     r = api.client.get("/v1/admin/responses/export", headers=api.a)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert list(rows[0]) == ["person_id", "item_id", "response", "session_id", "administered_at"]
+    assert list(rows[0]) == ["person_id", "item_id", "response", "session_id", "administered_at", "answer"]
     # every answer of every session, operational and pilot (8 operational + up to 2 pilot each)
     assert len(rows) == sum(f["answered"] for f in finals) > 3 * 8
     assert {row["session_id"] for row in rows} == set(sessions)

@@ -106,7 +106,7 @@ def test_organisations_never_see_each_other(api, bank_v1):
         api.client.post("/v1/learning-events", json={"events": [ev]}, headers=api.b).json()["accepted"] == 1
     )
     b_export = api.client.get("/v1/admin/responses/export", headers=api.b).text.strip().splitlines()
-    assert b_export == ["person_id,item_id,response,session_id,administered_at"]
+    assert b_export == ["person_id,item_id,response,session_id,administered_at,answer"]
     a_export = api.client.get("/v1/admin/responses/export", headers=api.a).text.strip().splitlines()
     assert len(a_export) == len(replies)  # header + one row per answer
     b_events = api.client.get("/v1/admin/events/export", headers=api.b).text.strip().splitlines()

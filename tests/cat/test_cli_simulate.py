@@ -79,10 +79,37 @@ def test_misspecified_correlation_loses_coverage(tmp_path):
         out = tmp_path / assumed
         res = runner.invoke(app, ["simulate", str(bank_path), "-n", "400", "--exposure", "none",
                                   "--seed", "2", "--max-items", "60", "--correlation", "0.2",
-                                  "--assumed-correlation", assumed, "--out", str(out)])
+                                  "--assumed-correlation", assumed, "--out", str(out),
+                                  # the prior as assumed, without the default's robustness (tested in
+                                  # test_exposure_default)
+                                  "--prior-correlation-shrinkage", "0"])
         assert res.exit_code == 0, res.output
         areas = json.loads((out / "report.json").read_text())["areas"]
         coverage[assumed] = sum(a["coverage"] for a in areas.values()) / len(areas)
     assert coverage["0.2"] > 0.92 and coverage["0.8"] < coverage["0.2"] - 0.05
     res = runner.invoke(app, ["simulate", str(bank_path), "--assumed-correlation", "1.5"])
     assert res.exit_code == 1 and "--assumed-correlation" in res.output
+
+
+def test_simulate_uses_the_banks_stored_exposure_control_for_its_settings(tmp_path):
+    from adaptive.cat import CatConfig
+    from adaptive.cat.simulation import calibrate_exposure_control
+
+    bank = generate_synthetic_bank(items_per_competence=10, languages=("en",), seed=4)
+    control = calibrate_exposure_control(bank, CatConfig(), n_simulees=300, n_iterations=2,
+                                         check_simulees=300)
+    bank_path = bank.replace(exposure_control=control).save_json(tmp_path / "bank.json")
+    out = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate", str(bank_path), "-n", "100", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())          # rich wraps long lines
+    assert "the bank's stored parameters" in text and "calibrating" not in text
+    assert "Exposure by true theta band" in text and "tests stopped on precision" in text
+    report = json.loads((out / "report.json").read_text())
+    assert report["exposure_control"]["check"]["n_simulees"] == 300 and "parameters" not in report[
+        "exposure_control"]
+    assert len(report["exposure_by_band"]) == 5 and (out / "exposure_by_band.png").stat().st_size > 0
+    # other settings than those the parameters were calibrated for: calibrated afresh
+    res = runner.invoke(app, ["simulate", str(bank_path), "-n", "100", "--max-items", "20"])
+    assert res.exit_code == 0, res.output
+    assert "calibrated for other settings" in " ".join(res.output.split())

@@ -9,9 +9,12 @@ import adaptive.cat.engine as engine_mod
 from adaptive.cat import CatConfig, CatSession
 from adaptive.cat.engine import CatEngine
 from adaptive.cat.simulation import simulate
+from adaptive.cat.start import prior
 from adaptive.estimation import MultidimensionalPosterior, level_probabilities, level_probabilities_batch
 from adaptive.synthetic import generate_synthetic_bank
 from tests.cat.conftest import run_session
+
+SHRINK = CatConfig().prior_correlation_shrinkage      # the default prior: (1 - s) R + s I
 
 THETA = np.array([0.8, -0.4, 0.2, 1.2, -1.0])
 
@@ -50,7 +53,7 @@ def test_grid_posterior_matches_reference_estimator():
     s = run_session(CatSession(bank, CatConfig(exposure=None), seed=0), bank, THETA, rng)
     ids = [e["item_id"] for e in s.log]
     dims = bank.item_areas()[[bank.index_of(i) for i in ids]]
-    ref = MultidimensionalPosterior(np.zeros(5), bank.area_correlation).estimate(
+    ref = MultidimensionalPosterior(*prior(bank, bank.area_ids, None, 1.0, False, SHRINK)).estimate(
         bank.parameters(ids), dims, np.array([e["score"] for e in s.log]))
     prof = s.result().to_dict()["areas"]
     # tolerances: grid interpolation (step 0.05) of smooth score functions and the 1e-3 Newton stop
@@ -63,8 +66,8 @@ def test_grid_posterior_theta_matches_reference_on_mixed_models(bank):
     ids = [e["item_id"] for e in s.log if not e["is_pilot"]]
     dims = bank.item_areas()[[bank.index_of(i) for i in ids]]
     scores = np.array([e["score"] for e in s.log if not e["is_pilot"]])
-    ref = MultidimensionalPosterior(np.zeros(5), bank.area_correlation).estimate(bank.parameters(ids), dims,
-                                                                                 scores)
+    ref = MultidimensionalPosterior(*prior(bank, bank.area_ids, None, 1.0, False, SHRINK)).estimate(
+        bank.parameters(ids), dims, scores)
     np.testing.assert_allclose(s._engine.posterior.theta[0], ref.theta, atol=5e-3)
     # SEs: expected (engine) vs observed (reference) information differ for 3PL/GRM items, only slightly
     np.testing.assert_allclose(s._engine.posterior.se[0], ref.se, rtol=0.15)
@@ -146,7 +149,9 @@ def test_competence_spread_within_areas(bank):
 
 
 def test_se_stop(bank):
-    cfg = CatConfig(se_target=0.5, max_items=40, min_items=0, min_items_per_area=1, max_items_per_area=12)
+    # the prior with the bank's correlations (.6) as the thresholds below were set for
+    cfg = CatConfig(se_target=0.5, max_items=40, min_items=0, min_items_per_area=1, max_items_per_area=12,
+                    prior_correlation_shrinkage=0.0)
     sim = simulate(bank, cfg, n_simulees=300, seed=6, rescore=False)     # what the stopping rule saw
     early = sim.n_items < cfg.max_items
     assert early.mean() > 0.9 and sim.n_items.mean() < 25
@@ -155,7 +160,8 @@ def test_se_stop(bank):
 
 
 def test_classification_rule_shortens_the_test(bank):
-    base = CatConfig(se_target=0.3, max_items=40, min_items=5, min_items_per_area=1)
+    base = CatConfig(se_target=0.3, max_items=40, min_items=5, min_items_per_area=1,
+                     prior_correlation_shrinkage=0.0)
     plain = simulate(bank, base, n_simulees=300, seed=7)
     cfg = CatConfig(**{**base.to_dict(), "classification_threshold": 0.5})
     ruled = simulate(bank, cfg, n_simulees=300, seed=7, rescore=False)   # what the stopping rule saw

@@ -49,7 +49,8 @@ def test_report_contents(bank):
 
 
 def test_sympson_hetter_calibration_reaches_target_on_an_independent_run(bank):
-    cfg = CatConfig(se_target=0.3, max_items=20, min_items=20, max_items_per_area=4)
+    cfg = CatConfig(se_target=0.3, max_items=20, min_items=20, max_items_per_area=4,
+                    exposure="sympson-hetter")
     n, target = 400, 0.3
     sd = np.sqrt(target * (1 - target) / n)        # binomial SD of one exposure rate at the target: 0.023
     uncontrolled = simulate(bank, CatConfig(**{**cfg.to_dict(), "exposure": None}), n_simulees=n, seed=2)
@@ -87,8 +88,9 @@ def test_sympson_hetter_gives_the_largest_k_when_every_candidate_is_rejected():
 
 def test_d_optimal_needs_fewer_items_than_separate_cats_at_correlation_08():
     bank = generate_synthetic_bank(items_per_competence=16, languages=("en",), area_correlation=0.8, seed=13)
+    # the prior's correlation is the true one here (no shrinkage): the saving the correlation buys
     base = dict(se_target=0.4, max_items=75, max_items_per_area=15, min_items_per_area=1, min_items=5,
-                exposure=None)
+                exposure=None, prior_correlation_shrinkage=0.0)
     multi = simulate(bank, CatConfig(**base), n_simulees=300, seed=1)
     separate = simulate(bank, CatConfig(**base, independent_areas=True, selection="max-info"), n_simulees=300,
                         seed=1)

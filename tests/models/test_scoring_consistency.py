@@ -54,7 +54,7 @@ def test_predict_on_the_exported_log_reproduces_every_diagnostic_result(api, ban
     # CAT with pilot slots would have them: they must not move any estimate
     pilots = [it.id for it in bank_v1.items if it.status == "pilot"]
     assert pilots
-    extra = [(learner, item, k % 2, sid, None) for k, (sid, (learner, _)) in enumerate(results.items())
+    extra = [(learner, item, k % 2, sid, None, None) for k, (sid, (learner, _)) in enumerate(results.items())
              for item in pilots[k : k + 2]]
     log = pd.concat([log, pd.DataFrame(extra, columns=log.columns)], ignore_index=True)
 
@@ -90,7 +90,8 @@ def test_session_result_is_the_estimator_on_its_log(cat_bank, config):
     s = run_session(CatSession(cat_bank, config, seed=3), cat_bank, np.array([0.5, -1.0, 0.2, 1.1, 0.0]), rng)
     direct = estimate_profile(cat_bank, [e["item_id"] for e in s.log], [e["score"] for e in s.log],
                               areas=s.areas, prior_sd=config.prior_sd,
-                              independent_areas=config.independent_areas)
+                              independent_areas=config.independent_areas,
+                              prior_correlation_shrinkage=config.prior_correlation_shrinkage)
     assert s.result().to_dict() == direct.to_dict()
     # the CAT's running (grid-kernel) estimate is close to the scoring of record, not the same code (its
     # SE uses expected information, the Laplace SE the observed curvature: they differ for 3PL/GRM items)

@@ -86,7 +86,8 @@ def test_item_bank_run_records_params_metrics_artifacts(home, small_bank, tmp_pa
     report_copy = artifact_paths(model_dir)["calibration_report"] / "report.md"
     assert report_copy.read_text() == "# calibration report\n"
     sig = mlflow.models.get_model_info(f"models:/{ITEM_BANK_MODEL}/{version}").signature
-    assert sig.inputs.input_names() == ["person_id", "item_id", "response", "session_id", "administered_at"]
+    assert sig.inputs.input_names() == ["person_id", "item_id", "response", "session_id", "administered_at",
+                                        "answer"]
     assert sig.inputs.required_input_names() == ["person_id", "item_id", "response"]
 
 

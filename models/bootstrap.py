@@ -43,6 +43,10 @@ SLOPE_PRIOR = (0.0, 0.5)
 # ``python -m models.bootstrap --retune``): tuning is a third of a bootstrap and gives the same answer on
 # the same data, so a world whose fingerprint matches skips the search and serves the same model.
 DEMO_TUNING = Path(__file__).resolve().parent / "data" / "demo_tuning.json"
+# The same for the exposure control of the default demo bank (``python -m models.bootstrap
+# --record-exposure HOME`` records it from a bootstrapped home): a bank and settings whose fingerprint
+# matches get the recorded parameters, anything else is calibrated (about half a bootstrap otherwise).
+DEMO_EXPOSURE = Path(__file__).resolve().parent / "data" / "demo_exposure.json"
 
 
 @dataclass
@@ -184,10 +188,11 @@ def bank_can_hold(bank, config, target: float = EXPOSURE_TARGET) -> bool:
 
 
 def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: int = 2000,
-                           target: float = EXPOSURE_TARGET):
+                           target: float = EXPOSURE_TARGET, recorded: Path | None = DEMO_EXPOSURE):
     """``bank`` with the conditional Sympson-Hetter parameters of the service's default CAT configuration
     (``adaptive.cat.CatConfig()``) stored in it, or unchanged (said on the console) when it is too small
-    to hold ``target``; the service then falls back to randomesque."""
+    to hold ``target``; the service then falls back to randomesque. Parameters recorded in ``recorded``
+    for the same fingerprint (bank, settings, target, simulees, seed) are reused instead of calibrated."""
     from adaptive.cat import CatConfig
     from adaptive.cat.simulation import calibrate_exposure_control
 
@@ -197,8 +202,38 @@ def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: in
                       f"with "
                       f"tests of up to {config.max_items} items; the service will use randomesque")
         return bank
-    control = calibrate_exposure_control(bank, config, target=target, n_simulees=n_simulees, seed=seed)
+    fingerprint = exposure_fingerprint(bank, config, target, n_simulees, seed)
+    control = known_record(recorded, fingerprint, "exposure_control") if recorded else None
+    if control is None:
+        control = calibrate_exposure_control(bank, config, target=target, n_simulees=n_simulees, seed=seed)
     return bank.replace(exposure_control=control)
+
+
+def exposure_fingerprint(bank, config, target: float, n_simulees: int, seed: int) -> str:
+    """SHA-256 of what the exposure control's calibration depends on: the bank's items, areas and
+    correlation (not its name, provenance or any stored control), the CAT settings, the target, the number
+    of simulees and the seed."""
+    data = {k: v for k, v in bank.to_dict().items() if k not in ("exposure_control", "provenance", "name")}
+    blob = json.dumps({"bank": data, "config": config.to_dict(), "target": target, "n_simulees": n_simulees,
+                       "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def record_exposure(home: str | Path, path: Path = DEMO_EXPOSURE, seed: int = 0,
+                    n_simulees: int = 2000) -> dict:
+    """Record the exposure control a bootstrap stored with the demo bank of ``home`` in ``path``."""
+    from adaptive.cat import CatConfig
+    from adaptive.itembank import ItemBank
+
+    bank = ItemBank.load_json(Path(home) / DEMO_DIR / "bank_calibrated.json")
+    if not bank.exposure_control:
+        raise SystemExit(f"{home}: the demo bank holds no exposure control to record")
+    record = {"fingerprint": exposure_fingerprint(bank, CatConfig(), EXPOSURE_TARGET, n_simulees, seed),
+              "exposure_control": bank.exposure_control,
+              "made_by": "python -m models.bootstrap --record-exposure HOME"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return record
 
 
 def _progress(enabled: bool, console: Console):
@@ -423,11 +458,17 @@ def tuning_fingerprint(files: dict[str, Path], seed: int) -> str:
 
 def known_tuning(fingerprint: str, path: Path = DEMO_TUNING) -> dict | None:
     """The tuned parameters recorded for a world with this fingerprint, or None (then tuning runs)."""
+    return known_record(path, fingerprint, "tuned_params")
+
+
+def known_record(path: Path, fingerprint: str, field: str):  # noqa: ANN201 - the recorded JSON value
+    """``field`` of the record in ``path`` if it was made for ``fingerprint``, else None (then the search
+    or calibration it stands for runs)."""
     try:
-        recorded = json.loads(path.read_text())
+        recorded = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
-    return recorded["tuned_params"] if recorded.get("fingerprint") == fingerprint else None
+    return recorded.get(field) if recorded.get("fingerprint") == fingerprint else None
 
 
 def retune_demo(path: Path = DEMO_TUNING, seed: int = 0, n_learners: int = 2000,
@@ -491,6 +532,11 @@ def _print_summary(console: Console, result: BootstrapResult, tracking_uri: str)
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:] != ["--retune"]:
-        raise SystemExit("usage: python -m models.bootstrap --retune   (re-records " + str(DEMO_TUNING) + ")")
-    print(json.dumps(retune_demo(), indent=2))
+    if sys.argv[1:2] == ["--record-exposure"] and len(sys.argv) == 3:
+        print(record_exposure(sys.argv[2])["fingerprint"])
+    elif sys.argv[1:] == ["--retune"]:
+        print(json.dumps(retune_demo(), indent=2))
+    else:
+        raise SystemExit("usage: python -m models.bootstrap --retune   (re-records " + str(DEMO_TUNING) + ")\n"
+                         "       python -m models.bootstrap --record-exposure HOME   (re-records "
+                         + str(DEMO_EXPOSURE) + " from a bootstrapped HOME)")

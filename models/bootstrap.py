@@ -537,6 +537,6 @@ if __name__ == "__main__":
     elif sys.argv[1:] == ["--retune"]:
         print(json.dumps(retune_demo(), indent=2))
     else:
-        raise SystemExit("usage: python -m models.bootstrap --retune   (re-records " + str(DEMO_TUNING) + ")\n"
-                         "       python -m models.bootstrap --record-exposure HOME   (re-records "
-                         + str(DEMO_EXPOSURE) + " from a bootstrapped HOME)")
+        raise SystemExit(f"usage: python -m models.bootstrap --retune   (re-records {DEMO_TUNING})\n"
+                         f"       python -m models.bootstrap --record-exposure HOME   (re-records "
+                         f"{DEMO_EXPOSURE} from a bootstrapped HOME)")

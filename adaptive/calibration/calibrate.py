@@ -177,20 +177,29 @@ def area_correlation(fits: dict[str, AreaFit], min_overlap: int = 30) -> tuple[n
         v = np.var(cal.eap_)
         rel[a] = float(v / (v + np.mean(cal.eap_sd_**2)))  # empirical EAP reliability
         eap[a] = pd.Series(cal.eap_, index=cal.person_ids_)
-    n_pairs = {}
+    n_pairs, ci95 = {}, {}
     for i in range(D):
         for j in range(i + 1, D):
+            pair = f"{areas[i]}-{areas[j]}"
             both = eap[areas[i]].index.intersection(eap[areas[j]].index)
-            n_pairs[f"{areas[i]}-{areas[j]}"] = int(len(both))
+            n_pairs[pair] = int(len(both))
             if len(both) < min_overlap:
                 r = 0.0
+                ci95[pair] = [-0.99, 0.99]  # not estimable: anything
             else:
                 r = np.corrcoef(eap[areas[i]][both], eap[areas[j]][both])[0, 1]
-                r = r / np.sqrt(rel[areas[i]] * rel[areas[j]])
+                # Fisher's z interval of the observed correlation, disattenuated like the estimate (the
+                # reliabilities taken as known: the interval is, if anything, a little too narrow)
+                z, half = np.arctanh(np.clip(r, -0.999, 0.999)), 1.959964 / np.sqrt(len(both) - 3)
+                scale = np.sqrt(rel[areas[i]] * rel[areas[j]])
+                ci95[pair] = [float(np.clip(np.tanh(z - half) / scale, -0.99, 0.99)),
+                              float(np.clip(np.tanh(z + half) / scale, -0.99, 0.99))]
+                r = r / scale
             R[i, j] = R[j, i] = float(np.clip(r, -0.99, 0.99))
     return _nearest_correlation(R) if D > 1 else R, {
         "reliability": rel,
         "n_persons_per_pair": n_pairs,
+        "ci95": ci95,
         "method": "EAP correlation / sqrt(rel_i rel_j)",
     }
 
@@ -409,6 +418,8 @@ def calibrate_bank(
         "chosen_models": ", ".join(f"{a}:{_model_summary(f)}" for a, f in fits.items()),
     }
     bank.provenance["area_correlation_method"] = corr_info["method"]
+    # its uncertainty, for the multidimensional prior's shrinkage to be judged against (issue 14)
+    bank.provenance["area_correlation_ci95"] = corr_info["ci95"]
     try:  # a long fit is never thrown away: the problem is reported (and ItemBank.load_json would refuse)
         bank.validate()
         problem = None

@@ -247,6 +247,13 @@ def write_report(result, out_dir) -> Path:
         ),
         "",
     ]
+    ci = (result.bank.provenance or {}).get("area_correlation_ci95") or {}
+    if ci:
+        md += ["95% intervals (Fisher's z of the EAP correlation, disattenuated; reliabilities taken as "
+               "known). The CAT's prior shrinks the correlations towards 0 (`prior_correlation_shrinkage`) "
+               "so that an overestimate of this size does not overstate precision.", "",
+               markdown_table(pd.DataFrame([{"areas": k, "low": lo, "high": hi}
+                                            for k, (lo, hi) in ci.items()]), index=False), ""]
     for note in reversed(result.notes):
         md.insert(2, f"**Note:** {note}\n")
     if result.validation_error:

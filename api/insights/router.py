@@ -196,13 +196,22 @@ def pathways(
     limit: Limit = 200,
     principal: Principal = Depends(require(None)),
 ) -> Any:
-    from api.routers.learners import model_learner_key
+    from api.persistence.catalogue import served_bundle
+    from api.persistence.learners import find_learner
+    from api.routers.learners import _targets, model_learner_key
 
     units = _allowed_units(db, principal, "pathways", table)
     min_size = _min_group_size(services, min_group_size)
     data = load_organisation(db, principal.org_id)
-    paths, since = recommended_pathways(data, _roles(services),
-                                        lambda lid: model_learner_key(principal, lid))
+    bundle = served_bundle(db, principal.org_id, _roles(services))  # the organisation's live catalogue
+
+    def targets_for(lid: str):  # noqa: ANN202 - as /pathway: current role profile and objectives
+        learner = find_learner(db, principal.org_id, lid)
+        targets = _targets(db, principal, learner, learner.role, False, bundle)[0] if learner else None
+        return None if targets is None else targets.levels
+
+    paths, since = recommended_pathways(data, bundle, lambda lid: model_learner_key(principal, lid),
+                                        targets_for)
     plans = {p["learner_id"]: p["steps"] for p in stored_plans(db, principal.org_id)}
     # a stored plan is the pathway (issue 18): every completion of its steps counts, hidden steps do not
     paths.update(plans)

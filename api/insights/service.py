@@ -51,11 +51,14 @@ def load_organisation(db: Session, org_id: int, *, events: bool = True) -> Organ
     return OrganisationData(learners, diagnostics, frame)
 
 
-def recommended_pathways(data: OrganisationData, bundle, learner_key) -> tuple[dict, dict]:  # noqa: ANN001
+def recommended_pathways(data: OrganisationData, bundle, learner_key,  # noqa: ANN001
+                         targets_for=None) -> tuple[dict, dict]:  # noqa: ANN001
     """Each learner's pathway as recommended from their latest diagnostic, and when (its finish time).
 
     The pathway is rebuilt from the events *before* that diagnostic, so completing a step later does not
-    remove it from the pathway (the learner's own pathway endpoint drops completed steps instead)."""
+    remove it from the pathway (the learner's own pathway endpoint drops completed steps instead).
+    ``targets_for(learner_id)``: the learner's live required levels (``{competence: level}``, their
+    role's current profile and objectives) as ``/pathway`` uses them, or None for the bundle's."""
     latest: dict[str, dict] = {}
     for d in data.diagnostics:            # ordered by finish time: the last one wins
         latest[d["learner_id"]] = d
@@ -67,7 +70,9 @@ def recommended_pathways(data: OrganisationData, bundle, learner_key) -> tuple[d
         before = ev[(ev["learner_id"] == lid) & (ev["timestamp"] <= d["finished_at"])]
         live = [(c, e, 1.0 if pd.isna(v) else float(v))
                 for c, e, v in zip(before["content_id"], before["event"], before["value"], strict=True)]
-        steps = bundle.pathway(learner_key(lid), d["profile"], role.get(lid), events=live or None)
+        targets = targets_for(lid) if targets_for is not None else None
+        steps = bundle.pathway(learner_key(lid), d["profile"], role.get(lid), events=live or None,
+                               targets=targets)
         pathways[lid] = [s.content_id for s in steps]
         since[lid] = d["finished_at"]
     return pathways, since

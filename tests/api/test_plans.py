@@ -423,3 +423,21 @@ def test_a_proposal_is_the_pathway_with_objectives_and_the_live_catalogue(api, b
     [new] = [s for s in prop["steps"] if s["content_id"] == "NEW-9"]
     assert new["competence"] == "4.2" and "objective" in new["reason"]
     assert any(g["competence"] == "4.2" and g["from"] == "objective" for g in pathway["gaps"])
+
+
+def test_insights_measure_a_learner_without_a_plan_against_the_pathway_their_objectives_give(api, bank_v1):
+    """Without a plan, insights measure the pathway `/pathway` gives: the role's current profile and the
+    learner's objectives, not the requirements the recommender was trained with."""
+    platform = _key(api, "org-a", PLATFORM)
+    sup = _key(api, "org-a", ["supervisor"], units=["tax-office"])
+    _diagnose(api, api.a_diag, bank_v1, "emp-3", -1.5, seed=11)
+    before = len(api.client.get("/v1/learners/emp-3/pathway", headers=_h(platform)).json()["steps"])
+    r = api.client.put("/v1/learners/emp-3", headers=api.a, json={
+        "role": "clerk", "unit": "tax-office",
+        "objectives": [{"competence": c, "target_level": 8} for c in ("4.2", "5.3", "1.3")]})
+    assert r.status_code in (200, 201), r.text
+    live = len(api.client.get("/v1/learners/emp-3/pathway", headers=_h(platform)).json()["steps"])
+    assert live > before  # the objectives add steps
+    rows = api.client.get("/v1/insights/pathways", headers=_h(sup), params={"table": "learners"}).json()
+    [row] = [x for x in rows["items"] if x["learner_id"] == "emp-3"]
+    assert (row["pathway"], row["n_steps"]) == ("recommended", live)

@@ -131,14 +131,18 @@ def test_blend_weights_learned_on_validation_never_below_the_best_component(worl
     comps = ["ease", "rp3beta", "role-popularity"]
     params, table = learn_blend_weights(fit, inner.test, comps, {"ease": {"l2": 200.0}})
     assert params["components"] == comps and any(params["weights"])
-    singles = [table[(table[c] == 1.0) & (table.drop(columns=[c, "ndcg@10"]).sum(axis=1) == 0)]["ndcg@10"]
+    weights = table[comps]
+    singles = [table[(weights[c] == 1.0) & (weights.drop(columns=[c]).sum(axis=1) == 0)]["ndcg@10"]
                for c in comps]
     best_single = max(float(s.iloc[0]) for s in singles)
-    chosen = table[np.all([table[c] == w for c, w in zip(comps, params["weights"], strict=True)], axis=0)]
+    assert params["normalise"] in set(table["normalise"])
+    chosen = table[np.all([table[c] == w for c, w in zip(comps, params["weights"], strict=True)]
+                          + [table["normalise"] == params["normalise"]], axis=0)]
     assert float(chosen["ndcg@10"].iloc[0]) >= best_single
     # the learned blend, refitted on the outer training split, is a ranker like any other
     train = Interactions.from_events(outer.train, world.catalogue, world.roles, world.learners)
-    blend = BlendRanker([EASERanker(l2=200.0), RP3betaRanker(), RolePopularityRanker()], params["weights"])
+    blend = BlendRanker([EASERanker(l2=200.0), RP3betaRanker(), RolePopularityRanker()], params["weights"],
+                        params["normalise"])
     res = evaluate(blend, train, outer.test, ks=(10,), n_boot=100)
     pop = evaluate(PopularityRanker(), train, outer.test, ks=(10,), n_boot=100)
     assert res.summary["ndcg@10_ci_low"] > pop.summary["ndcg@10_ci_high"]

@@ -98,3 +98,27 @@ def test_unknown_mode_is_refused(tiny, bundles):
     learners = SimulatedLearners.from_world(tiny, n=2, max_gap=8)
     with pytest.raises(ValueError, match="mode"):
         simulate(bundles["gap"], learners, budget=3, mode="walk")
+
+
+def test_study_command_writes_table_plot_and_one_mlflow_run_per_ranker_and_mode(tmp_path):
+    from experiments.pathway_simulation import main
+    from models import tracking
+
+    out = main(["--learners", "300", "--items", "250", "--simulated", "20", "--max-gap", "10",
+                "--rankers", "gap", "--checkpoints", "5,10", "--no-tune", "--n-boot", "50",
+                "--home", str(tmp_path / "home"), "--out", str(tmp_path / "out")])
+    summary = out["summary"]
+    # popularity is always simulated as the baseline
+    assert sorted(zip(summary["ranker"], summary["mode"], strict=True)) == [
+        ("gap", "pathway"), ("gap", "ranking"), ("popularity", "pathway"), ("popularity", "ranking")]
+    assert (summary.loc[summary["ranker"] == "popularity", "diff@10"] == 0).all()
+    assert (tmp_path / "out" / "summary.csv").exists() and out["plot"].stat().st_size > 10_000
+    client = tracking.client()
+    exp = client.get_experiment_by_name("pathway-simulation")
+    runs = client.search_runs([exp.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == ["gap:pathway", "gap:ranking", "popularity:pathway",
+                                                      "popularity:ranking"]
+    by_name = {r.info.run_name: r for r in runs}
+    row = summary[(summary["ranker"] == "gap") & (summary["mode"] == "ranking")].iloc[0]
+    assert by_name["gap:ranking"].data.metrics["reached_at_10"] == pytest.approx(row["reached@10"])
+    assert by_name["gap:ranking"].data.params["dropout"] == "0.02"

@@ -56,6 +56,16 @@ def _load_inputs(
     return cat, rol, lrn, ev
 
 
+RATINGS_HELP = ("rated events: 'centred' (stars minus 3, ratings at or below 3 add nothing: dropped) or "
+                "'graded' (every rating a positive, confidence rising with the stars)")
+
+
+def _weights(ratings: str):
+    from recommender.interactions import EventWeights
+
+    return EventWeights(ratings=ratings)
+
+
 def _names(names: str | None) -> list[str] | None:
     return [n.strip() for n in names.split(",")] if names else None
 
@@ -135,18 +145,20 @@ def train(
     test_share: float = typer.Option(None, "--test-share", help=TEST_SHARE_HELP),
     sep: str = typer.Option(None, "--sep", help=SEP_HELP),
     names: str = typer.Option(None, "--names", help=NAMES_HELP),
+    ratings: str = typer.Option("centred", "--ratings", help=RATINGS_HELP),
 ):
     """Tune on validation, evaluate on test, refit on everything, save a RecommenderBundle."""
     from recommender.training import train_bundle
 
     try:
+        weights = _weights(ratings)  # a bad --ratings fails before any file is read
         cat, rol, lrn, ev = _load_inputs(
             data, catalogue, roles, learners, events, _rename(column), sep, names
         )
         test = _read_test(test_events, _rename(column), sep, names)
         bundle, metrics = train_bundle(
             cat, rol, ev, lrn, ranker=ranker, seed=seed, split=split, tune=not no_tune, progress=True,
-            test_events=test, test_share=test_share,
+            test_events=test, test_share=test_share, weights=weights,
         )
         bundle.save(out)
     except (DigipathError, ValueError) as exc:
@@ -200,11 +212,13 @@ def evaluate(
     test_share: float = typer.Option(None, "--test-share", help=TEST_SHARE_HELP),
     sep: str = typer.Option(None, "--sep", help=SEP_HELP),
     names: str = typer.Option(None, "--names", help=NAMES_HELP),
+    ratings: str = typer.Option("centred", "--ratings", help=RATINGS_HELP),
 ):
     """Compare rankers on one split: prints a table, writes metrics.json/CSV and a plot."""
     from recommender.experiment import run_comparison
 
     try:
+        weights = _weights(ratings)  # a bad --ratings fails before any file is read
         cat, rol, lrn, ev = _load_inputs(
             data, catalogue, roles, learners, events, _rename(column), sep, names
         )
@@ -228,6 +242,7 @@ def evaluate(
             test_events=test,
             test_share=test_share,
             blend_components=[c.strip() for c in blend.split(",") if c.strip()],
+            weights=weights,
         )
     except (DigipathError, ValueError) as exc:
         _fail(exc)

@@ -328,7 +328,8 @@ def _build(spec: dict) -> Ranker:
     if spec["kind"] == "hybrid":
         return HybridRanker(cf=_build(spec["cf"]), gap=_build(spec["gap"]), **spec["params"])
     if spec["kind"] == "blend":
-        return BlendRanker([_build(part) for part in spec["parts"]], spec["params"]["weights"])
+        return BlendRanker([_build(part) for part in spec["parts"]], spec["params"]["weights"],
+                           spec["params"].get("normalise", "max"))  # bundles saved before it: "max"
     if spec["kind"] == "item-knn":
         return make_ranker("item-knn", **spec["params"])
     return make_ranker(spec["kind"], **spec["params"])

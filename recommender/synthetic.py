@@ -76,6 +76,9 @@ class SyntheticWorld:
     true_levels: np.ndarray
     events: pd.DataFrame
     params: dict = field(default_factory=dict)
+    # the generator's hidden variables (learner ``taste``; item ``appeal``, ``item_taste``): what a
+    # simulation needs to let learners behave as the world says (recommender.simulation)
+    latent: dict = field(default_factory=dict)
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write catalogue/roles/learners/events CSVs and profiles.json; returns the paths."""
@@ -325,7 +328,8 @@ def generate_world(
         "behaviour": BEHAVIOUR,
         "framework_version": fw.version,
     }
-    return SyntheticWorld(catalogue, roles, learners, profiles, true, events, params)
+    latent = {"taste": taste, "appeal": appeal, "item_taste": item_taste}
+    return SyntheticWorld(catalogue, roles, learners, profiles, true, events, params, latent)
 
 
 def movielens_like_ratings(n_users: int = 900, n_items: int = 1600, mean_ratings: float = 100.0, seed=0):

@@ -36,7 +36,7 @@ from recommender.rankers import (
     RP3betaRanker,
     make_ranker,
 )
-from recommender.rankers.blend import DEFAULT_COMPONENTS
+from recommender.rankers.blend import DEFAULT_COMPONENTS, NORMALISATIONS, normalise_rows
 from recommender.splits import external_split, make_split, split_options
 
 log = logging.getLogger(__name__)
@@ -171,12 +171,13 @@ EASE_GRID = {"l2": (10.0, 50.0, 200.0, 500.0, 2000.0, 8000.0)}
 RP3_GRID = {"beta": (0.0, 0.2, 0.4, 0.6, 0.8), "alpha": (0.5, 0.75, 1.0, 1.5), "K": (50, 200, 800)}
 RP3_START = {"alpha": 1.0, "beta": 0.4, "K": 200}
 BPR_GRID = {
-    "learning_rate": (0.005, 0.02, 0.05, 0.1),
-    "regularization": (0.0001, 0.001, 0.01, 0.1),
-    "factors": (32, 64, 128),
+    "learning_rate": (0.01, 0.02, 0.05, 0.1),
+    "regularization": (0.01, 0.03, 0.1, 0.3),
+    "factors": (16, 32, 64),
+    "negatives": ("uniform", "popularity"),
 }
-BPR_START = {"learning_rate": 0.05, "regularization": 0.01, "factors": 64}
-BPR_EPOCHS = {"step": 20, "max": 400, "patience": 2}
+BPR_START = {"learning_rate": 0.05, "regularization": 0.03, "factors": 32, "negatives": "uniform"}
+BPR_EPOCHS = {"step": 10, "max": 300, "patience": 3}
 
 
 def tune_ease(fit, val_events, grid=None, metric="ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
@@ -199,7 +200,9 @@ def tune_bpr(
     seed=0,
     epochs: dict | None = None,
 ) -> tuple[dict, pd.DataFrame]:
-    """BPR: learning rate, regularisation and factors by coordinate search; for every setting the
+    """BPR: learning rate, regularisation, factors, then the negative sampler by coordinate search
+    (see :class:`~recommender.rankers.cf.BPRRanker`: implicit's popularity-weighted sampler kept BPR at
+    the popularity ranking on our data); for every setting the
     number of epochs by early stopping on validation (train ``step`` epochs at a time, stop after
     ``patience`` steps without improvement or at ``max``, keep the best epoch count)."""
     ep = {**BPR_EPOCHS, **(epochs or {})}
@@ -207,9 +210,11 @@ def tune_bpr(
 
     def score(p):
         ranker = BPRRanker(**p, iterations=ep["step"], seed=seed).fit(fit)
-        best, best_epochs, waited = _validation_score(ranker, fit, val_events, metric, k), ep["step"], 0
+        # fitted=True: score the model as trained so far (evaluate would otherwise refit it from scratch)
+        best = _validation_score(ranker, fit, val_events, metric, k, fitted=True)
+        best_epochs, waited = ep["step"], 0
         while ranker.iterations + ep["step"] <= ep["max"] and waited < ep["patience"]:
-            value = _validation_score(ranker.train_more(ep["step"]), fit, val_events, metric, k)
+            value = _validation_score(ranker.train_more(ep["step"]), fit, val_events, metric, k, fitted=True)
             if value > best:
                 best, best_epochs, waited = value, ranker.iterations, 0
             else:
@@ -266,11 +271,14 @@ def learn_blend_weights(
     metric: str = "ndcg@10",
     seed=0,
     grid=BLEND_WEIGHTS,
-    rounds: int = 2,
+    rounds: int = 3,
+    normalisations=NORMALISATIONS,
 ) -> tuple[dict, pd.DataFrame]:
-    """Blend weights by coordinate ascent on validation: start from the best single component (weight 1,
-    others 0), then ``rounds`` passes trying every weight in ``grid`` for each component in turn.
-    Component scores are computed once (a seeded sample of ``BLEND_LEARNERS`` validation learners)."""
+    """Blend weights and score normalisation by coordinate ascent on validation. For each normalisation
+    (see :mod:`recommender.rankers.blend`): start from the best single component (weight 1, others 0),
+    then ``rounds`` passes trying every weight in ``grid`` for each component in turn; the best
+    (normalisation, weights) on validation wins. Component scores are computed once per normalisation
+    (a seeded sample of ``BLEND_LEARNERS`` validation learners)."""
     if not components:
         raise ValueError("a blend needs at least one component that can use these data")
     tuned = tuned or {}
@@ -281,29 +289,38 @@ def learn_blend_weights(
         pick = np.sort(np.random.default_rng(seed).choice(len(rows), BLEND_LEARNERS, replace=False))
         rows, rel = rows[pick], [rel[i] for i in pick]
     batch = LearnerBatch.from_rows(fit, rows)
-    parts = [p.astype(np.float32) for p in blend.component_scores(batch)]
+    raw = [c.score(batch) for c in blend.components]
     trials: dict[tuple, float] = {}
-
-    def value(weights) -> float:
-        key = tuple(float(w) for w in weights)
-        if key not in trials:
-            ids, _ = blend.top_k(batch, k, exclude=batch.history, scores=blend.combine(parts, key))
-            trials[key] = float(per_learner_metrics(ids, rel, ks=(k,))[f"{name}@{k}"].mean())
-        return trials[key]
-
     n = len(components)
-    singles = [value([1.0 if j == i else 0.0 for j in range(n)]) for i in range(n)]
-    weights = [1.0 if j == int(np.argmax(singles)) else 0.0 for j in range(n)]
-    for _ in range(rounds):
-        for i in range(n):
-            options = [weights[:i] + [w] + weights[i + 1 :] for w in grid]
-            options = [o for o in options if any(o)]
-            weights = max(options, key=lambda o: (value(o), -sum(o)))
+    best_norm, best_weights = None, None
+    for how in normalisations:
+        parts = [normalise_rows(p, how).astype(np.float32) for p in raw]
+
+        def value(weights, how=how, parts=parts) -> float:
+            key = (how, *(float(w) for w in weights))
+            if key not in trials:
+                ids, _ = blend.top_k(batch, k, exclude=batch.history, scores=blend.combine(parts, key[1:]))
+                trials[key] = float(per_learner_metrics(ids, rel, ks=(k,))[f"{name}@{k}"].mean())
+            return trials[key]
+
+        singles = [value([1.0 if j == i else 0.0 for j in range(n)]) for i in range(n)]
+        weights = [1.0 if j == int(np.argmax(singles)) else 0.0 for j in range(n)]
+        for _ in range(rounds):
+            before = list(weights)
+            for i in range(n):
+                options = [weights[:i] + [w] + weights[i + 1 :] for w in grid]
+                options = [o for o in options if any(o)]
+                weights = max(options, key=lambda o: (value(o), -sum(o)))
+            if weights == before:
+                break
+        if best_weights is None or value(weights) > trials[(best_norm, *best_weights)]:
+            best_norm, best_weights = how, [float(w) for w in weights]
     table = pd.DataFrame(
-        [{**dict(zip(components, key, strict=True)), metric: v} for key, v in trials.items()]
+        [{"normalise": key[0], **dict(zip(components, key[1:], strict=True)), metric: v}
+         for key, v in trials.items()]
     )
     table = table.sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
-    return {"components": list(components), "weights": weights}, table
+    return {"components": list(components), "weights": best_weights, "normalise": best_norm}, table
 
 
 def build_ranker(name: str, params: dict | None = None, seed=0, hybrid_params: dict | None = None,
@@ -314,7 +331,7 @@ def build_ranker(name: str, params: dict | None = None, seed=0, hybrid_params: d
     if name == "blend":
         parts = params.get("components") or list(DEFAULT_COMPONENTS)
         members = [build_ranker(n, (tuned or {}).get(n), seed) for n in parts]
-        return BlendRanker(members, params.get("weights"))
+        return BlendRanker(members, params.get("weights"), params.get("normalise", "z"))
     if name in ("als", "bpr"):
         params.setdefault("seed", seed)
     if name == "hybrid":

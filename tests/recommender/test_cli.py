@@ -154,6 +154,22 @@ def test_random_split_share_semicolons_and_rated_weighting_counted(tmp_path):
     assert train["dropped"] + test["dropped"] == at_or_below_3
     assert train["events"] + test["events"] == len(log)
     assert f"{train['dropped']:,} dropped by the weighting" in " ".join(res.output.split())
+    # ratings as graded implicit feedback: every rating stays, re-weighted by its stars
+    graded = tmp_path / "graded"
+    res = runner.invoke(app, [
+        "evaluate", "--events", str(path), "--split", "random", "--test-share", "0.25", "--out", str(graded),
+        "--rankers", "popularity", "--no-mlflow", "--column", "user=learner_id",
+        "--column", "item=content_id", "--column", "rating=value", "--ratings", "graded",
+    ])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((graded / "metrics.json").read_text())
+    train, test = metrics["weighting"]["train"], metrics["weighting"]["test"]
+    assert train["dropped"] + test["dropped"] == 0 and train["pairs_dropped"] + test["pairs_dropped"] == 0
+    # 1.5 x stars / 3 is exactly 1 for 2 stars only: those are kept as is, the rest re-weighted
+    assert train["kept"] + test["kept"] == int((log["rating"] == 2).sum())
+    assert train["changed"] + test["changed"] == int((log["rating"] != 2).sum())
+    res = runner.invoke(app, ["evaluate", "--events", str(path), "--ratings", "stars", "--no-mlflow"])
+    assert res.exit_code == 1 and "ratings must be one of" in res.output
 
 
 def test_train_on_own_split_with_ease_serves_it(tmp_path):

@@ -12,7 +12,7 @@ from recommender.data import Catalogue
 from recommender.evaluation import evaluate
 from recommender.interactions import Interactions
 from recommender.profiles import LearnerBatch
-from recommender.rankers import EASERanker, PopularityRanker, RP3betaRanker
+from recommender.rankers import BPRRanker, EASERanker, PopularityRanker, RP3betaRanker
 from recommender.splits import temporal_last_n_split
 from recommender.training import coordinate_search, tune_bpr, tune_ease
 
@@ -131,14 +131,18 @@ def test_blend_weights_learned_on_validation_never_below_the_best_component(worl
     comps = ["ease", "rp3beta", "role-popularity"]
     params, table = learn_blend_weights(fit, inner.test, comps, {"ease": {"l2": 200.0}})
     assert params["components"] == comps and any(params["weights"])
-    singles = [table[(table[c] == 1.0) & (table.drop(columns=[c, "ndcg@10"]).sum(axis=1) == 0)]["ndcg@10"]
+    weights = table[comps]
+    singles = [table[(weights[c] == 1.0) & (weights.drop(columns=[c]).sum(axis=1) == 0)]["ndcg@10"]
                for c in comps]
     best_single = max(float(s.iloc[0]) for s in singles)
-    chosen = table[np.all([table[c] == w for c, w in zip(comps, params["weights"], strict=True)], axis=0)]
+    assert params["normalise"] in set(table["normalise"])
+    chosen = table[np.all([table[c] == w for c, w in zip(comps, params["weights"], strict=True)]
+                          + [table["normalise"] == params["normalise"]], axis=0)]
     assert float(chosen["ndcg@10"].iloc[0]) >= best_single
     # the learned blend, refitted on the outer training split, is a ranker like any other
     train = Interactions.from_events(outer.train, world.catalogue, world.roles, world.learners)
-    blend = BlendRanker([EASERanker(l2=200.0), RP3betaRanker(), RolePopularityRanker()], params["weights"])
+    blend = BlendRanker([EASERanker(l2=200.0), RP3betaRanker(), RolePopularityRanker()], params["weights"],
+                        params["normalise"])
     res = evaluate(blend, train, outer.test, ks=(10,), n_boot=100)
     pop = evaluate(PopularityRanker(), train, outer.test, ks=(10,), n_boot=100)
     assert res.summary["ndcg@10_ci_low"] > pop.summary["ndcg@10_ci_high"]
@@ -158,3 +162,50 @@ def test_als_search_never_chooses_a_collapsed_model(world):
     # lambda = 1e7 shrinks every learner factor to ~0: only the popularity fallback would be left
     assert bool(table.loc[table["regularization"] == 1e7, "collapsed"].iloc[0])
     assert params["regularization"] < 1e7 and "collapsed" not in params
+
+
+def _planted_blocks(seed=0, n_users=300, n_items=120):
+    """Two taste groups, each liking its own half of the catalogue; item popularity is Zipf-like inside
+    each half, so global popularity says nothing about which half a learner likes."""
+    rng = np.random.default_rng(seed)
+    half = n_items // 2
+    pop = 1.0 / np.arange(1, half + 1) ** 0.8
+    rows = []
+    for u in range(n_users):
+        g = u % 2
+        items = rng.choice(half, size=12, replace=False, p=pop / pop.sum()) + g * half
+        rows += [(f"u{u}", f"c{j}") for j in items]
+    frame = pd.DataFrame(rows, columns=["learner_id", "content_id"])
+    return frame.assign(event="viewed", value=1.0, timestamp=np.arange(len(frame), dtype=float),
+                        event_id=[f"e{i}" for i in range(len(frame))]), [f"c{j}" for j in range(n_items)]
+
+
+def test_bpr_recovers_planted_tastes_with_the_uniform_sampler():
+    """BPR with the paper's uniform negatives must put a learner's own half of the catalogue above the
+    other half (the planted truth), for nearly every learner and in the top 10 of unseen items."""
+    events, ids = _planted_blocks()
+    inter = Interactions.from_events(events, Catalogue.from_ids(ids))
+    ranker = BPRRanker(factors=8, learning_rate=0.05, regularization=0.01, iterations=30, seed=0).fit(inter)
+    batch = LearnerBatch.from_rows(inter, np.arange(inter.n_learners))
+    scores = ranker.score(batch)
+    own = np.array([int(inter.learner_ids[r][1:]) % 2 for r in range(inter.n_learners)])
+    half = len(ids) // 2
+    item_group = np.array([int(inter.catalogue.ids[j][1:]) >= half for j in range(len(ids))], dtype=int)
+    mine = item_group[None, :] == own[:, None]
+    # mean score of own-half items above mean score of other-half items for (almost) every learner
+    gap = np.where(mine, scores, 0).sum(1) / mine.sum(1) - np.where(~mine, scores, 0).sum(1) / (~mine).sum(1)
+    assert (gap > 0).mean() > 0.95
+    # the top 10 of unseen items are from the learner's own half
+    ids10, _ = ranker.top_k(batch, 10, exclude=batch.history)
+    assert np.mean(item_group[ids10] == own[:, None]) > 0.9
+
+
+def test_bpr_continues_training_and_round_trips_its_sampler():
+    events, ids = _planted_blocks(n_users=60)
+    inter = Interactions.from_events(events, Catalogue.from_ids(ids))
+    a = BPRRanker(factors=4, iterations=10, seed=3).fit(inter).train_more(5)
+    b = BPRRanker(factors=4, iterations=10, seed=3).fit(inter).train_more(5)
+    assert a.iterations == 15 and np.array_equal(a.item_factors_, b.item_factors_)
+    assert BPRRanker(negatives="popularity").get_params()["negatives"] == "popularity"
+    with pytest.raises(ValueError, match="negatives"):
+        BPRRanker(negatives="hard")

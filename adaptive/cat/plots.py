@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +19,8 @@ def plot_convergence(sim, path: str | Path) -> Path:
     for k, area in enumerate(sim.areas):
         err = np.abs(sim.theta_trace[:, :, k] - sim.true_theta[:, k : k + 1])
         # positions after a simulee's test ended are NaN: average over those still testing
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():  # all-NaN positions (everyone finished) plot as gaps
+            warnings.simplefilter("ignore", RuntimeWarning)
             axes[0].plot(pos, np.nanmean(err, axis=0), label=f"area {area}")
             axes[1].plot(pos, np.nanmean(sim.se_trace[:, :, k], axis=0), label=f"area {area}")
     axes[0].set(xlabel="items answered", ylabel="mean |theta estimate - true theta|",

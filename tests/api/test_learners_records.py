@@ -166,7 +166,7 @@ def test_an_objective_changes_the_gaps_and_the_pathway_as_stated(api, bank_v1, w
 
 
 def test_a_role_without_a_profile_is_404_and_a_missing_role_logs_nothing(api, bank_v1, bundle, caplog):
-    run_diagnostic(api.client, api.a, bank_v1, -1.0, learner="r1", areas=["1"])
+    run_diagnostic(api.client, api.a, bank_v1, -2.5, learner="r1", areas=["1"])  # well below level 5
     r = api.client.get("/v1/learners/r1/pathway?role=no-such-role", headers=api.a)
     assert _problem(r, 404, "unknown-id")["detail"].startswith("unknown role 'no-such-role'")
     _problem(api.client.get("/v1/roles/no-such-role/recommendations", headers=api.a), 404, "unknown-id")

@@ -48,6 +48,15 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
         raise DataFileError(f"malformed CSV: {exc}", file=str(path)) from exc
 
 
+def require_columns(df: pd.DataFrame, columns, file: str) -> None:  # noqa: ANN001 - a sequence of names
+    """A ``DataFileError`` naming the first missing column (line 1: the header) and all that are missing."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        what = f"column {missing[0]!r}" if len(missing) == 1 else f"column(s) {missing}"
+        raise DataFileError(f"missing required {what}; found {list(df.columns)}", file=file, line=1,
+                            column=missing[0])
+
+
 def refuse_duplicate_columns(path) -> None:
     """pandas silently renames a repeated header ``X`` to ``X.1``: a copied column would be calibrated
     as a second item (with a slope at its bound), so a repeated item column is an error."""
@@ -202,14 +211,7 @@ class ResponseData:
         keeping the first attempt (:func:`first_attempts`); other columns are ignored."""
         df = _read_csv(path)
         file = str(path)
-        missing = [c for c in ("person_id", "item_id", "response") if c not in df.columns]
-        if missing:
-            raise DataFileError(
-                f"missing required column(s) {missing}; found {list(df.columns)}",
-                file=file,
-                line=1,
-                column=missing[0],
-            )
+        require_columns(df, ("person_id", "item_id", "response"), file)
         lines = np.arange(len(df)) + 2  # header is line 1
         bad: list[tuple[int, str, str]] = []
         for col in ("person_id", "item_id"):
@@ -341,11 +343,7 @@ def read_item_metadata(path: str | Path) -> pd.DataFrame:
     """Item metadata CSV (item_id, area[, competence, level, model]) indexed by item_id."""
     df = _read_csv(path)
     file = str(path)
-    for col in ("item_id", "area"):
-        if col not in df.columns:
-            raise DataFileError(
-                f"missing required column {col!r}; found {list(df.columns)}", file=file, line=1, column=col
-            )
+    require_columns(df, ("item_id", "area"), file)
     df = df.apply(lambda s: s.str.strip())
     lines = np.arange(len(df)) + 2
     bad: list[tuple[int, str, str]] = []

@@ -28,6 +28,7 @@ from adaptive.calibration.data import (
     _read_csv,
     first_attempts,
     refuse_duplicate_columns,
+    require_columns,
 )
 from adaptive.errors import DataFileError, ValidationError
 
@@ -56,14 +57,7 @@ class AnswerKey:
     def from_csv(cls, path: str | Path) -> AnswerKey:
         df = _read_csv(path)
         file = str(path)
-        for col in ("item_id", "key"):
-            if col not in df.columns:
-                raise DataFileError(
-                    f"missing required column {col!r}; found {list(df.columns)}",
-                    file=file,
-                    line=1,
-                    column=col,
-                )
+        require_columns(df, ("item_id", "key"), file)
         bad: list[tuple[int, str, str]] = []
         scores: dict[str, dict[str, int]] = {}
         for k, (iid, key) in enumerate(zip(df["item_id"].str.strip(), df["key"].str.strip(), strict=True)):
@@ -128,14 +122,7 @@ class RawResponses:
                 }
             )
         else:
-            missing = [c for c in ("person_id", "item_id", "response") if c not in df.columns]
-            if missing:
-                raise DataFileError(
-                    f"missing required column(s) {missing}; found {list(df.columns)}",
-                    file=file,
-                    line=1,
-                    column=missing[0],
-                )
+            require_columns(df, ("person_id", "item_id", "response"), file)
             # the service's export holds the scored response and the option the learner chose
             # (``answer``, 0-based): a key scores the answer; rows without one (anonymised rows of erased
             # learners) cannot be re-scored and are left out

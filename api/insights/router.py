@@ -198,7 +198,7 @@ def pathways(
 ) -> Any:
     from api.persistence.catalogue import served_bundle
     from api.persistence.learners import find_learner
-    from api.routers.learners import _targets, model_learner_key
+    from api.routers.learners import model_learner_key, required_levels
 
     units = _allowed_units(db, principal, "pathways", table)
     min_size = _min_group_size(services, min_group_size)
@@ -207,7 +207,7 @@ def pathways(
 
     def targets_for(lid: str):  # noqa: ANN202 - as /pathway: current role profile and objectives
         learner = find_learner(db, principal.org_id, lid)
-        targets = _targets(db, principal, learner, learner.role, False, bundle)[0] if learner else None
+        targets = required_levels(db, principal, learner, learner.role, False, bundle)[0] if learner else None
         return None if targets is None else targets.levels
 
     paths, since = recommended_pathways(data, bundle, lambda lid: model_learner_key(principal, lid),

@@ -209,7 +209,7 @@ def patch_learner(learner_id: LearnerId, body: LearnerIn, db: DbSession, respons
 
 
 # ------------------------------------------------------------------------------------ recommendations
-def _targets(db: Session, principal: Principal, learner: Learner, role: str | None, explicit: bool,
+def required_levels(db: Session, principal: Principal, learner: Learner, role: str | None, explicit: bool,
              bundle: Any) -> tuple[role_store.Targets | None, list[str]]:
     """The learner's required levels (current role profile + objectives); 404 for an asked role without a
     profile. None (with a note) when neither a role profile nor an objective says anything."""
@@ -257,7 +257,7 @@ def learner_recommendations(
     profile, session_id, events = _context(db, principal, learner)
     bundle, version = recommender
     bundle = served_bundle(db, principal.org_id, bundle)  # the organisation's own catalogue, if it has one
-    targets, _ = _targets(db, principal, learner, learner.role, False, bundle)
+    targets, _ = required_levels(db, principal, learner, learner.role, False, bundle)
     recs = bundle.recommend(
         model_learner_key(principal, learner_id),
         k=k,
@@ -330,7 +330,7 @@ def compute_pathway(db: Session, principal: Principal, learner: Learner, bundle:
     its current role profile and the learner's objectives, the latest diagnostic and live events."""
     profile, session_id, events = _context(db, principal, learner)
     bundle = served_bundle(db, principal.org_id, bundle)
-    targets, notes = _targets(db, principal, learner, role, explicit_role, bundle)
+    targets, notes = required_levels(db, principal, learner, role, explicit_role, bundle)
     steps = bundle.pathway(
         model_learner_key(principal, learner.external_id), profile, role, events=events,
         language=language or learner.language,

@@ -84,7 +84,14 @@ def _say_warnings(warnings) -> None:
 # options shared by train and evaluate for the data scientist's own files
 SEP_HELP = "delimiter of text files: ',' or '\\t' (tab) or ';' (default: detected from the file)"
 NAMES_HELP = "column names of event files without a header row, e.g. learner_id,content_id,value,timestamp"
-TEST_EVENTS_HELP = "your own test events (then --events are all training; validation is carved from them)"
+TEST_EVENTS_HELP = (
+    "your own test events (then --events are all training; validation is carved from them the way the test "
+    "was held out: random share, per-learner latest items or a time cut, read from the two files)"
+)
+SPLIT_HELP = (
+    "last-n | temporal | random | leave-one-out (default last-n; with --test-events: the split that carves "
+    "validation, default mirroring your test)"
+)
 TEST_SHARE_HELP = "test share of the random or temporal split (default 0.2)"
 
 
@@ -135,7 +142,7 @@ def train(
     ranker: str = typer.Option(
         "hybrid", help="hybrid | blend | ease | rp3beta | als | bpr | item-knn | gap | role-popularity"
     ),
-    split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
+    split: str = typer.Option(None, help=SPLIT_HELP),
     no_tune: bool = typer.Option(False, "--no-tune", help="skip validation tuning"),
     seed: int = typer.Option(0),
     column: list[str] = typer.Option(None, "--column", help="rename FILE_COL=our_col (repeatable)"),
@@ -201,7 +208,7 @@ def evaluate(
     blend: str = typer.Option(
         "ease,rp3beta,item-knn,als,role-popularity,gap", "--blend", help="components of the blend ranker"
     ),
-    split: str = typer.Option("last-n", help="last-n | temporal | random | leave-one-out"),
+    split: str = typer.Option(None, help=SPLIT_HELP),
     tune: bool = typer.Option(True, help="tune ALS / hybrid on validation carved from training"),
     k: str = typer.Option("5,10,20", help="cut-offs"),
     out: Path = typer.Option(Path("recommender-evaluation"), "--out", help="where to write table+plot"),
@@ -247,6 +254,8 @@ def evaluate(
     except (DigipathError, ValueError) as exc:
         _fail(exc)
     _say_warnings(result["warnings"])
+    if result.get("validation"):
+        console.print(f"tuned on {result['validation']}", highlight=False)
     for side, rep in result["weighting"].items():
         from recommender.interactions import describe_weighting
 

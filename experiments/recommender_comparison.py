@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
             roles,
             learners,
             rankers,
-            split="last-n" if split == "external" else split,  # external: validation carved by last-n
+            split=None if split == "external" else split,  # external: validation mirrors its test
             tune=True,
             ks=(5, 10, 20),
             seed=args.seed,
@@ -100,7 +100,7 @@ def main(argv=None) -> dict:
             table.add_row(name, *cells, f"{s['coverage@10']:.3f}", f"{s['novelty@10']:.2f}")
         console.print(table)
         tuned = {n: p for n, p in res["params"].items() if p and n not in ("popularity", "role-popularity")}
-        console.print(f"tuned on validation: {tuned}; plot {res['paths']['plot']}", highlight=False)
+        console.print(f"tuned on {res['validation']}: {tuned}; plot {res['paths']['plot']}", highlight=False)
     return results
 
 

@@ -18,7 +18,7 @@ from recommender.evaluation import evaluate
 from recommender.interactions import EventWeights, Interactions, describe_weighting, weighting_report
 from recommender.rankers import RANKERS, make_ranker
 from recommender.rankers.blend import DEFAULT_COMPONENTS
-from recommender.splits import external_split, make_split, split_options
+from recommender.splits import external_split, make_split, split_options, validation_split
 from recommender.training import build_ranker, tune_hybrid, tune_rankers, usable_components
 
 
@@ -38,7 +38,7 @@ def run_comparison(
     roles=None,
     learners=None,
     rankers=("popularity", "als"),
-    split: str = "last-n",
+    split: str | None = None,
     tune: bool = True,
     ks=(5, 10, 20),
     seed=0,
@@ -53,12 +53,15 @@ def run_comparison(
     blend_components=None,
 ) -> dict:
     """Tune on validation carved from training, evaluate on test. ``test_events`` is an external test
-    log (``events`` then train; validation is still carved from them with ``split``); ``test_share`` is
+    log (``events`` then train; validation is carved from them held out the way that test was, see
+    :func:`recommender.splits.mirror_options`, unless ``split`` names a kind); ``test_share`` is
     the test fraction of the random/temporal split. The result holds ``warnings`` (rankers skipped
     because they could only return popularity) and ``weighting`` (what the event weighting kept,
     re-weighted and dropped, see :func:`recommender.interactions.weighting_report`)."""
     weights = weights or EventWeights()
-    kw = {**split_options(split, test_share, seed), **(split_kwargs or {})}
+    if split is None and test_events is None:
+        split = "last-n"
+    kw = {**split_options(split, test_share, seed), **(split_kwargs or {})} if split else {}
     if catalogue is None:  # a bare event log: every content id seen anywhere is catalogue
         seen = events["content_id"] if test_events is None else pd.concat(
             [events["content_id"], test_events["content_id"]])
@@ -85,9 +88,10 @@ def run_comparison(
     if "blend" in usable:
         warnings += usable_components(blend_components or DEFAULT_COMPONENTS, train)[1]
     rankers = usable
-    tuned, hybrid_params, tuning = {}, {}, {}
+    tuned, hybrid_params, tuning, validation = {}, {}, {}, None
     if tune:
-        inner = make_split(outer.train, split, **kw)
+        inner = validation_split(outer, split, kw, seed)
+        validation = inner.name
         fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
         tuned, tables = tune_rankers(
             rankers, fit, inner.test, seed=seed, als_grid=als_grid, blend_components=blend_components
@@ -105,6 +109,7 @@ def run_comparison(
     per_role = pd.concat([r.per_role.assign(ranker=name) for name, r in results.items()], ignore_index=True)
     result = {
         "split": outer.name,
+        "validation": validation,
         "n_learners": next(iter(summary.values()))["n_learners"] if summary else 0,
         "summary": summary,
         "per_role": per_role,
@@ -120,7 +125,7 @@ def run_comparison(
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(
             json.dumps(
-                {"split": outer.name, "summary": summary, "params": result["params"], "tuning": tuning,
+                {"split": outer.name, "validation": validation, "summary": summary, "params": result["params"], "tuning": tuning,
                  "warnings": warnings, "weighting": weighting},
                 indent=2,
                 default=float,

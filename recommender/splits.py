@@ -103,6 +103,62 @@ def external_split(train: pd.DataFrame, test: pd.DataFrame) -> Split:
     return Split("external", train.reset_index(drop=True), test.reset_index(drop=True))
 
 
+LATER_SHARE = 0.9  # share of learners whose test is later than their training that makes a split temporal
+
+
+def mirror_options(train: pd.DataFrame, test: pd.DataFrame) -> tuple[str, dict]:
+    """The split of our own that looks like an external (train, test) pair: (kind, keyword arguments).
+
+    Validation carved from an external training log should be held out the way the test was, or the
+    tuning optimises for another task (e.g. each learner's last 2 items while the test is a random quarter
+    of their history: other hyper-parameters win). Read from the pair itself:
+
+    - every test event after (almost) every training event (at most 5% of training events come after the
+      first test event): a global time cut, ``temporal`` with the test share of events;
+    - else, for at least ``LATER_SHARE`` of the learners in both logs, their first test item touched at
+      or after the first touch of their last training item: a per-learner hold-out of the latest items,
+      ``last-n`` with n the median number of test items per learner;
+    - else (also when the logs carry no timestamps, so time is row order in each file): ``random`` with
+      the share of (learner, content) pairs the test holds.
+    """
+    test_pairs = test[["learner_id", "content_id"]].drop_duplicates()
+    train_pairs = train[["learner_id", "content_id"]].drop_duplicates()
+    share = round(float(np.clip(len(test_pairs) / max(len(test_pairs) + len(train_pairs), 1), 0.01, 0.99)), 3)
+    if len(test) and len(train):
+        t_train, t_test = train["timestamp"].to_numpy(float), test["timestamp"].to_numpy(float)
+        # a global cut leaves in training only old pairs touched again after it (a few events)
+        if float(np.mean(t_train > t_test.min())) <= 0.05 and t_test.min() > t_train.min():
+            fraction = round(float(np.clip(len(test) / (len(test) + len(train)), 0.01, 0.99)), 3)
+            return "temporal", {"test_fraction": fraction}
+        # by first touch of each pair, as last-n holds out (a training item may be completed later)
+        last_train = _first_touch(train).groupby("learner_id", sort=False)["timestamp"].max()
+        first_test = test.groupby("learner_id", sort=False)["timestamp"].min()
+        both = first_test.index.intersection(last_train.index)
+        if len(both) and float((first_test[both] >= last_train[both]).mean()) >= LATER_SHARE:
+            n = int(max(1, round(float(test_pairs.groupby("learner_id").size().median()))))
+            return "last-n", {"n": n}
+    return "random", {"test_fraction": share}
+
+
+def validation_split(outer: Split, kind: str | None = None, options: dict | None = None, seed=0) -> Split:
+    """Validation carved from ``outer.train`` for tuning (the test is never looked at).
+
+    ``kind`` None after an external split: held out the way its test was (:func:`mirror_options`);
+    otherwise split ``kind`` (default ``last-n``) with ``options`` (those of the outer split: validation
+    repeats how the test was held out). The name says which, e.g.
+    ``validation random(0.25), mirroring the external split``.
+    """
+    if kind is None and outer.name == "external":
+        kind, kw = mirror_options(outer.train, outer.test)
+        kw = {**kw, "seed": seed} if kind == "random" else kw
+        inner = make_split(outer.train, kind, **kw)
+        inner.name = f"validation {inner.name}, mirroring the external split"
+        return inner
+    inner = make_split(outer.train, kind or "last-n", **(options or {}))
+    inner.name = f"validation {inner.name}"
+    return inner
+
+
 def make_split(events: pd.DataFrame, kind: str = "last-n", **kwargs) -> Split:
     try:
         fn = SPLITS[kind]

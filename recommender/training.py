@@ -37,7 +37,7 @@ from recommender.rankers import (
     make_ranker,
 )
 from recommender.rankers.blend import DEFAULT_COMPONENTS, NORMALISATIONS, normalise_rows
-from recommender.splits import external_split, make_split, split_options
+from recommender.splits import external_split, make_split, split_options, validation_split
 
 log = logging.getLogger(__name__)
 
@@ -407,7 +407,7 @@ def train_bundle(
     ranker: str = "hybrid",
     seed=0,
     progress: bool = True,
-    split: str = "last-n",
+    split: str | None = None,
     weights: EventWeights | None = None,
     tune: bool = True,
     ks=(5, 10, 20),
@@ -432,7 +432,9 @@ def train_bundle(
     from recommender.bundle import RecommenderBundle
 
     weights = weights or EventWeights()
-    split_kwargs = split_options(split, test_share, seed)
+    if split is None and test_events is None:
+        split = "last-n"
+    split_kwargs = split_options(split, test_share, seed) if split else {}
     metrics: dict[str, float] = {}
     with _progress(progress) as bar:
         task = bar.add_task("training recommender", total=5) if bar else None
@@ -454,7 +456,8 @@ def train_bundle(
         else:
             outer = external_split(events, test_events)
             events = pd.concat([events, test_events], ignore_index=True)  # the served model sees both
-        inner = make_split(outer.train, split, **split_kwargs)
+        inner = validation_split(outer, split, split_kwargs, seed)
+        log.info("tuning on %s", inner.name)
         fit_inter = Interactions.from_events(inner.train, catalogue, roles, learners, weights)
         catalogue = fit_inter.catalogue
         roles = fit_inter.roles

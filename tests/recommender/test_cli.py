@@ -107,6 +107,9 @@ def test_own_split_from_tab_separated_files_without_header(tmp_path):
     text = " ".join(res.output.split())
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["split"] == "external" and set(metrics["summary"]) == {"popularity", "item-knn"}
+    # the test is a random quarter of the pairs: validation is carved the same way, and says so
+    assert metrics["validation"].startswith("validation random(0.2") and "mirroring" in metrics["validation"]
+    assert "tuned on validation random(0.2" in text
     # the rankers that need roles or competences say so instead of returning popularity
     assert "role-popularity skipped" in text and "gap skipped" in text
     assert any("no learner has a role" in w for w in metrics["warnings"])

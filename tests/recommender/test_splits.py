@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from recommender.splits import (
+    external_split,
     leave_one_out_split,
     make_split,
+    mirror_options,
     random_split,
     temporal_global_split,
     temporal_last_n_split,
+    validation_split,
 )
 
 
@@ -54,3 +57,31 @@ def test_temporal_global_cut(world):
     assert 0.1 < len(s.test) / len(ev) <= 0.2
     with pytest.raises(ValueError, match="unknown split"):
         make_split(ev, "sideways")
+
+
+def test_validation_mirrors_an_external_split(world):
+    ev = world.events
+    # a random 25% of the pairs: random validation with that share of the training pairs
+    r = random_split(ev, test_fraction=0.25, seed=1)
+    kind, kw = mirror_options(r.train, r.test)
+    n_pairs = len(pairs(ev))
+    assert kind == "random" and abs(kw["test_fraction"] - 0.25) < 4 * np.sqrt(0.25 * 0.75 / n_pairs)
+    inner = validation_split(external_split(r.train, r.test), seed=2)
+    assert "mirroring" in inner.name and pairs(inner.test) <= pairs(r.train)
+    share = len(pairs(inner.test)) / len(pairs(r.train))
+    assert abs(share - kw["test_fraction"]) < 4 * np.sqrt(0.25 * 0.75 / len(pairs(r.train)))
+    # each learner's latest 3 items: last-n with n = 3
+    last = temporal_last_n_split(ev, n=3)
+    assert mirror_options(last.train, last.test) == ("last-n", {"n": 3})
+    inner = validation_split(external_split(last.train, last.test))
+    assert (inner.test.groupby("learner_id")["content_id"].nunique() == 3).all()
+    # a global time cut at 85% of the events: temporal, with about that share
+    cut = temporal_global_split(ev, test_fraction=0.15)
+    kind, kw = mirror_options(cut.train, cut.test)
+    assert kind == "temporal" and 0.08 < kw["test_fraction"] <= 0.15
+    # files without timestamps (time is row order in each file): nothing temporal can be read, so random
+    shuffled = r.test.sample(frac=1.0, random_state=0).assign(timestamp=lambda f: np.arange(len(f), dtype=float))
+    train_rows = r.train.assign(timestamp=np.arange(len(r.train), dtype=float))
+    assert mirror_options(train_rows, shuffled)[0] == "random"
+    # a split named explicitly is used as named
+    assert validation_split(external_split(r.train, r.test), "last-n", {"n": 1}).name == "validation last-1"

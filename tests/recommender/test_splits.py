@@ -80,7 +80,8 @@ def test_validation_mirrors_an_external_split(world):
     kind, kw = mirror_options(cut.train, cut.test)
     assert kind == "temporal" and 0.08 < kw["test_fraction"] <= 0.15
     # files without timestamps (time is row order in each file): nothing temporal can be read, so random
-    shuffled = r.test.sample(frac=1.0, random_state=0).assign(timestamp=lambda f: np.arange(len(f), dtype=float))
+    shuffled = r.test.sample(frac=1.0, random_state=0)
+    shuffled = shuffled.assign(timestamp=np.arange(len(shuffled), dtype=float))
     train_rows = r.train.assign(timestamp=np.arange(len(r.train), dtype=float))
     assert mirror_options(train_rows, shuffled)[0] == "random"
     # a split named explicitly is used as named

@@ -125,8 +125,8 @@ def run_comparison(
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(
             json.dumps(
-                {"split": outer.name, "validation": validation, "summary": summary, "params": result["params"],
-                 "tuning": tuning, "warnings": warnings, "weighting": weighting},
+                {"split": outer.name, "validation": validation, "summary": summary,
+                 "params": result["params"], "tuning": tuning, "warnings": warnings, "weighting": weighting},
                 indent=2,
                 default=float,
             )

@@ -477,14 +477,14 @@ def retune_demo(path: Path = DEMO_TUNING, seed: int = 0, n_learners: int = 2000,
     import tempfile
 
     from recommender.synthetic import generate_world
-    from recommender.training import train_bundle, tuned_from_metrics
+    from recommender.training import train_bundle, tuned_from_bundle
 
     world = generate_world(n_learners=n_learners, n_content=n_content, seed=seed)
     with tempfile.TemporaryDirectory() as tmp:
         fingerprint = tuning_fingerprint(world.write(tmp), seed)
-    _, metrics = train_bundle(world.catalogue, world.roles, world.events, world.learners, seed=seed,
-                              progress=False, tune=True)
-    record = {"fingerprint": fingerprint, "tuned_params": tuned_from_metrics(metrics),
+    bundle, _ = train_bundle(world.catalogue, world.roles, world.events, world.learners, seed=seed,
+                             progress=False, tune=True)
+    record = {"fingerprint": fingerprint, "tuned_params": tuned_from_bundle(bundle),
               "world": {"seed": seed, "n_learners": n_learners, "n_content": n_content},
               "made_by": "python -m models.bootstrap --retune"}
     path.parent.mkdir(parents=True, exist_ok=True)

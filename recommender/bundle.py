@@ -330,9 +330,10 @@ def _build(spec: dict) -> Ranker:
     if spec["kind"] == "blend":
         return BlendRanker([_build(part) for part in spec["parts"]], spec["params"]["weights"],
                            spec["params"].get("normalise", "max"))  # bundles saved before it: "max"
-    if spec["kind"] == "item-knn":
-        return make_ranker("item-knn", **spec["params"])
-    return make_ranker(spec["kind"], **spec["params"])
+    params = dict(spec["params"])
+    if "binary" in params:  # bundles saved before the confidence scale was a hyper-parameter
+        params["confidence"] = "binary" if params.pop("binary") else "linear"
+    return make_ranker(spec["kind"], **params)
 
 
 __all__ = ["RecommenderBundle", "PathwayStep", "Recommendation", "RecommendationList"]

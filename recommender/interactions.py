@@ -60,6 +60,41 @@ class EventWeights:
         return asdict(self)
 
 
+CONFIDENCE_SCALES = ("linear", "log", "binary")
+
+
+def scale_confidence(matrix: sp.spmatrix, how: str, eps: float | None = None) -> tuple[sp.csr_matrix, float]:
+    """The confidence matrix as a model reads it; returns (matrix, eps).
+
+    - ``linear``: as weighted (counts, stars, event weights);
+    - ``binary``: 1 for every pair touched;
+    - ``log``: log(1 + c / eps) (Hu, Koren & Volinsky 2008, for raw counts whose range spans orders of
+      magnitude, e.g. plays). ``eps`` is the median positive confidence of the matrix the model was fitted
+      on (pass it back when scaling a new learner's history), so a pair at the median gets log 2 whatever
+      the unit of the counts, and the model's regularisation keeps its scale across data sets.
+
+    Which one suits a data set is a hyper-parameter, chosen on validation.
+    """
+    out = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+    if eps is None:
+        positive = out.data[out.data > 0]
+        eps = float(np.median(positive)) if how == "log" and positive.size else 1.0
+    out.data = scale_values(out.data, how, eps)
+    return out, float(eps)
+
+
+def scale_values(confidence: np.ndarray, how: str, eps: float = 1.0) -> np.ndarray:
+    """The values of :func:`scale_confidence` (one learner's history, say), with the fitted ``eps``."""
+    if how not in CONFIDENCE_SCALES:
+        raise ValueError(f"confidence must be one of {CONFIDENCE_SCALES}, got {how!r}")
+    values = np.asarray(confidence, dtype=np.float64)
+    if how == "binary":
+        return np.ones_like(values)
+    if how == "log":
+        return np.log1p(np.maximum(values, 0.0) / eps)
+    return values.copy()
+
+
 def weighting_report(events: pd.DataFrame, weights: EventWeights | None = None) -> dict:
     """How the weighting rules treat an event log, per event type and overall.
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from recommender.data import Catalogue, Learners, RoleProfiles
 from recommender.evaluation import evaluate, per_learner_metrics, relevant_sets
-from recommender.interactions import EventWeights, Interactions, weighting_report
+from recommender.interactions import CONFIDENCE_SCALES, EventWeights, Interactions, weighting_report
 from recommender.profiles import LearnerBatch
 from recommender.rankers import (
     RANKERS,
@@ -42,11 +42,12 @@ from recommender.splits import external_split, make_split, split_options, valida
 log = logging.getLogger(__name__)
 
 ALS_GRID = {
+    "confidence": CONFIDENCE_SCALES,
     "regularization": (0.1, 1.0, 10.0, 100.0, 1000.0),
     "alpha": (0.1, 0.5, 1.0, 2.0, 5.0),
     "factors": (8, 16, 32, 64, 128),
 }
-ALS_START = {"factors": 32, "regularization": 1.0, "alpha": 1.0}
+ALS_START = {"factors": 32, "regularization": 1.0, "alpha": 1.0, "confidence": "linear"}
 HYBRID_GRID = {"w_gap": (0.0, 0.25, 0.5, 1.0, 2.0), "w_role": (0.0, 0.1, 0.3, 1.0)}
 
 
@@ -85,14 +86,18 @@ def coordinate_search(
     start: dict,
     edge_steps: dict | None = None,
     metric: str = "ndcg@10",
+    passes: int = 2,
 ) -> tuple[dict, pd.DataFrame]:
     """Coordinate search with edge extension; returns (best parameters, table of every trial, best first).
 
     One parameter at a time in ``grid`` order, keeping the best value. When the best value lies on the
     edge of its grid, the search keeps stepping past that edge (``edge_steps``: multiplicative step and
     bounds) while the validation score improves, at most ``MAX_EDGE_STEPS`` times, so a grid that was too
-    narrow for a data set does not decide the answer. ``score(params)`` returns (validation score,
-    parameters it settled itself, e.g. the epochs chosen by early stopping).
+    narrow for a data set does not decide the answer. Up to ``passes`` sweeps: parameters interact (the
+    right regularisation depends on the confidence scale and the factors), so when a sweep moved anything
+    the next one revisits every parameter from there (trials already scored are not refitted).
+    ``score(params)`` returns (validation score, parameters it settled itself, e.g. the epochs chosen by
+    early stopping). Categorical values (no edge step) are tried as listed.
     """
     edge_steps = EDGE_STEPS if edge_steps is None else edge_steps
     params = dict(start)
@@ -107,24 +112,32 @@ def coordinate_search(
     def cast(old, value):
         return int(round(value)) if isinstance(old, int) and not isinstance(old, bool) else float(value)
 
-    for key, values in grid.items():
-        values = sorted(values)
-        best = max(values, key=lambda v: (trial({**params, key: v}), -values.index(v)))
-        step, lo, hi = edge_steps.get(key, (None, None, None))
-        for _ in range(MAX_EDGE_STEPS if step else 0):
-            if best == values[-1] and best * step <= hi:
-                cand = cast(best, best * step)
-                values.append(cand)
-            elif best == values[0] and best / step >= lo:
-                cand = cast(best, best / step)
-                values.insert(0, cand)
-            else:
-                break
-            if trial({**params, key: cand}) > trial({**params, key: best}):
-                best = cand
-            else:
-                break
-        params[key] = best
+    for _ in range(max(1, passes)):
+        before = dict(params)
+        for key, values in grid.items():
+            step, lo, hi = edge_steps.get(key, (None, None, None))
+            values = list(values)
+            if key in params and params[key] not in values:
+                values.append(params[key])  # a value found past the edge in an earlier sweep
+            if all(isinstance(v, (int, float)) for v in values):
+                values = sorted(values)
+            best = max(values, key=lambda v, vs=values: (trial({**params, key: v}), -vs.index(v)))
+            for _ in range(MAX_EDGE_STEPS if step else 0):
+                if best == values[-1] and best * step <= hi:
+                    cand = cast(best, best * step)
+                    values.append(cand)
+                elif best == values[0] and best / step >= lo:
+                    cand = cast(best, best / step)
+                    values.insert(0, cand)
+                else:
+                    break
+                if trial({**params, key: cand}) > trial({**params, key: best}):
+                    best = cand
+                else:
+                    break
+            params[key] = best
+        if params == before:
+            break
     rows = [{**dict(sig), **extra, metric: value} for sig, (value, extra) in trials.items()]
     table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="stable").reset_index(drop=True)
     best_extra = trials[tuple(sorted(params.items()))][1]
@@ -167,9 +180,14 @@ def tune_als(
     return params, table
 
 
-EASE_GRID = {"l2": (10.0, 50.0, 200.0, 500.0, 2000.0, 8000.0)}
-RP3_GRID = {"beta": (0.0, 0.2, 0.4, 0.6, 0.8), "alpha": (0.5, 0.75, 1.0, 1.5), "K": (50, 200, 800)}
-RP3_START = {"alpha": 1.0, "beta": 0.4, "K": 200}
+# item-item models read binary histories in their papers; log counts are the other scale worth trying
+# (linear raw counts would move lambda by the counts' unit: plays in the thousands)
+ITEM_ITEM_SCALES = ("binary", "log")
+EASE_GRID = {"confidence": ITEM_ITEM_SCALES, "l2": (10.0, 50.0, 200.0, 500.0, 2000.0, 8000.0)}
+EASE_START = {"l2": 500.0, "confidence": "binary"}
+RP3_GRID = {"confidence": ITEM_ITEM_SCALES, "beta": (0.0, 0.2, 0.4, 0.6, 0.8), "alpha": (0.5, 0.75, 1.0, 1.5),
+            "K": (50, 200, 800)}
+RP3_START = {"alpha": 1.0, "beta": 0.4, "K": 200, "confidence": "binary"}
 BPR_GRID = {
     "learning_rate": (0.01, 0.02, 0.05, 0.1),
     "regularization": (0.01, 0.03, 0.1, 0.3),
@@ -183,7 +201,7 @@ BPR_EPOCHS = {"step": 10, "max": 300, "patience": 3}
 def tune_ease(fit, val_events, grid=None, metric="ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
     """EASE's lambda on validation (log grid, extended past its edges while validation improves)."""
     return coordinate_search(_scorer(lambda p: EASERanker(**p), fit, val_events, metric), grid or EASE_GRID,
-                             {"l2": 500.0}, metric=metric)
+                             EASE_START, metric=metric)
 
 
 def tune_rp3beta(fit, val_events, grid=None, metric="ndcg@10", seed=0) -> tuple[dict, pd.DataFrame]:
@@ -380,15 +398,16 @@ def tune_hybrid(
     }, table
 
 
-def tuned_from_metrics(metrics: dict, ranker: str = "hybrid") -> dict:
-    """The ``tuned_params`` of :func:`train_bundle` read back from the ``param.<name>`` metrics it
-    returned (hybrid or ALS rankers: ALS parameters, and the hybrid weights)."""
-    if ranker not in ("hybrid", "als"):
-        raise ValueError(f"tuned parameters of {ranker!r} are not read back from metrics")
-    als = {k: type(v)(metrics[f"param.{k}"]) for k, v in ALS_START.items()}
+def tuned_from_bundle(bundle, ranker: str = "hybrid") -> dict:
+    """The ``tuned_params`` of :func:`train_bundle` read back from the bundle it returned (hybrid or ALS
+    rankers: the ALS parameters tuning sets, and the hybrid weights)."""
+    if ranker not in ("hybrid", "als") or bundle.ranker.name != ranker:
+        raise ValueError(f"tuned parameters of {ranker!r} are not read back from a {bundle.ranker.name} bundle")
+    model = bundle.ranker.cf if ranker == "hybrid" else bundle.ranker
+    als = {k: getattr(model, k) for k in ALS_START}
     if ranker == "als":
         return {"als": als}
-    return {"als": als, "hybrid": {k: float(metrics[f"param.{k}"]) for k in ("w_cf", "w_gap", "w_role")}}
+    return {"als": als, "hybrid": {k: float(getattr(bundle.ranker, k)) for k in ("w_cf", "w_gap", "w_role")}}
 
 
 def _progress(enabled: bool):
@@ -422,7 +441,7 @@ def train_bundle(
     test, refit on all data (training and external test events).
 
     ``tuned_params``: what an earlier tuning of the same ranker on exactly these data found
-    (``{"als": {...}, "hybrid": {...}}``, read back by :func:`tuned_from_metrics`); the search is then
+    (``{"als": {...}, "hybrid": {...}}``, read back by :func:`tuned_from_bundle`); the search is then
     skipped and the bundle is the one tuning would give (the demo bootstrap ships its world's).
 
     Returns ``(RecommenderBundle, metrics)``; ``metrics`` is a flat dict of MLflow-safe names:

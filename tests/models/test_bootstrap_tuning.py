@@ -39,15 +39,15 @@ def test_the_default_demo_world_has_the_recorded_fingerprint(demo_world):
 @pytest.mark.slow
 def test_recorded_tuning_is_what_tuning_finds_and_gives_the_same_model(tmp_path):
     from recommender.synthetic import generate_world
-    from recommender.training import train_bundle, tuned_from_metrics
+    from recommender.training import train_bundle, tuned_from_bundle
 
     recorded = json.loads(DEMO_TUNING.read_text())
     seed = recorded["world"]["seed"]
     world = generate_world(n_learners=recorded["world"]["n_learners"],
                            n_content=recorded["world"]["n_content"], seed=seed)
     args = (world.catalogue, world.roles, world.events, world.learners)
-    _, searched = train_bundle(*args, seed=seed, progress=False, tune=True)
-    assert tuned_from_metrics(searched) == recorded["tuned_params"]
+    bundle, searched = train_bundle(*args, seed=seed, progress=False, tune=True)
+    assert tuned_from_bundle(bundle) == recorded["tuned_params"]
     _, reused = train_bundle(*args, seed=seed, progress=False, tune=True,
                              tuned_params=recorded["tuned_params"])
     assert reused == searched  # every test metric and parameter, exactly

@@ -402,7 +402,7 @@ def tuned_from_bundle(bundle, ranker: str = "hybrid") -> dict:
     """The ``tuned_params`` of :func:`train_bundle` read back from the bundle it returned (hybrid or ALS
     rankers: the ALS parameters tuning sets, and the hybrid weights)."""
     if ranker not in ("hybrid", "als") or bundle.ranker.name != ranker:
-        raise ValueError(f"tuned parameters of {ranker!r} are not read back from a {bundle.ranker.name} bundle")
+        raise ValueError(f"tuned parameters of {ranker!r} are not read from a {bundle.ranker.name} bundle")
     model = bundle.ranker.cf if ranker == "hybrid" else bundle.ranker
     als = {k: getattr(model, k) for k in ALS_START}
     if ranker == "als":

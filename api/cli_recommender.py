@@ -220,9 +220,13 @@ def evaluate(
     sep: str = typer.Option(None, "--sep", help=SEP_HELP),
     names: str = typer.Option(None, "--names", help=NAMES_HELP),
     ratings: str = typer.Option("centred", "--ratings", help=RATINGS_HELP),
+    reference: str = typer.Option(
+        "ease,als", "--reference",
+        help="rankers every other is compared with, paired by learner (NDCG difference with a 95% CI)",
+    ),
 ):
     """Compare rankers on one split: prints a table, writes metrics.json/CSV and a plot."""
-    from recommender.experiment import run_comparison
+    from recommender.experiment import describe_paired, run_comparison
 
     try:
         weights = _weights(ratings)  # a bad --ratings fails before any file is read
@@ -250,6 +254,7 @@ def evaluate(
             test_share=test_share,
             blend_components=[c.strip() for c in blend.split(",") if c.strip()],
             weights=weights,
+            references=[r.strip() for r in reference.split(",") if r.strip()],
         )
     except (DigipathError, ValueError) as exc:
         _fail(exc)
@@ -290,6 +295,8 @@ def evaluate(
             f"{s[f'novelty@{kk}']:.2f}",
         )
     console.print(table)
+    for line in describe_paired(result["paired"], kk):
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"wrote {result['paths']['metrics']}, {result['paths']['plot']}")
     if mlflow_run:
         from models import runs, tracking

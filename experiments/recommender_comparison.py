@@ -45,7 +45,7 @@ def main(argv=None) -> dict:
     from rich.table import Table
 
     from recommender.data import read_events
-    from recommender.experiment import run_comparison
+    from recommender.experiment import describe_paired, run_comparison
     from recommender.synthetic import generate_world, movielens_like_ratings
 
     console = Console()
@@ -99,6 +99,8 @@ def main(argv=None) -> dict:
             cells[2] = f"{s['ndcg@10']:.4f} [{s['ndcg@10_ci_low']:.4f}, {s['ndcg@10_ci_high']:.4f}]"
             table.add_row(name, *cells, f"{s['coverage@10']:.3f}", f"{s['novelty@10']:.2f}")
         console.print(table)
+        for line in describe_paired(res["paired"]):
+            console.print(line, highlight=False, soft_wrap=True)
         tuned = {n: p for n, p in res["params"].items() if p and n not in ("popularity", "role-popularity")}
         console.print(f"tuned on {res['validation']}: {tuned}; plot {res['paths']['plot']}", highlight=False)
     return results

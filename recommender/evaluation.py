@@ -138,6 +138,20 @@ def evaluate(
     return EvaluationResult(ranker.name, summary, per_role.reset_index(), table, ranker.get_params())
 
 
+def paired_difference(
+    result: EvaluationResult, reference: EvaluationResult, metric: str = "ndcg@10", n_boot: int = 1000, seed=0
+) -> dict[str, float]:
+    """``result`` minus ``reference`` on ``metric``, paired by learner: the mean difference and its
+    percentile-bootstrap 95% interval over learners (both rankers scored the same learners on the same
+    split, so the learner-to-learner spread that widens each ranker's own interval cancels)."""
+    a, b = result.per_learner, reference.per_learner
+    if not np.array_equal(a["learner_id"].to_numpy(), b["learner_id"].to_numpy()):
+        raise ValueError("paired differences need two evaluations of the same learners on one split")
+    diff = a[metric].to_numpy(float) - b[metric].to_numpy(float)
+    lo, hi = M.bootstrap_ci(diff, n_boot=n_boot, seed=seed)
+    return {"difference": float(diff.mean()) if diff.size else float("nan"), "ci_low": lo, "ci_high": hi}
+
+
 def compare(
     rankers: dict[str, Ranker],
     train: Interactions,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.data import Catalogue
-from recommender.evaluation import evaluate
+from recommender.evaluation import evaluate, paired_difference
 from recommender.interactions import EventWeights, Interactions, describe_weighting, weighting_report
 from recommender.rankers import RANKERS, make_ranker
 from recommender.rankers.blend import DEFAULT_COMPONENTS
@@ -51,13 +51,16 @@ def run_comparison(
     test_events: pd.DataFrame | None = None,
     test_share: float | None = None,
     blend_components=None,
+    references=("ease", "als"),
 ) -> dict:
     """Tune on validation carved from training, evaluate on test. ``test_events`` is an external test
     log (``events`` then train; validation is carved from them held out the way that test was, see
     :func:`recommender.splits.mirror_options`, unless ``split`` names a kind); ``test_share`` is
     the test fraction of the random/temporal split. The result holds ``warnings`` (rankers skipped
     because they could only return popularity) and ``weighting`` (what the event weighting kept,
-    re-weighted and dropped, see :func:`recommender.interactions.weighting_report`)."""
+    re-weighted and dropped, see :func:`recommender.interactions.weighting_report`) and ``paired``: each
+    ranker's NDCG at every k minus that of each evaluated ranker in ``references`` (popularity when none
+    is), paired by learner with a bootstrap 95% interval."""
     weights = weights or EventWeights()
     if split is None and test_events is None:
         split = "last-n"
@@ -106,12 +109,19 @@ def run_comparison(
             ranker, train, outer.test, ks=ks, seed=seed, n_boot=n_boot, progress=progress
         )
     summary = {name: r.summary for name, r in results.items()}
+    refs = [r for r in references if r in results] or [r for r in ("popularity",) if r in results]
+    paired = {
+        ref: {name: {f"ndcg@{k}": paired_difference(r, results[ref], f"ndcg@{k}", n_boot, seed) for k in ks}
+              for name, r in results.items() if name != ref}
+        for ref in refs
+    }
     per_role = pd.concat([r.per_role.assign(ranker=name) for name, r in results.items()], ignore_index=True)
     result = {
         "split": outer.name,
         "validation": validation,
         "n_learners": next(iter(summary.values()))["n_learners"] if summary else 0,
         "summary": summary,
+        "paired": paired,
         "per_role": per_role,
         "params": {n: r.params for n, r in results.items()},
         "tuning": tuning,
@@ -125,7 +135,7 @@ def run_comparison(
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(
             json.dumps(
-                {"split": outer.name, "validation": validation, "summary": summary,
+                {"split": outer.name, "validation": validation, "summary": summary, "paired": paired,
                  "params": result["params"], "tuning": tuning, "warnings": warnings, "weighting": weighting},
                 indent=2,
                 default=float,
@@ -138,6 +148,18 @@ def run_comparison(
             "plot": plot_comparison(summary, ks, out / "comparison.png"),
         }
     return result
+
+
+def describe_paired(paired: dict, k: int = 10) -> list[str]:
+    """One line per reference ranker: every other ranker's NDCG@k minus the reference's, paired by learner."""
+    lines = []
+    for ref, others in paired.items():
+        parts = [
+            f"{name} {d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+            for name, diffs in others.items() if (d := diffs.get(f"ndcg@{k}"))
+        ]
+        lines.append(f"NDCG@{k} minus {ref}'s, paired by learner (95% CI): " + "; ".join(parts))
+    return lines
 
 
 def plot_comparison(summary: dict, ks, path: Path) -> Path:

@@ -120,6 +120,12 @@ def test_own_split_from_tab_separated_files_without_header(tmp_path):
     assert metrics["summary"]["popularity"]["n_cold_learners"] == 0
     for key in ("map_min@10", "map_r@10", "mrr@10", "mrr@5"):
         assert 0 <= metrics["summary"]["item-knn"][key] <= 1
+    # neither EASE nor ALS ran, so item-kNN is compared with popularity, paired by learner
+    d = metrics["paired"]["popularity"]["item-knn"]["ndcg@10"]
+    s = metrics["summary"]
+    assert d["difference"] == pytest.approx(s["item-knn"]["ndcg@10"] - s["popularity"]["ndcg@10"], abs=1e-12)
+    assert d["ci_low"] <= d["difference"] <= d["ci_high"]
+    assert "minus popularity's, paired by learner" in text
 
 
 def test_header_row_that_is_data_and_bad_test_share_fail_in_one_line(tmp_path):

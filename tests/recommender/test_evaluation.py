@@ -85,3 +85,16 @@ def test_popularity_ignores_learner_history(train):
         for lid in train.learner_ids[:20]
     }
     assert len(lists) == 1
+
+
+def test_paired_difference_is_the_mean_per_learner_difference_and_refuses_other_learners(train, split):
+    from recommender.evaluation import paired_difference
+
+    oracle = evaluate(Oracle(split.test), train, split.test, ks=(10,), n_boot=20)
+    popular = evaluate(PopularityRanker(), train, split.test, ks=(10,), n_boot=20)
+    d = paired_difference(oracle, popular, "ndcg@10", n_boot=200)
+    assert d["difference"] == pytest.approx(oracle.summary["ndcg@10"] - popular.summary["ndcg@10"])
+    assert 0 < d["ci_low"] <= d["difference"] <= d["ci_high"]
+    fewer = evaluate(PopularityRanker(), train, split.test, ks=(10,), n_boot=20, max_learners=10)
+    with pytest.raises(ValueError, match="same learners"):
+        paired_difference(oracle, fewer, "ndcg@10")

@@ -206,7 +206,8 @@ def evaluate(
         help="comma-separated rankers to compare",
     ),
     blend: str = typer.Option(
-        "ease,rp3beta,item-knn,als,role-popularity,gap", "--blend", help="components of the blend ranker"
+        None, "--blend",
+        help="components of the blend ranker (default: every ranker but hybrid that the data can use)"
     ),
     split: str = typer.Option(None, help=SPLIT_HELP),
     tune: bool = typer.Option(True, help="tune ALS / hybrid on validation carved from training"),
@@ -252,7 +253,7 @@ def evaluate(
             progress=True,
             test_events=test,
             test_share=test_share,
-            blend_components=[c.strip() for c in blend.split(",") if c.strip()],
+            blend_components=[c.strip() for c in blend.split(",") if c.strip()] if blend else None,
             weights=weights,
             references=[r.strip() for r in reference.split(",") if r.strip()],
         )

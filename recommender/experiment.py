@@ -19,7 +19,7 @@ from recommender.interactions import EventWeights, Interactions, describe_weight
 from recommender.rankers import RANKERS, make_ranker
 from recommender.rankers.blend import DEFAULT_COMPONENTS
 from recommender.splits import external_split, make_split, split_options, validation_split
-from recommender.training import build_ranker, tune_hybrid, tune_rankers, usable_components
+from recommender.training import blend_folds, build_ranker, tune_hybrid, tune_rankers, usable_components
 
 
 def build_rankers(names, tuned: dict | None = None, hybrid_params: dict | None = None, seed=0) -> dict:
@@ -96,8 +96,10 @@ def run_comparison(
         inner = validation_split(outer, split, kw, seed)
         validation = inner.name
         fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
+        folds = blend_folds(outer, split, kw, seed, train, learners, weights) if "blend" in rankers else []
         tuned, tables = tune_rankers(
-            rankers, fit, inner.test, seed=seed, als_grid=als_grid, blend_components=blend_components
+            rankers, fit, inner.test, seed=seed, als_grid=als_grid, blend_components=blend_components,
+            blend_folds=folds,
         )
         tuning = {name: table.head(25).to_dict(orient="records") for name, table in tables.items()}
         if "hybrid" in rankers:

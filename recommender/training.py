@@ -262,9 +262,11 @@ def usable_components(names, fit: Interactions) -> tuple[list[str], list[str]]:
 
 
 def tune_rankers(names, fit: Interactions, val_events: pd.DataFrame, metric="ndcg@10", seed=0,
-                 als_grid: dict | None = None, blend_components=None) -> tuple[dict, dict]:
+                 als_grid: dict | None = None, blend_components=None,
+                 blend_folds: list[tuple[Interactions, pd.DataFrame]] = ()) -> tuple[dict, dict]:
     """Tune every named ranker that has hyper-parameters (``TUNERS``; the hybrid needs ALS; a blend needs
-    its components, then its weights) on a validation split; returns ({name: params}, {name: table})."""
+    its components, then its weights) on a validation split; returns ({name: params}, {name: table}).
+    ``blend_folds``: further (fit, validation) splits on which the blend weights are learned too."""
     wanted = set(names) | ({"als"} if "hybrid" in names else set())
     components: list[str] = []
     if "blend" in names:
@@ -276,14 +278,32 @@ def tune_rankers(names, fit: Interactions, val_events: pd.DataFrame, metric="ndc
         params[name], tables[name] = TUNERS[name](fit, val_events, metric=metric, seed=seed, **kw)
     if "blend" in names:
         params["blend"], tables["blend"] = learn_blend_weights(
-            fit, val_events, components, params, metric=metric, seed=seed
+            [(fit, val_events), *blend_folds], components, params, metric=metric, seed=seed
         )
     return params, tables
 
 
+BLEND_FOLDS = 2  # validation splits the blend weights are judged on, when the split is random
+
+
+def blend_folds(outer, split, options, seed, train: Interactions, learners=None, weights=None,
+                n: int = BLEND_FOLDS) -> list[tuple[Interactions, pd.DataFrame]]:
+    """The (fit, validation) splits beyond the first that blend weights are also judged on: other random
+    validation splits of ``outer``'s training data (other seeds). None for a split that gives the same
+    validation every time (last-n, temporal)."""
+    out = []
+    for j in range(1, n):
+        other = {**options, "seed": seed + j} if "seed" in options else options
+        inner = validation_split(outer, split, other, seed + j)
+        if "random(" not in inner.name:
+            break
+        fit = Interactions.from_events(inner.train, train.catalogue, train.roles, learners, weights)
+        out.append((fit, inner.test))
+    return out
+
+
 def learn_blend_weights(
-    fit: Interactions,
-    val_events: pd.DataFrame,
+    folds: list[tuple[Interactions, pd.DataFrame]],
     components: list[str],
     tuned: dict | None = None,
     metric: str = "ndcg@10",
@@ -296,29 +316,42 @@ def learn_blend_weights(
     (see :mod:`recommender.rankers.blend`): start from the best single component (weight 1, others 0),
     then ``rounds`` passes trying every weight in ``grid`` for each component in turn; the best
     (normalisation, weights) on validation wins. Component scores are computed once per normalisation
-    (a seeded sample of ``BLEND_LEARNERS`` validation learners)."""
+    (a seeded sample of ``BLEND_LEARNERS`` validation learners in all).
+
+    ``folds``: one or more (fit, validation) splits of the training data; the components are fitted on
+    each fit part and the weights judged on the learners of all validation parts together. More than one
+    (e.g. two random validation splits) halves the noise the weights could be fitted to: a blend has many
+    more degrees of freedom than one model's hyper-parameters, and a gain it finds on one validation set
+    of a few hundred learners need not carry over to the test."""
     if not components:
         raise ValueError("a blend needs at least one component that can use these data")
     tuned = tuned or {}
     name, k = metric.split("@")[0], int(metric.split("@")[1])
-    blend = BlendRanker([build_ranker(n, tuned.get(n), seed) for n in components]).fit(fit)
-    rows, rel, _ = relevant_sets(fit, val_events)
-    if len(rows) > BLEND_LEARNERS:
-        pick = np.sort(np.random.default_rng(seed).choice(len(rows), BLEND_LEARNERS, replace=False))
-        rows, rel = rows[pick], [rel[i] for i in pick]
-    batch = LearnerBatch.from_rows(fit, rows)
-    raw = [c.score(batch) for c in blend.components]
+    per_fold = max(1, BLEND_LEARNERS // len(folds))
+    scored = []  # per fold: (blend, batch, relevant sets, raw component scores)
+    for f, (fit, val_events) in enumerate(folds):
+        blend = BlendRanker([build_ranker(n, tuned.get(n), seed) for n in components]).fit(fit)
+        rows, rel, _ = relevant_sets(fit, val_events)
+        if len(rows) > per_fold:
+            pick = np.sort(np.random.default_rng([seed, f]).choice(len(rows), per_fold, replace=False))
+            rows, rel = rows[pick], [rel[i] for i in pick]
+        batch = LearnerBatch.from_rows(fit, rows)
+        scored.append((blend, batch, rel, [c.score(batch) for c in blend.components]))
     trials: dict[tuple, float] = {}
     n = len(components)
     best_norm, best_weights = None, None
     for how in normalisations:
-        parts = [normalise_rows(p, how).astype(np.float32) for p in raw]
+        parts = [[normalise_rows(p, how).astype(np.float32) for p in raw] for _, _, _, raw in scored]
 
         def value(weights, how=how, parts=parts) -> float:
             key = (how, *(float(w) for w in weights))
             if key not in trials:
-                ids, _ = blend.top_k(batch, k, exclude=batch.history, scores=blend.combine(parts, key[1:]))
-                trials[key] = float(per_learner_metrics(ids, rel, ks=(k,))[f"{name}@{k}"].mean())
+                per_learner = []
+                for (blend, batch, rel, _), fold_parts in zip(scored, parts, strict=True):
+                    scores = blend.combine(fold_parts, key[1:])
+                    ids, _ = blend.top_k(batch, k, exclude=batch.history, scores=scores)
+                    per_learner.append(per_learner_metrics(ids, rel, ks=(k,))[f"{name}@{k}"].to_numpy())
+                trials[key] = float(np.concatenate(per_learner).mean())
             return trials[key]
 
         singles = [value([1.0 if j == i else 0.0 for j in range(n)]) for i in range(n)]
@@ -491,8 +524,12 @@ def train_bundle(
         if tuned_params is not None:
             tuned.update({k: dict(v) for k, v in tuned_params.items() if k != "hybrid"})
         elif tune:
+            folds = []
+            if ranker == "blend":
+                folds = blend_folds(outer, split, split_kwargs, seed, fit_inter, learners, weights)
             found, _ = tune_rankers(
-                [ranker], fit_inter, inner.test, metric=metric, seed=seed, als_grid=als_grid
+                [ranker], fit_inter, inner.test, metric=metric, seed=seed, als_grid=als_grid,
+                blend_folds=folds,
             )
             tuned.update(found)
         als_params = tuned["als"]

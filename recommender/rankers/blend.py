@@ -24,7 +24,7 @@ from recommender.interactions import Interactions
 from recommender.profiles import LearnerBatch
 from recommender.rankers.base import Ranker
 
-DEFAULT_COMPONENTS = ("ease", "rp3beta", "item-knn", "als", "popularity", "role-popularity", "gap")
+DEFAULT_COMPONENTS = ("ease", "rp3beta", "item-knn", "als", "bpr", "popularity", "role-popularity", "gap")
 NORMALISATIONS = ("max", "z", "rrf")
 RRF_K = 60.0
 

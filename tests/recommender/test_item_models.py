@@ -13,7 +13,7 @@ from recommender.evaluation import evaluate
 from recommender.interactions import Interactions
 from recommender.profiles import LearnerBatch
 from recommender.rankers import BPRRanker, EASERanker, PopularityRanker, RP3betaRanker
-from recommender.splits import temporal_last_n_split
+from recommender.splits import temporal_last_n_split, validation_split
 from recommender.training import coordinate_search, tune_bpr, tune_ease
 
 
@@ -129,7 +129,7 @@ def test_blend_weights_learned_on_validation_never_below_the_best_component(worl
     inner = temporal_last_n_split(outer.train, n=2)
     fit = Interactions.from_events(inner.train, world.catalogue, world.roles, world.learners)
     comps = ["ease", "rp3beta", "role-popularity"]
-    params, table = learn_blend_weights(fit, inner.test, comps, {"ease": {"l2": 200.0}})
+    params, table = learn_blend_weights([(fit, inner.test)], comps, {"ease": {"l2": 200.0}})
     assert params["components"] == comps and any(params["weights"])
     weights = table[comps]
     singles = [table[(weights[c] == 1.0) & (weights.drop(columns=[c]).sum(axis=1) == 0)]["ndcg@10"]
@@ -209,3 +209,41 @@ def test_bpr_continues_training_and_round_trips_its_sampler():
     assert BPRRanker(negatives="popularity").get_params()["negatives"] == "popularity"
     with pytest.raises(ValueError, match="negatives"):
         BPRRanker(negatives="hard")
+
+
+def test_blend_weights_judged_on_two_random_validation_folds(world, monkeypatch):
+    from recommender.splits import random_split
+    from recommender.training import blend_folds, learn_blend_weights
+
+    outer = random_split(world.events, 0.25, seed=0)
+    options = {"test_fraction": 0.25, "seed": 0}
+    train = Interactions.from_events(outer.train, world.catalogue, world.roles, world.learners)
+    first = validation_split(outer, "random", options, 0)
+    fit = Interactions.from_events(first.train, world.catalogue, world.roles, world.learners)
+    (fit2, val2), = blend_folds(outer, "random", options, 0, train, world.learners)
+    def pairs(frame):
+        return set(zip(frame["learner_id"], frame["content_id"], strict=True))
+
+    assert pairs(val2) != pairs(first.test)
+    # a deterministic validation (each learner's last items) would only repeat the first fold
+    last = temporal_last_n_split(world.events, n=2)
+    assert blend_folds(last, "last-n", {}, 0, train) == []
+    comps = ["popularity", "ease"]
+    tuned = {"ease": {"l2": 200.0}}
+    monkeypatch.setattr("recommender.training.BLEND_LEARNERS", 10**6)
+    _, both = learn_blend_weights([(fit, first.test), (fit2, val2)], comps, tuned)
+    _, one = learn_blend_weights([(fit, first.test)], comps, tuned)
+    _, two = learn_blend_weights([(fit2, val2)], comps, tuned)
+
+    def single(table, name):
+        other = [c for c in comps if c != name][0]
+        row = table[(table[name] == 1.0) & (table[other] == 0.0) & (table["normalise"] == "z")]
+        return float(row["ndcg@10"].iloc[0])
+
+    # every validation learner of both folds counts (no sampling here): a weight vector's value is the
+    # mean over the learners of both folds, i.e. the learner-weighted mean of the two folds' values
+    n1 = len(evaluate(PopularityRanker(), fit, first.test, ks=(10,), n_boot=1).per_learner)
+    n2 = len(evaluate(PopularityRanker(), fit2, val2, ks=(10,), n_boot=1).per_learner)
+    for name in comps:
+        expected = (n1 * single(one, name) + n2 * single(two, name)) / (n1 + n2)
+        assert single(both, name) == pytest.approx(expected, rel=1e-9)

@@ -452,7 +452,8 @@ def tuning_fingerprint(files: dict[str, Path], seed: int) -> str:
         digest.update(Path(files[name]).read_bytes())
     digest.update(json.dumps({"seed": seed, "als_grid": training.ALS_GRID, "als_start": training.ALS_START,
                               "hybrid_grid": training.HYBRID_GRID, "edge_steps": training.EDGE_STEPS,
-                              "max_edge_steps": training.MAX_EDGE_STEPS}, sort_keys=True).encode())
+                              "max_edge_steps": training.MAX_EDGE_STEPS,
+                              "search_passes": training.SEARCH_PASSES}, sort_keys=True).encode())
     return digest.hexdigest()
 
 

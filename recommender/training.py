@@ -78,6 +78,7 @@ EDGE_STEPS = {
     "beta": (None, 0.0, 1.5),  # additive parameter: no extension (its grid covers the useful range)
 }
 MAX_EDGE_STEPS = 4
+SEARCH_PASSES = 2  # sweeps of the coordinate search at most
 
 
 def coordinate_search(
@@ -86,7 +87,7 @@ def coordinate_search(
     start: dict,
     edge_steps: dict | None = None,
     metric: str = "ndcg@10",
-    passes: int = 2,
+    passes: int = SEARCH_PASSES,
 ) -> tuple[dict, pd.DataFrame]:
     """Coordinate search with edge extension; returns (best parameters, table of every trial, best first).
 

@@ -462,17 +462,17 @@ def exposure(
     Serve it with `digipath models promote digcomp-item-bank NEW_VERSION`."""
     from adaptive.errors import DigipathError, ValidationError
     from models import registry, runs, tracking
-    from models.bootstrap import exposure_metrics
+    from models.bootstrap import exposure_metrics, exposure_shortfall
 
     try:
         if (version is None) == (alias is None):
             raise ValidationError("give the bank version: --version N or --alias NAME (one of them)")
         config = tracking.configure()
         bank, source = registry.load_item_bank(alias=alias, version=version)
+        shortfall = exposure_shortfall(bank, _service_cat_config(), target)
+        if shortfall is not None:
+            raise DigipathError(f"digcomp-item-bank version {source}: {shortfall}; nothing registered")
         bank = _calibrate_exposure(bank, quiet, simulees, seed=seed, target=target)
-        if not bank.exposure_control:
-            raise DigipathError(f"digcomp-item-bank version {source} is too small to hold a maximum exposure "
-                                f"of {target:g} (see above); nothing registered")
         bank = bank.replace(provenance={**bank.provenance, "derived_from_version": source,
                                         "derived_by": "digipath calibrate exposure"})
         new_version = runs.log_derived_bank(

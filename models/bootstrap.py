@@ -180,12 +180,17 @@ def learner_thetas(world, area_ids, rng: np.random.Generator | None = None) -> n
 EXPOSURE_TARGET = 0.25
 
 
-def bank_can_hold(bank, config, target: float = EXPOSURE_TARGET) -> bool:
-    """Whether exposure control can hold ``target`` on ``bank``: every test gives up to ``max_items`` of
-    the active items, so the mean exposure is ~max_items / n and the largest well over it; below
-    1.5 x max_items / target active items (240 for 40 items at .25) the target is out of reach and
+def exposure_shortfall(bank, config, target: float = EXPOSURE_TARGET) -> str | None:
+    """Why exposure control cannot hold ``target`` on ``bank``, or None when it can: every test gives up to
+    ``max_items`` of the active items, so the mean exposure is ~max_items / n and the largest well over it;
+    below 1.5 x max_items / target active items (240 for 40 items at .25) the target is out of reach and
     calibrating only drives every K to its floor."""
-    return len(bank.select(status=("active",))) >= 1.5 * config.max_items / target
+    n_active = len(bank.select(status=("active",)))
+    needed = math.ceil(1.5 * config.max_items / target)
+    if n_active >= needed:
+        return None
+    return (f"{n_active} active items cannot hold a maximum exposure of {target:g} with tests of up to "
+            f"{config.max_items} items (at least {needed} needed)")
 
 
 def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: int = 2000,
@@ -200,11 +205,9 @@ def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: in
     from adaptive.cat.simulation import calibrate_exposure_control
 
     config = config if config is not None else CatConfig()
-    if not bank_can_hold(bank, config, target):
-        console.print(f"exposure control: {len(bank.select(status=('active',)))} active items cannot hold a "
-                      f"maximum exposure of {target:g} with tests of up to {config.max_items} items (at "
-                      f"least {math.ceil(1.5 * config.max_items / target)} needed); the service will use "
-                      f"randomesque")
+    shortfall = exposure_shortfall(bank, config, target)
+    if shortfall is not None:
+        console.print(f"exposure control: {shortfall}; the service will use randomesque", soft_wrap=True)
         return bank
     fingerprint = exposure_fingerprint(bank, config, target, n_simulees, seed)
     control = known_record(recorded, fingerprint, "exposure_control") if recorded else None

@@ -80,10 +80,19 @@ _EXPOSURE_SIMULEES_HELP = "simulees per calibration run of the exposure control"
 def _service_cat_config():
     """The CAT settings the service runs diagnostics with (``DIGIPATH_MAX_ITEMS`` over the defaults): the
     ones a registered bank's exposure control is calibrated for."""
+    import pydantic
+
     from adaptive.cat import CatConfig
+    from adaptive.errors import ValidationError
     from api.settings import Settings
 
-    return CatConfig.from_dict(Settings().cat_overrides)
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValidationError(f"DIGIPATH_{str(first['loc'][0]).upper()}: {first['msg']}",
+                              where="service settings") from None
+    return CatConfig.from_dict(settings.cat_overrides)
 
 
 def _calibrate_exposure(bank, quiet: bool, n_simulees: int, seed: int = 0, target: float | None = None):
@@ -477,8 +486,7 @@ def exposure(
                                         "derived_by": "digipath calibrate exposure"})
         new_version = runs.log_derived_bank(
             bank, source, "exposure control calibrated", metrics=exposure_metrics(bank),
-            dropped_metrics=("exposure_max", "exposure_max_in_a_theta_band"), run_name="exposure-control",
-            tags={"digipath.source": "calibrate exposure"})
+            run_name="exposure-control", tags={"digipath.source": "calibrate exposure"})
         if out is not None:
             bank.save_json(out)
     except DigipathError as exc:

@@ -177,18 +177,16 @@ def log_calibration(result, register: bool = True, *, params: Mapping[str, objec
 
 
 def log_derived_bank(bank, source_version: int, change: str, *, metrics: Mapping[str, object] | None = None,
-                     dropped_metrics: Sequence[str] = (), run_name: str | None = None,
-                     tags: Mapping[str, str] | None = None) -> int:
+                     run_name: str | None = None, tags: Mapping[str, str] | None = None) -> int:
     """Register ``bank``, made from registered item-bank version ``source_version`` by ``change`` (e.g. its
     exposure control recalibrated), as a new version: a registered version's artifacts are never changed.
 
-    The new run carries the source run's metrics (its calibration: what promotion checks) except
-    ``dropped_metrics`` (those ``change`` made stale), then ``metrics``, and the source version's
-    calibration report; it names the source version in its parameters and tags. Returns the new version."""
+    The new run carries the source run's metrics (its calibration: what promotion checks) updated by
+    ``metrics`` (those ``change`` made anew), and the source version's calibration report; it names the
+    source version in its parameters and tags. Returns the new version."""
     from models import registry
 
-    source_metrics = {k: v for k, v in registry.version_metrics(ITEM_BANK_MODEL, source_version).items()
-                      if k not in dropped_metrics}
+    source_metrics = registry.version_metrics(ITEM_BANK_MODEL, source_version)
     with tempfile.TemporaryDirectory(prefix="digipath-source-") as tmp:
         model_dir = registry.download(ITEM_BANK_MODEL, source_version, dst_path=tmp)
         report = item_bank_model.artifact_paths(model_dir).get(item_bank_model.REPORT_ARTIFACT)

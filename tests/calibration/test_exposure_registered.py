@@ -154,6 +154,9 @@ def test_calibrate_exposure_refuses_what_it_cannot_do(files, monkeypatch):
     assert r.exit_code == 1 and "give the bank version" in r.output
     r = runner.invoke(app, ["exposure", "--version", "99", "--quiet"])
     assert r.exit_code == 1 and r.output.startswith("error:") and "99" in r.output
+    monkeypatch.setenv("DIGIPATH_MAX_ITEMS", "forty")
+    r = runner.invoke(app, ["exposure", "--version", "2", "--quiet"])
+    assert r.exit_code == 1 and r.output.startswith("error: service settings: DIGIPATH_MAX_ITEMS: ")
     # tests of up to 40 items: 104 active items cannot hold .25 (240 needed); nothing is registered
     monkeypatch.delenv("DIGIPATH_MAX_ITEMS")
     r = runner.invoke(app, ["exposure", "--version", "2", "--quiet"])

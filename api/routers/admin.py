@@ -15,7 +15,7 @@ from sqlalchemy import Integer, String, cast, literal, null, select, union_all
 from adaptive.errors import ModelNotFoundError
 from api.audit import record
 from api.auth import Principal, require
-from api.deps import DbSession, ServicesDep
+from api.deps import DbSession, Diagnostics, Provider, ServicesDep
 from api.persistence.tables import AnonymousResponse, Learner, LearningEvent, ResponseRecord
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import ModelsOut
@@ -39,8 +39,8 @@ EVENT_COLUMNS = ("learner_id", "content_id", "event", "value", "timestamp", "eve
 
 @router.get("/v1/models", response_model=ModelsOut,
             summary="Served model names, versions and aliases, and the served item bank's exposure control")
-def list_models(services: ServicesDep, principal: Principal = Depends(require(None))) -> dict:
-    provider = services.provider
+def list_models(provider: Provider, diagnostics: Diagnostics,
+                principal: Principal = Depends(require(None))) -> dict:
     served = provider.served_versions()
     try:
         rows = provider.list_models()
@@ -53,7 +53,7 @@ def list_models(services: ServicesDep, principal: Principal = Depends(require(No
     except ModelNotFoundError:  # models not loaded yet
         exposure = None
     else:
-        exposure = services.diagnostics.exposure_control(bank)
+        exposure = diagnostics.exposure_control(bank)
     return {"served": served, "models": rows, "item_bank_exposure": exposure}
 
 
@@ -75,7 +75,7 @@ def reload_models(db: DbSession, services: ServicesDep, principal: Operator) -> 
     _signal_models(db, services)
     record(db, principal, "models.reload", None, before=before, served=served)
     db.commit()
-    return list_models(services, principal)
+    return list_models(services.provider, services.diagnostics, principal)
 
 
 def _signal_models(db: DbSession, services: Services) -> None:
@@ -106,7 +106,7 @@ def promote_model(
     _signal_models(db, services)
     db.commit()
     services.load_models()
-    return list_models(services, principal)
+    return list_models(services.provider, services.diagnostics, principal)
 
 
 def _csv_stream(header: tuple[str, ...], rows: Iterator[tuple]) -> Iterator[str]:

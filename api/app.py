@@ -19,7 +19,7 @@ from api.diagnostics import DiagnosticService, SeedSource
 from api.limits import BodySizeLimitMiddleware
 from api.metrics import LatencyMiddleware, Metrics
 from api.problems import install_problem_handlers
-from api.providers import ModelProvider, RegistryModelProvider
+from api.providers import ITEM_BANK, ModelProvider, RegistryModelProvider
 from api.settings import Settings, get_settings
 from api.signals import MODELS, SignalWatcher
 
@@ -46,8 +46,15 @@ class Services:
     model_signal: SignalWatcher | None = None  # follows operators' reloads made through other processes
 
     def load_models(self) -> dict[str, str | None]:
+        before = self.provider.served_versions()
         served = self.provider.load()
         self.metrics.set_served(served)
+        version = served.get(ITEM_BANK)
+        if version is not None and version != before.get(ITEM_BANK):  # once per bank version served
+            bank, _ = self.provider.champion_bank()
+            warning = self.diagnostics.exposure_control(bank)["warning"]
+            if warning:
+                log.warning("item bank version %s: %s", version, warning)
         return served
 
 
@@ -80,8 +87,7 @@ def create_app(
     maker = dbmod.make_sessionmaker(engine)
     _load_own_frameworks(settings)
     provider = provider or RegistryModelProvider(settings.item_bank_alias, settings.recommender_alias)
-    overrides = {**({"max_items": settings.max_items} if settings.max_items is not None else {}),
-                 **(cat_overrides or {})}
+    overrides = {**settings.cat_overrides, **(cat_overrides or {})}
     services = Services(
         settings=settings,
         engine=engine,

@@ -70,6 +70,58 @@ def _load_bank(path: Path):
     return ItemBank.load_json(path)
 
 
+_NO_EXPOSURE_HELP = (
+    "register the bank without calibrating its exposure control (the service then gives it randomesque; "
+    "`digipath calibrate exposure` adds one later)"
+)
+_EXPOSURE_SIMULEES_HELP = "simulees per calibration run of the exposure control"
+
+
+def _service_cat_config():
+    """The CAT settings the service runs diagnostics with (``DIGIPATH_MAX_ITEMS`` over the defaults): the
+    ones a registered bank's exposure control is calibrated for."""
+    import pydantic
+
+    from adaptive.cat import CatConfig
+    from adaptive.errors import ValidationError
+    from api.settings import Settings
+
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValidationError(f"DIGIPATH_{str(first['loc'][0]).upper()}: {first['msg']}",
+                              where="service settings") from None
+    return CatConfig.from_dict(settings.cat_overrides)
+
+
+def _calibrate_exposure(bank, quiet: bool, n_simulees: int, seed: int = 0, target: float | None = None):
+    """``bank`` with the exposure control of the service's CAT settings calibrated and stored, as the
+    bootstrap stores it (``models.bootstrap.store_exposure_control``; progress on stderr), or without one
+    when it is too small to hold the target (said on stderr)."""
+    from rich.console import Console
+
+    from models.bootstrap import EXPOSURE_TARGET, store_exposure_control
+
+    return store_exposure_control(bank.replace(exposure_control=None), Console(stderr=True), seed=seed,
+                                  n_simulees=n_simulees, target=EXPOSURE_TARGET if target is None else target,
+                                  config=_service_cat_config(), progress=not quiet)
+
+
+def _exposure_line(bank) -> str:
+    """One output line on the exposure control a bank carries (or that it carries none)."""
+    control = bank.exposure_control
+    if not control:
+        return ("exposure control: none; the service will give this bank randomesque (no exposure target "
+                "holds) until `digipath calibrate exposure` registers a version with one")
+    check = control["check"]
+    config = control.get("config", {})
+    return (f"exposure control: {control['method']} for tests of up to {config.get('max_items')} items, "
+            f"target {control['target']:g}: {len(control['parameters'])} items with some K < 1; check run of "
+            f"{check['n_simulees']} simulees: max exposure {check['max_exposure']:.3f} "
+            f"({max(check['max_exposure_by_band'].values()):.3f} in a theta band)")
+
+
 @app.command("fit")
 def fit(
     responses: Path = typer.Argument(..., help="response CSV: long (person_id,item_id,response) or --wide"),
@@ -90,7 +142,12 @@ def fit(
     mlflow_run: bool = typer.Option(
         True, "--mlflow/--no-mlflow", help="log the fit as an MLflow run (local store or MLFLOW_TRACKING_URI)"
     ),
-    register: bool = typer.Option(False, "--register", help="also register the bank as digcomp-item-bank"),
+    register: bool = typer.Option(
+        False, "--register",
+        help="also register the bank as digcomp-item-bank, with its exposure control calibrated for the "
+             "service's CAT settings"),
+    no_exposure_control: bool = typer.Option(False, "--no-exposure-control", help=_NO_EXPOSURE_HELP),
+    exposure_simulees: int = typer.Option(2000, "--exposure-simulees", min=100, help=_EXPOSURE_SIMULEES_HELP),
     key: str | None = typer.Option(None, "--key", help=_KEY_HELP),
     missing: list[str] = typer.Option([], "--missing", help=_MISSING_HELP),
     missing_as: str = typer.Option("missing", "--missing-as", help=_MISSING_AS_HELP),
@@ -128,6 +185,9 @@ def fit(
             raise DigipathError(
                 f"no item calibrated ({len(result.excluded)} excluded: {excl}{more}); see {report}"
             )
+        registering = register and mlflow_run
+        if registering and not no_exposure_control:
+            result.bank = _calibrate_exposure(result.bank, quiet, exposure_simulees)
         result.bank.save_json(out / "bank.json")
     except DigipathError as exc:
         _fail(exc)
@@ -145,11 +205,17 @@ def fit(
             f"unstable anchors: {', '.join(info['unstable_anchors']) or 'none'}"
         )
     typer.echo(f"bank: {out / 'bank.json'}\nreport: {report}")
+    if registering:
+        if no_exposure_control:
+            typer.echo("exposure control: not calibrated (--no-exposure-control)")
+        typer.echo(_exposure_line(result.bank))
     if mlflow_run:
         from models import runs, tracking
+        from models.bootstrap import exposure_metrics
 
         try:
             config = tracking.configure()
+            result.metrics.update(exposure_metrics(result.bank))
             version = runs.log_calibration(result, register=register, report_dir=out)
         except DigipathError as exc:
             _fail(exc)
@@ -296,8 +362,14 @@ def pilots(
     register: bool = typer.Option(
         False,
         "--register",
-        help="log an MLflow run and register the new bank version (passing pilots active)",
+        help="log an MLflow run and register the new bank version (passing pilots active), with its "
+             "exposure control calibrated for the service's CAT settings",
     ),
+    no_exposure_control: bool = typer.Option(
+        False, "--no-exposure-control",
+        help="register without recalibrating the exposure control (the live bank's carries over; newly "
+             "active items get K = 1)"),
+    exposure_simulees: int = typer.Option(2000, "--exposure-simulees", min=100, help=_EXPOSURE_SIMULEES_HELP),
 ):
     """Fit BANK's pilot items on the live scale (active items held at their bank values), report their
     fit, and write a bank in which the pilots that pass (calibrated, no review flag) become active."""
@@ -343,15 +415,18 @@ def pilots(
             if it.id in passed:
                 it = Item.from_dict({**it.to_dict(), "status": "active"})
             items.append(it)
-        # the live bank's exposure control carries over (the service's default CAT uses it); the newly
-        # active items get K = 1 in every band until the parameters are calibrated again
+        # without a new calibration (registered below), the live bank's exposure control carries over (the
+        # service's default CAT uses it); the newly active items get K = 1 in every band until recalibrated
+        recalibrate = register and not no_exposure_control
         result.bank = result.bank.replace(items=items, exposure_control=live.exposure_control)
-        if live.exposure_control and passed:
+        if live.exposure_control and passed and not recalibrate:
             result.notes.append(f"exposure control carried over from {bank.name}: the {len(passed)} newly "
                                 f"active item(s) have no exposure parameters (K = 1) until recalibrated")
         out.mkdir(parents=True, exist_ok=True)
         report = result.write_report(out)
         pd.DataFrame(rows, columns=["item_id", "verdict"]).to_csv(out / "pilots.csv", index=False)
+        if recalibrate:
+            result.bank = _calibrate_exposure(result.bank, quiet, exposure_simulees)
         result.bank.save_json(out / "bank.json")
     except DigipathError as exc:
         _fail(exc)
@@ -363,12 +438,62 @@ def pilots(
     typer.echo(f"bank: {out / 'bank.json'}\nreport: {report}\npilots: {out / 'pilots.csv'}")
     if register:
         from models import runs, tracking
+        from models.bootstrap import exposure_metrics
 
+        if no_exposure_control:
+            carried = " (the live bank's, carried over)" if live.exposure_control else ""
+            typer.echo(f"exposure control: not recalibrated (--no-exposure-control){carried}")
+        typer.echo(_exposure_line(result.bank))
         try:
             config = tracking.configure()
+            result.metrics.update(exposure_metrics(result.bank))
             version = runs.log_calibration(result, register=True, report_dir=out, run_name="pilots")
         except DigipathError as exc:
             _fail(exc)
         typer.echo(
             f"MLflow run logged to {config.tracking_uri}; registered digcomp-item-bank version {version}"
         )
+
+
+@app.command("exposure")
+def exposure(
+    version: int | None = typer.Option(None, "--version", min=1, help="registered digcomp-item-bank version"),
+    alias: str | None = typer.Option(None, "--alias", help="... or the version this alias points to"),
+    target: float = typer.Option(0.25, "--target", min=0.01, max=1.0,
+                                 help="maximum exposure rate to hold in every theta band"),
+    simulees: int = typer.Option(2000, "--simulees", min=100, help=_EXPOSURE_SIMULEES_HELP),
+    seed: int = typer.Option(0, "--seed", help="random seed of the calibration"),
+    out: Path | None = typer.Option(None, "--out", help="also write the new bank JSON to this file"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress display"),
+):
+    """Calibrate the exposure control of a registered bank version for the service's CAT settings and
+    register the bank with it as a new version naming its source (the source version is not changed).
+    Serve it with `digipath models promote digcomp-item-bank NEW_VERSION`."""
+    from adaptive.errors import DigipathError, ValidationError
+    from models import registry, runs, tracking
+    from models.bootstrap import exposure_metrics, exposure_shortfall
+
+    try:
+        if (version is None) == (alias is None):
+            raise ValidationError("give the bank version: --version N or --alias NAME (one of them)")
+        config = tracking.configure()
+        bank, source = registry.load_item_bank(alias=alias, version=version)
+        shortfall = exposure_shortfall(bank, _service_cat_config(), target)
+        if shortfall is not None:
+            raise DigipathError(f"digcomp-item-bank version {source}: {shortfall}; nothing registered")
+        bank = _calibrate_exposure(bank, quiet, simulees, seed=seed, target=target)
+        bank = bank.replace(provenance={**bank.provenance, "derived_from_version": source,
+                                        "derived_by": "digipath calibrate exposure"})
+        new_version = runs.log_derived_bank(
+            bank, source, "exposure control calibrated", metrics=exposure_metrics(bank),
+            run_name="exposure-control", tags={"digipath.source": "calibrate exposure"})
+        if out is not None:
+            bank.save_json(out)
+    except DigipathError as exc:
+        _fail(exc)
+    typer.echo(_exposure_line(bank))
+    typer.echo(f"MLflow run logged to {config.tracking_uri}; registered digcomp-item-bank version "
+               f"{new_version}: version {source} with this exposure control (version {source} is unchanged)")
+    if out is not None:
+        typer.echo(f"bank: {out}")
+    typer.echo(f"serve it with: digipath models promote digcomp-item-bank {new_version}")

@@ -95,6 +95,30 @@ class DiagnosticService:
         self.cat_overrides = dict(cat_overrides or {})
         self._public_items: dict[tuple[str, str, str], dict[str, Any]] = {}
 
+    def exposure_control(self, bank) -> dict[str, Any]:  # noqa: ANN001
+        """How the diagnostics this service starts on ``bank`` control item exposure: the method used, the
+        stored control's target and whether it was calibrated for the service's CAT settings, and a warning
+        when the service falls back (no stored control) or the stored control was made for other settings."""
+        from adaptive.cat.exposure import exposure_method
+        from adaptive.cat.simulation import exposure_config_matches
+
+        config = CatConfig.from_dict(self.cat_overrides)
+        method = exposure_method(config, bank)
+        stored = bank.exposure_control
+        matches = exposure_config_matches(stored, config) if stored else None
+        warning = None
+        if method != config.exposure:
+            warning = (f"the item bank has no stored exposure control: diagnostics fall back to randomesque "
+                       f"(k={config.randomesque_k}), which does not hold an exposure target; calibrate one "
+                       f"with `digipath calibrate exposure --version <bank version>`")
+        elif method == "conditional-sympson-hetter" and config.exposure_parameters is None and not matches:
+            warning = ("the item bank's stored exposure control was calibrated for other CAT settings than "
+                       "the service's: its target may not hold; recalibrate it with `digipath calibrate "
+                       "exposure --version <bank version>`")
+        return {"method": method, "stored": bool(stored),
+                "target": stored.get("target") if stored else None,
+                "calibrated_for_settings": matches, "warning": warning}
+
     # -- helpers ------------------------------------------------------------------------------
     def _item(self, bank, item_id: str | None, language: str, sequence: int,  # noqa: ANN001
               bank_version: str | None = None) -> dict[str, Any] | None:

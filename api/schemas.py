@@ -330,9 +330,24 @@ class ModelVersion(BaseModel):
     served: bool = False
 
 
+class ExposureControlOut(BaseModel):
+    """How diagnostics on the served item bank control item exposure."""
+
+    method: str | None = Field(description="the exposure control diagnostics use: "
+                               "conditional-sympson-hetter, randomesque (also the fallback for a bank "
+                               "without a stored control), sympson-hetter, or null (none)")
+    stored: bool = Field(description="the served bank version carries a calibrated exposure control")
+    target: float | None = Field(None, description="the stored control's target maximum exposure rate")
+    calibrated_for_settings: bool | None = Field(
+        None, description="the stored control was calibrated for the service's CAT settings")
+    warning: str | None = Field(None, description="why the exposure target may not hold, if it may not")
+
+
 class ModelsOut(BaseModel):
     served: dict[str, str | None]
     models: list[ModelVersion]
+    item_bank_exposure: ExposureControlOut | None = Field(
+        None, description="exposure control of the served item bank (null: no bank served)")
 
 
 class Health(BaseModel):

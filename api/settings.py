@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     )
 
     @property
+    def cat_overrides(self) -> dict:
+        """The service's CAT settings over ``adaptive.cat.CatConfig``'s defaults (what diagnostics run with
+        unless a request says otherwise, and what a registered bank's exposure control is calibrated for)."""
+        return {"max_items": self.max_items} if self.max_items is not None else {}
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

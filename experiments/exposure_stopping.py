@@ -7,8 +7,8 @@ share of the bank never used, overlap, mean RMSE over areas, the length distribu
 that stopped on precision (every area at its SE target before the cap). ``--randomesque`` adds randomesque
 k=5 rows for comparison. The bank is the bootstrap's (DigComp 3.0, 16 items per competence, 698 items).
 
-    python -m experiments.exposure_stopping [--simulees 2000] [--seed 1]
-        [--out experiments/out/exposure_stopping]
+    python -m experiments.exposure_stopping [--simulees 2000] [--seed 1] [--randomesque]
+        [--settings 0.55:40,0.50:48] [--out experiments/out/exposure_stopping]
 """
 
 from __future__ import annotations
@@ -102,19 +102,30 @@ def plot_lengths(rows: list[dict], path: Path) -> Path:
     return path
 
 
+def _settings(text: str) -> tuple[tuple[float, int], ...]:
+    try:
+        return tuple((float(se), int(cap)) for se, cap in (pair.split(":") for pair in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SE:CAP pairs such as 0.55:40,0.50:48, got {text!r}"
+                                         ) from None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--simulees", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--randomesque", action="store_true", help="also randomesque k=5 rows")
+    ap.add_argument("--settings", type=_settings, default=SETTINGS,
+                    help="SE:CAP pairs, comma-separated (default: the five of the study); e.g. 0.55:40, the "
+                         "service's default, for a short comparison")
     ap.add_argument("--out", type=Path, default=Path("experiments/out/exposure_stopping"))
     args = ap.parse_args()
     bank = bootstrap_bank()
     methods = ("conditional-sympson-hetter", *(("randomesque",) if args.randomesque else ()))
     rows = []
     with Progress(transient=True) as bar:
-        task = bar.add_task("settings", total=len(SETTINGS) * len(methods))
-        for se, cap in SETTINGS:
+        task = bar.add_task("settings", total=len(args.settings) * len(methods))
+        for se, cap in args.settings:
             for method in methods:
                 rows.append(run(bank, se, cap, method, args.simulees, args.seed))
                 r = rows[-1]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, nullcontext
@@ -179,34 +180,61 @@ def learner_thetas(world, area_ids, rng: np.random.Generator | None = None) -> n
 EXPOSURE_TARGET = 0.25
 
 
-def bank_can_hold(bank, config, target: float = EXPOSURE_TARGET) -> bool:
-    """Whether exposure control can hold ``target`` on ``bank``: every test gives up to ``max_items`` of
-    the active items, so the mean exposure is ~max_items / n and the largest well over it; below
-    1.5 x max_items / target active items (240 for 40 items at .25) the target is out of reach and
+def exposure_shortfall(bank, config, target: float = EXPOSURE_TARGET) -> str | None:
+    """Why exposure control cannot hold ``target`` on ``bank``, or None when it can: every test gives up to
+    ``max_items`` of the active items, so the mean exposure is ~max_items / n and the largest well over it;
+    below 1.5 x max_items / target active items (240 for 40 items at .25) the target is out of reach and
     calibrating only drives every K to its floor."""
-    return len(bank.select(status=("active",))) >= 1.5 * config.max_items / target
+    n_active = len(bank.select(status=("active",)))
+    needed = math.ceil(1.5 * config.max_items / target)
+    if n_active >= needed:
+        return None
+    return (f"{n_active} active items cannot hold a maximum exposure of {target:g} with tests of up to "
+            f"{config.max_items} items (at least {needed} needed)")
 
 
 def store_exposure_control(bank, console: Console, seed: int = 0, n_simulees: int = 2000,
-                           target: float = EXPOSURE_TARGET, recorded: Path | None = DEMO_EXPOSURE):
-    """``bank`` with the conditional Sympson-Hetter parameters of the service's default CAT configuration
-    (``adaptive.cat.CatConfig()``) stored in it, or unchanged (said on the console) when it is too small
-    to hold ``target``; the service then falls back to randomesque. Parameters recorded in ``recorded``
-    for the same fingerprint (bank, settings, target, simulees, seed) are reused instead of calibrated."""
+                           target: float = EXPOSURE_TARGET, recorded: Path | None = DEMO_EXPOSURE,
+                           config=None, progress: bool = False):
+    """``bank`` with the conditional Sympson-Hetter parameters of the service's CAT configuration
+    (``config``, default ``adaptive.cat.CatConfig()``) stored in it, or unchanged (said on the console) when
+    it is too small to hold ``target``; the service then falls back to randomesque. Parameters recorded in
+    ``recorded`` for the same fingerprint (bank, settings, target, simulees, seed) are reused instead of
+    calibrated. ``progress``: a progress bar of the calibration runs on ``console``."""
     from adaptive.cat import CatConfig
     from adaptive.cat.simulation import calibrate_exposure_control
 
-    config = CatConfig()
-    if not bank_can_hold(bank, config, target):
-        console.print(f"exposure control: {len(bank)} items cannot hold a maximum exposure of {target:g} "
-                      f"with "
-                      f"tests of up to {config.max_items} items; the service will use randomesque")
+    config = config if config is not None else CatConfig()
+    shortfall = exposure_shortfall(bank, config, target)
+    if shortfall is not None:
+        console.print(f"exposure control: {shortfall}; the service will use randomesque", soft_wrap=True)
         return bank
     fingerprint = exposure_fingerprint(bank, config, target, n_simulees, seed)
     control = known_record(recorded, fingerprint, "exposure_control") if recorded else None
     if control is None:
-        control = calibrate_exposure_control(bank, config, target=target, n_simulees=n_simulees, seed=seed)
+        n_runs = 20  # calibration runs at most (it stops once the target holds), then one check run
+        with _progress(progress, console) as bar:
+            task = bar.add_task("exposure control: calibrating", total=n_runs + 1) if bar else None
+
+            def on_run(run: int, max_exposure: float) -> None:
+                if bar is not None:
+                    what = "check run" if run >= n_runs else f"calibration run {run + 1}"
+                    bar.update(task, completed=min(run + 1, n_runs + 1),
+                               description=f"exposure control: {what} done, max exposure {max_exposure:.3f}")
+
+            control = calibrate_exposure_control(bank, config, target=target, n_simulees=n_simulees,
+                                                 seed=seed, n_iterations=n_runs, on_run=on_run)
     return bank.replace(exposure_control=control)
+
+
+def exposure_metrics(bank) -> dict[str, float]:
+    """The stored exposure control's check run as metrics of the run that registers ``bank`` (none without
+    a control)."""
+    if not bank.exposure_control:
+        return {}
+    check = bank.exposure_control["check"]
+    return {"exposure_max": check["max_exposure"],
+            "exposure_max_in_a_theta_band": max(check["max_exposure_by_band"].values())}
 
 
 def exposure_fingerprint(bank, config, target: float, n_simulees: int, seed: int) -> str:
@@ -412,11 +440,7 @@ def calibrate_demo_bank(true_bank, theta: np.ndarray, person_ids: list, rng: np.
     # the exposure control of the service's default CAT settings, stored with the registered bank
     result.bank = store_exposure_control(result.bank, Console(stderr=True), seed=seed,
                                          n_simulees=exposure_simulees)
-    if result.bank.exposure_control:
-        check = result.bank.exposure_control["check"]
-        # logged with the calibration run too: the registered bank's exposure check
-        result.metrics["exposure_max"] = check["max_exposure"]
-        result.metrics["exposure_max_in_a_theta_band"] = max(check["max_exposure_by_band"].values())
+    result.metrics.update(exposure_metrics(result.bank))  # logged with the calibration run too
     files["bank_calibrated"] = result.bank.save_json(data_dir / "bank_calibrated.json")
     files["calibration_report"] = Path(result.write_report(data_dir / REPORT_DIR))
     metrics = {f"calibration.{k}": v for k, v in result.metrics.items()}

@@ -176,6 +176,27 @@ def log_calibration(result, register: bool = True, *, params: Mapping[str, objec
                              tables=tables, register=register, run_name=run_name, tags=tags)
 
 
+def log_derived_bank(bank, source_version: int, change: str, *, metrics: Mapping[str, object] | None = None,
+                     run_name: str | None = None, tags: Mapping[str, str] | None = None) -> int:
+    """Register ``bank``, made from registered item-bank version ``source_version`` by ``change`` (e.g. its
+    exposure control recalibrated), as a new version: a registered version's artifacts are never changed.
+
+    The new run carries the source run's metrics (its calibration: what promotion checks) updated by
+    ``metrics`` (those ``change`` made anew), and the source version's calibration report; it names the
+    source version in its parameters and tags. Returns the new version."""
+    from models import registry
+
+    source_metrics = registry.version_metrics(ITEM_BANK_MODEL, source_version)
+    with tempfile.TemporaryDirectory(prefix="digipath-source-") as tmp:
+        model_dir = registry.download(ITEM_BANK_MODEL, source_version, dst_path=tmp)
+        report = item_bank_model.artifact_paths(model_dir).get(item_bank_model.REPORT_ARTIFACT)
+        return log_item_bank(bank, metrics={**source_metrics, **(metrics or {})},
+                             params={"source_version": int(source_version), "change": change},
+                             report_dir=report if report is not None and report.exists() else None,
+                             run_name=run_name,
+                             tags={"digipath.source_version": str(int(source_version)), **(tags or {})})
+
+
 def log_recommender(bundle, metrics: Mapping[str, object] | None = None,
                     params: Mapping[str, object] | None = None, register: bool = True, *,
                     run_name: str | None = "recommender-training",

@@ -126,21 +126,19 @@ def make_exposure(config, tables, bank=None, item_dim: np.ndarray | None = None
     ``config.exposure_parameters`` takes the parameters stored with the bank (``bank.exposure_control``);
     a bank without them gets randomesque (``config.randomesque_k``), the control that needs no
     calibration, so a new bank is never served without exposure control."""
-    if config.exposure is None:
+    method = exposure_method(config, bank)
+    if method is None:
         return MaxCriterion()
-    if config.exposure == "randomesque":
+    if method == "randomesque":
         return Randomesque(config.randomesque_k)
-    if config.exposure == "sympson-hetter":
+    if method == "sympson-hetter":
         k_values = np.ones(tables.n_items)
         for item_id, k in (config.exposure_parameters or {}).items():
             i = tables.index.get(item_id)
             if i is not None:
                 k_values[i] = float(k)
         return SympsonHetter(k_values)
-    stored = conditional_parameters(config, bank)
-    if stored is None:
-        return Randomesque(config.randomesque_k)
-    edges, params = stored
+    edges, params = conditional_parameters(config, bank)
     key = ("conditional-sympson-hetter", id(params), tuple(edges))
     if key not in tables.derived or tables.derived[key][0] is not params:   # a live session: built once
         k_values = np.ones((tables.n_items, len(edges) + 1))
@@ -150,6 +148,15 @@ def make_exposure(config, tables, bank=None, item_dim: np.ndarray | None = None
                 k_values[i] = k
         tables.derived[key] = (params, k_values)
     return SympsonHetter(tables.derived[key][1], edges, item_dim)
+
+
+def exposure_method(config, bank) -> str | None:
+    """The exposure control a test under ``config`` on ``bank`` gets (what :func:`make_exposure` builds):
+    ``config.exposure``, except that conditional Sympson-Hetter without parameters (the config's or the
+    bank's) falls back to ``"randomesque"``."""
+    if config.exposure == "conditional-sympson-hetter" and conditional_parameters(config, bank) is None:
+        return "randomesque"
+    return config.exposure
 
 
 def conditional_parameters(config, bank) -> tuple[list[float], dict[str, list[float]]] | None:

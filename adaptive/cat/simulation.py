@@ -329,7 +329,7 @@ def _rescore(estimator: ProfileEstimator, eng: CatEngine, resp: np.ndarray, thet
 def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int = 1000,
                              n_iterations: int = 20, seed: int = 0, progress: bool = False,
                              tolerance: float | None = None, margin: float = 2.0, damping: float = 0.25,
-                             k_floor: float = 0.02, theta_sd: float = 1.0
+                             k_floor: float = 0.02, theta_sd: float = 1.0, on_run=None
                              ) -> tuple[dict[str, float | list[float]], list[float]]:
     """Sympson-Hetter exposure parameters by iterated simulation (Sympson & Hetter 1985), or, when
     ``config.exposure`` is ``"conditional-sympson-hetter"``, one K per theta band (Stocking & Lewis 1998).
@@ -354,7 +354,8 @@ def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int
     (default: 1 SD), or after ``n_iterations`` simulations; the last simulation always evaluates the
     returned K. Returns the parameters (items with some K < 1, for ``CatConfig.exposure_parameters``) and
     the maximum exposure rate of each simulation (conditional: the largest over bands; the last entry is
-    that of the returned K).
+    that of the returned K). ``on_run(iteration, max_exposure)``, if given, hears of each simulation as it
+    ends (progress display).
     """
     if not 0 < target <= 1:
         raise ValueError(f"exposure target must be in (0, 1], got {target}")
@@ -394,6 +395,8 @@ def calibrate_sympson_hetter(bank, config, target: float = 0.25, n_simulees: int
         sd = np.sqrt(target * (1 - target) / np.maximum(n_item_h, 1))
         tol = sd if tolerance is None else float(tolerance)
         history.append(float(rates.max()))
+        if on_run is not None:
+            on_run(it, history[-1])
         if (rates <= target + tol).all() or it == n_iterations - 1:
             break                           # K was just evaluated: return it
         aim = np.maximum(target - margin * sd, target / 2)
@@ -438,7 +441,7 @@ def exposure_config_matches(stored: dict | None, config) -> bool:
 
 def calibrate_exposure_control(bank, config, target: float = 0.25, n_simulees: int = 2000, seed: int = 0,
                                n_iterations: int = 20, theta_sd: float = 1.5, check_simulees: int = 2000,
-                               progress: bool = False) -> dict:
+                               progress: bool = False, on_run=None) -> dict:
     """Conditional Sympson-Hetter parameters for ``bank`` under ``config``, as stored with a registered
     bank (``ItemBank.exposure_control``) and used by default by the service and ``digipath simulate``.
 
@@ -446,15 +449,19 @@ def calibrate_exposure_control(bank, config, target: float = 0.25, n_simulees: i
     (1.5: the outer bands hold ~16% of the simulees each instead of 7%, so their rates are measured),
     then checked on a fresh run of ``check_simulees`` from the bank's population N(0, R): the record keeps
     that run's maximum exposure overall and by true-theta band, with the sampling SD of a rate at the
-    target in the smallest band."""
+    target in the smallest band. ``on_run(run, max_exposure)`` hears of each calibration run as it ends and
+    of the check run (``run`` = ``n_iterations``)."""
     from dataclasses import replace as _replace
 
     cfg = _replace(config, exposure="conditional-sympson-hetter", exposure_parameters=None,
                    exposure_bands=list(config.exposure_bands or DEFAULT_BANDS))
     k, history = calibrate_sympson_hetter(bank, cfg, target=target, n_simulees=n_simulees, seed=seed,
-                                          n_iterations=n_iterations, theta_sd=theta_sd, progress=progress)
+                                          n_iterations=n_iterations, theta_sd=theta_sd, progress=progress,
+                                          on_run=on_run)
     checked = simulate(bank, _replace(cfg, exposure_parameters=k), n_simulees=check_simulees,
                        seed=seed + 1000, rescore=False, exposure_target=target)
+    if on_run is not None:
+        on_run(n_iterations, float(checked.exposure_rates.max()))
     bands = checked.conditional_exposure_summary(cfg.exposure_bands)
     return {
         "method": "conditional-sympson-hetter", "target": float(target),

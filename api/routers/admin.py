@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Integer, String, cast, literal, null, select, union_all
 
+from adaptive.errors import ModelNotFoundError
 from api.audit import record
 from api.auth import Principal, require
-from api.deps import DbSession, Provider, ServicesDep
+from api.deps import DbSession, Diagnostics, Provider, ServicesDep
 from api.persistence.tables import AnonymousResponse, Learner, LearningEvent, ResponseRecord
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.schemas import ModelsOut
@@ -36,8 +37,10 @@ EXPORT_COLUMNS = ("person_id", "item_id", "response", "session_id", "administere
 EVENT_COLUMNS = ("learner_id", "content_id", "event", "value", "timestamp", "event_id")
 
 
-@router.get("/v1/models", response_model=ModelsOut, summary="Served model names, versions and aliases")
-def list_models(provider: Provider, principal: Principal = Depends(require(None))) -> dict:
+@router.get("/v1/models", response_model=ModelsOut,
+            summary="Served model names, versions and aliases, and the served item bank's exposure control")
+def list_models(provider: Provider, diagnostics: Diagnostics,
+                principal: Principal = Depends(require(None))) -> dict:
     served = provider.served_versions()
     try:
         rows = provider.list_models()
@@ -45,7 +48,13 @@ def list_models(provider: Provider, principal: Principal = Depends(require(None)
         rows = [{"name": n, "version": v, "aliases": []} for n, v in served.items() if v is not None]
     for row in rows:
         row["served"] = served.get(row["name"]) == str(row["version"])
-    return {"served": served, "models": rows}
+    try:
+        bank, _ = provider.champion_bank()
+    except ModelNotFoundError:  # models not loaded yet
+        exposure = None
+    else:
+        exposure = diagnostics.exposure_control(bank)
+    return {"served": served, "models": rows, "item_bank_exposure": exposure}
 
 
 @router.post(
@@ -66,7 +75,7 @@ def reload_models(db: DbSession, services: ServicesDep, principal: Operator) -> 
     _signal_models(db, services)
     record(db, principal, "models.reload", None, before=before, served=served)
     db.commit()
-    return list_models(services.provider, principal)
+    return list_models(services.provider, services.diagnostics, principal)
 
 
 def _signal_models(db: DbSession, services: Services) -> None:
@@ -97,7 +106,7 @@ def promote_model(
     _signal_models(db, services)
     db.commit()
     services.load_models()
-    return list_models(services.provider, principal)
+    return list_models(services.provider, services.diagnostics, principal)
 
 
 def _csv_stream(header: tuple[str, ...], rows: Iterator[tuple]) -> Iterator[str]:

@@ -31,6 +31,7 @@ from adaptive.framework import framework_for_bank
 from api.auth import Principal
 from api.insights.retest import exclude_items, items_seen_last_time
 from api.jsonable import jsonable
+from api.persistence import roles as role_store
 from api.persistence.learners import ensure_learner
 from api.persistence.tables import DiagnosticSession, Learner, Organisation, ResponseRecord, utcnow
 from api.problems import ProblemError
@@ -208,6 +209,10 @@ class DiagnosticService:
                     where="request body",
                     field="areas",
                 )
+        if role is not None and role_store.has_profiles(db, principal.org_id):
+            # the role is written on the learner, as PUT /v1/learners does: where the organisation keeps
+            # role profiles, it must be one of them (without any, a role is recorded as given)
+            role_store.known_role(db, principal.org_id, role)
         learner = ensure_learner(db, principal.org_id, learner_id)
         if role is not None:
             learner.role = role

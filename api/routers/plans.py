@@ -37,7 +37,7 @@ from api.persistence.tables import ApiKey, Learner, LearningEvent, LearningPlan,
 from api.privacy import learner_target
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from api.routers.learners import LearnerId, compute_pathway
-from api.schemas import ExternalId, Language
+from api.schemas import Language, RoleId
 from api.schemas_plans import PlanAccept, PlanAdjust, PlanHistory, PlanOut, PlanProposal
 from recommender.progress import adjust_plan, plan_difference, plan_status, propose_plan
 
@@ -188,7 +188,7 @@ def plan_proposal(
     learner_id: LearnerId,
     recommender: Recommender,
     db: DbSession,
-    role: Annotated[ExternalId | None, Query(description="target role (default: the plan's, else the "
+    role: Annotated[RoleId | None, Query(description="target role (default: the plan's, else the "
                                                           "learner's)")] = None,
     language: Annotated[Language | None, Query()] = None,
     principal: Principal = Depends(require(None)),

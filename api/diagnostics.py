@@ -476,7 +476,8 @@ def finished_progress(row: DiagnosticSession) -> dict[str, Any]:
 
 def explain(row: DiagnosticSession, bank, profile: dict) -> dict[str, Any]:  # noqa: ANN001
     """The result's explanation (``adaptive.cat.explain``) in the framework the bank was built on."""
-    config = json.loads(row.state).get("config") or {}
+    state = json.loads(row.state)
+    config = state.get("config") or {}
     framework = framework_for_bank(bank)  # None for a bank of a framework this service does not know
     return explain_profile(
         profile,
@@ -485,6 +486,7 @@ def explain(row: DiagnosticSession, bank, profile: dict) -> dict[str, Any]:  # n
         prior_sd=float(config.get("prior_sd", 1.0)),
         independent_areas=bool(config.get("independent_areas", False)),
         prior_correlation_shrinkage=float(config.get("prior_correlation_shrinkage", 0.0)),
+        log=state.get("log") or [],
     )
 
 

@@ -197,17 +197,21 @@ def pathways(
     principal: Principal = Depends(require(None)),
 ) -> Any:
     from api.persistence.catalogue import served_bundle
-    from api.persistence.learners import find_learner
+    from api.persistence.learners import organisation_learners
+    from api.persistence.roles import organisation_targets
     from api.routers.learners import model_learner_key, required_levels
 
     units = _allowed_units(db, principal, "pathways", table)
     min_size = _min_group_size(services, min_group_size)
     data = load_organisation(db, principal.org_id)
     bundle = served_bundle(db, principal.org_id, _roles(services))  # the organisation's live catalogue
+    # learners, role profiles and objectives read once for all learners, not in queries per learner
+    learners, read = organisation_learners(db, principal.org_id), organisation_targets(db, principal.org_id)
 
     def targets_for(lid: str):  # noqa: ANN202 - as /pathway: current role profile and objectives
-        learner = find_learner(db, principal.org_id, lid)
-        targets = required_levels(db, principal, learner, learner.role, False, bundle)[0] if learner else None
+        learner = learners.get(lid)
+        targets = required_levels(db, principal, learner, learner.role, False, bundle, read)[0] \
+            if learner else None
         return None if targets is None else targets.levels
 
     paths, since = recommended_pathways(data, bundle, lambda lid: model_learner_key(principal, lid),

@@ -301,12 +301,37 @@ def objectives(db: Session, learner: Learner) -> list[LearnerObjective]:
     )
 
 
+@dataclass
+class OrganisationTargets:
+    """What every learner's required levels are made of in one organisation, read in two queries (its
+    current role profiles by role, its learners' objectives by learner row id), so a report over all
+    learners does not read them learner by learner."""
+
+    profiles: dict[str, RoleProfile]
+    objectives: dict[int, list[LearnerObjective]]
+
+
+def organisation_targets(db: Session, org_id: int) -> OrganisationTargets:
+    rows = db.scalars(
+        select(LearnerObjective)
+        .join(Learner, Learner.id == LearnerObjective.learner_id)
+        .where(Learner.org_id == org_id)
+        .order_by(LearnerObjective.learner_id, LearnerObjective.competence)
+    )
+    by_learner: dict[int, list[LearnerObjective]] = {}
+    for o in rows:
+        by_learner.setdefault(o.learner_id, []).append(o)
+    return OrganisationTargets({p.role_id: p for p in current_profiles(db, org_id)}, by_learner)
+
+
 def learner_targets(
-    db: Session, learner: Learner, role_id: str | None, framework_id: str, role_profile: RoleProfile | None
+    db: Session, learner: Learner, role_id: str | None, framework_id: str, role_profile: RoleProfile | None,
+    learner_objectives: list[LearnerObjective] | None = None,
 ) -> Targets:
     """The required levels for ``learner`` towards ``role_id`` (its current profile ``role_profile``,
-    None if the role has none) and the learner's objectives; only levels in ``framework_id`` (the
-    recommender's) apply, others are named in ``notes``."""
+    None if the role has none) and the learner's objectives (``learner_objectives`` when already read,
+    else read here); only levels in ``framework_id`` (the recommender's) apply, others are named in
+    ``notes``."""
     levels: dict[str, int] = {}
     sources: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
@@ -321,7 +346,7 @@ def learner_targets(
                 sources[c] = {"from": "role", "role_profile": ref, "objective": None}
     elif role_id:
         notes.append(f"role {role_id!r} has no role profile in this organisation: no role requirements")
-    for o in objectives(db, learner):
+    for o in objectives(db, learner) if learner_objectives is None else learner_objectives:
         if o.framework_id != framework_id:
             notes.append(f"objective for {o.competence} is in {o.framework_id}, the recommender works in "
                          f"{framework_id}: not applied")

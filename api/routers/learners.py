@@ -208,14 +208,20 @@ def patch_learner(learner_id: LearnerId, body: LearnerIn, db: DbSession, respons
 
 # ------------------------------------------------------------------------------------ recommendations
 def required_levels(db: Session, principal: Principal, learner: Learner, role: str | None, explicit: bool,
-             bundle: Any) -> tuple[role_store.Targets | None, list[str]]:
+                    bundle: Any, read: role_store.OrganisationTargets | None = None,
+                    ) -> tuple[role_store.Targets | None, list[str]]:
     """The learner's required levels (current role profile + objectives); 404 for an asked role without a
-    profile. None (with a note) when neither a role profile nor an objective says anything."""
-    profile = role_store.current_profile(db, principal.org_id, role) if role else None
+    profile. None (with a note) when neither a role profile nor an objective says anything. ``read``: the
+    organisation's profiles and objectives already read (a report over all its learners), else read here."""
+    if read is None:
+        profile = role_store.current_profile(db, principal.org_id, role) if role else None
+    else:
+        profile = read.profiles.get(role) if role else None
     if explicit and profile is None:
         raise UnknownIdError("role", role, f"unknown role {role!r}: no role profile in this organisation")
     framework_id = role_store.recommender_framework_id(bundle)
-    targets = role_store.learner_targets(db, learner, role, framework_id, profile)
+    targets = role_store.learner_targets(db, learner, role, framework_id, profile,
+                                         None if read is None else read.objectives.get(learner.id, []))
     if not targets.levels:  # nothing applies (no role profile, no objectives): the stated default target
         return None, [*targets.notes, f"no role requirements and no objectives apply: every competence is "
                       f"aimed at level {bundle.gap.default_target}"]

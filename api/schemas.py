@@ -178,7 +178,8 @@ class DiagnosticResult(BaseModel):
     explanation: dict[str, Any] = Field(
         {},
         description="areas measured, items per area, precision (SE and a plain-words reading), what the "
-        "level means in the framework's descriptors, the scoring method",
+        "level means in the framework's descriptors, the scoring method, who scored each response ('server' "
+        "with the item bank's key, or 'platform': the delivery platform's score)",
     )
     levels: dict[str, dict[str, Any]] = Field(
         {}, description="per area: level after oversight overrides, the scored level, the override id"

@@ -31,6 +31,7 @@ from adaptive.framework import framework_for_bank
 from api.auth import Principal
 from api.insights.retest import exclude_items, items_seen_last_time
 from api.jsonable import jsonable
+from api.persistence import roles as role_store
 from api.persistence.learners import ensure_learner
 from api.persistence.tables import DiagnosticSession, Learner, Organisation, ResponseRecord, utcnow
 from api.problems import ProblemError
@@ -232,6 +233,10 @@ class DiagnosticService:
                     where="request body",
                     field="areas",
                 )
+        if role is not None and role_store.has_profiles(db, principal.org_id):
+            # the role is written on the learner, as PUT /v1/learners does: where the organisation keeps
+            # role profiles, it must be one of them (without any, a role is recorded as given)
+            role_store.known_role(db, principal.org_id, role)
         learner = ensure_learner(db, principal.org_id, learner_id)
         if role is not None:
             learner.role = role
@@ -495,7 +500,8 @@ def finished_progress(row: DiagnosticSession) -> dict[str, Any]:
 
 def explain(row: DiagnosticSession, bank, profile: dict) -> dict[str, Any]:  # noqa: ANN001
     """The result's explanation (``adaptive.cat.explain``) in the framework the bank was built on."""
-    config = json.loads(row.state).get("config") or {}
+    state = json.loads(row.state)
+    config = state.get("config") or {}
     framework = framework_for_bank(bank)  # None for a bank of a framework this service does not know
     return explain_profile(
         profile,
@@ -504,6 +510,7 @@ def explain(row: DiagnosticSession, bank, profile: dict) -> dict[str, Any]:  # n
         prior_sd=float(config.get("prior_sd", 1.0)),
         independent_areas=bool(config.get("independent_areas", False)),
         prior_correlation_shrinkage=float(config.get("prior_correlation_shrinkage", 0.0)),
+        log=state.get("log") or [],
     )
 
 

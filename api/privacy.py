@@ -12,7 +12,7 @@ The route or command that calls these functions owns the transaction (audit entr
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    case,
     delete,
     exists,
     func,
@@ -50,13 +51,19 @@ from api.persistence.tables import (
 # answer key of every item the learner saw to whoever holds the export (GDPR Art. 15(4), recital 63).
 WITHHELD = {
     "responses": {
-        "response": "the score of each answer is derived from the item's answer key",
+        "response": "the score of an answer digipath scored is derived from the item's answer key (exported "
+                    "where the delivery platform scored the item: answer null)",
         "reply": "a copy of the service's reply to the learner's platform at each step",
     },
     "diagnostic_sessions": {
         "state": "the adaptive test's internal state, with the score of each answer",
         "seed": "the test's random seed: with the answers it would let one replay the item selection",
     },
+}
+# Withheld columns exported on the rows where they hold nothing of the answer key: a score the delivery
+# platform gave (a response without an option, ``answer`` null) came from the platform, not from our key.
+EXPORTED_WHERE: dict[str, dict[str, Callable[[Table], ColumnElement[bool]]]] = {
+    "responses": {"response": lambda t: t.c.answer.is_(None)},
 }
 ANONYMISED_TABLE = "responses"
 
@@ -183,9 +190,18 @@ def erase_learner(db: Session, actor: Principal | str, learner: Learner) -> tupl
 
 def _rows(db: Session, table: Table, where: ColumnElement[bool]) -> list[dict]:
     withheld = WITHHELD.get(table.name, {})
+    exported = EXPORTED_WHERE.get(table.name, {})
     cols = [c for c in table.columns if c.name not in withheld]
+    cols += [case((cond(table), table.c[name])).label(name) for name, cond in exported.items()]
     pk = list(table.primary_key.columns)
-    return [jsonable(dict(row._mapping)) for row in db.execute(select(*cols).where(where).order_by(*pk))]
+    out = []
+    for row in db.execute(select(*cols).where(where).order_by(*pk)):
+        values = dict(row._mapping)
+        for name in exported:   # withheld on this row (the columns are not nullable: None means withheld)
+            if values[name] is None:
+                del values[name]
+        out.append(jsonable(values))
+    return out
 
 
 def learner_export(db: Session, learner: Learner) -> dict:

@@ -7,10 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.persistence.tables import ROLE_ID_LENGTH
+
 ExternalId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
 Language = Annotated[str, Field(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,4})?$")]
 AreaId = Annotated[str, Field(min_length=1, max_length=8, pattern=r"^[0-9A-Za-z.]+$")]
 ItemId = Annotated[str, Field(min_length=1, max_length=64)]
+ROLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
+# every request that names a role (diagnostics, learners, roles, pathways, plans): bounded as it is stored
+RoleId = Annotated[str, Field(min_length=1, max_length=ROLE_ID_LENGTH, pattern=ROLE_ID_PATTERN)]
 UNIT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@ -]*$"
 UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=UNIT_PATTERN)]
 
@@ -24,7 +29,8 @@ class DiagnosticCreate(Strict):
     learner_id: ExternalId = Field(
         description="the platform's id of the learner (unique within your organisation)"
     )
-    role: ExternalId | None = Field(None, description="role profile id, used for later recommendations")
+    role: RoleId | None = Field(None, description="role profile id, used for later recommendations (one of "
+                                "the organisation's role profiles, where it has any)")
     unit: UnitId | None = Field(None, description="organisational unit (department), for insights per unit")
     areas: list[AreaId] | None = Field(
         None, min_length=1, max_length=10, description="DigComp area ids to assess; all areas if omitted"
@@ -172,7 +178,8 @@ class DiagnosticResult(BaseModel):
     explanation: dict[str, Any] = Field(
         {},
         description="areas measured, items per area, precision (SE and a plain-words reading), what the "
-        "level means in the framework's descriptors, the scoring method",
+        "level means in the framework's descriptors, the scoring method, who scored each response ('server' "
+        "with the item bank's key, or 'platform': the delivery platform's score)",
     )
     levels: dict[str, dict[str, Any]] = Field(
         {}, description="per area: level after oversight overrides, the scored level, the override id"

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import Language, Strict, UnitId
+from api.schemas import Language, RoleId, Strict, UnitId
 
-RoleIdField = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
 CompetenceId = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[0-9A-Za-z][0-9A-Za-z.:_-]*$")]
 FrameworkId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9.-]*$")]
 # a level number of the framework's scheme, or one of its codes ("B1", "Intermediate")
@@ -30,7 +29,7 @@ class LearnerIn(Strict):
     """A learner record. PUT: the whole record (fields left out are cleared, objectives replaced);
     PATCH: only the fields sent change (``objectives``, when sent, replaces the list)."""
 
-    role: RoleIdField | None = Field(None, description="role profile id (must have a current profile)")
+    role: RoleId | None = Field(None, description="role profile id (must have a current profile)")
     unit: UnitId | None = Field(None, description="organisational unit (department)")
     language: Language | None = Field(None, description="preferred language of learning content")
     objectives: list[ObjectiveIn] | None = Field(None, max_length=100, description="individual objectives, "

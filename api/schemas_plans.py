@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.schemas import ExternalId, Language, Strict
+from api.schemas import ExternalId, Language, RoleId, Strict
 
 
 class PlanAccept(Strict):
@@ -20,7 +20,7 @@ class PlanAccept(Strict):
     expected_revision: int | None = Field(
         None, ge=0, le=1_000_000, description="the plan revision that was seen (0: no plan yet); 409 if it "
         "changed meanwhile")
-    role: ExternalId | None = Field(None, description="target role (default: the plan's, else the learner's)")
+    role: RoleId | None = Field(None, description="target role (default: the plan's, else the learner's)")
     language: Language | None = Field(None, description="content language (default: the plan's)")
     note: str | None = Field(None, max_length=1000, description="why it is accepted (kept in the history)")
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from adaptive.cat.explain import SCORED_BY
 from adaptive.errors import ValidationError
 
 ADL = "http://adlnet.gov/expapi/verbs/"
@@ -293,14 +294,23 @@ def _actor(org_slug: str, learner: str) -> dict:
 
 DIAGNOSTIC_ACTIVITY = "https://digipath.example/xapi/activities/diagnostic"
 PROFILE_EXTENSION = "https://digipath.example/xapi/extensions/competence-profile"
+# who scored the diagnostic's responses: per scorer a count, and per response the item and its scorer
+SCORED_BY_EXTENSION = "https://digipath.example/xapi/extensions/scored-by"
 
 
 def diagnostic_statement(org_slug: str, learner: str, session_id: str, finished_at: datetime,
-                         bank_version: str, profile: dict) -> dict:
+                         bank_version: str, profile: dict, responses: list[dict] | None = None) -> dict:
     """A finished diagnostic as a statement: *learner completed the diagnostic*, with per area theta, SE and
-    level (the bank's level scheme) in a result extension; ``context.registration`` is the session id."""
+    level (the bank's level scheme) in a result extension; ``context.registration`` is the session id.
+    ``responses`` (``adaptive.cat.explain.explain_responses``): who scored each response, in a second
+    result extension (no option, no score: nothing of the answer key)."""
     areas = {a: {"theta": r["theta"], "se": r["se"], "level": r["level"]}
              for a, r in (profile.get("areas") or {}).items()}
+    extensions: dict[str, Any] = {PROFILE_EXTENSION: {"bank_version": bank_version, "areas": areas}}
+    if responses is not None:
+        extensions[SCORED_BY_EXTENSION] = {
+            **{who: sum(r["scored_by"] == who for r in responses) for who in SCORED_BY},
+            "responses": [{k: r[k] for k in ("sequence", "item_id", "scored_by")} for r in responses]}
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{HOME_PAGE}{org_slug}#diagnostic:{session_id}")),
         "actor": _actor(org_slug, learner),
@@ -308,8 +318,7 @@ def diagnostic_statement(org_slug: str, learner: str, session_id: str, finished_
         "object": {"objectType": "Activity", "id": DIAGNOSTIC_ACTIVITY, "definition": {
             "type": "http://adlnet.gov/expapi/activities/assessment",
             "name": {"en-US": "digipath adaptive competence diagnostic"}}},
-        "result": {"completion": True, "extensions": {PROFILE_EXTENSION: {"bank_version": bank_version,
-                                                                           "areas": areas}}},
+        "result": {"completion": True, "extensions": extensions},
         "context": {"registration": session_id},
         "timestamp": finished_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
     }

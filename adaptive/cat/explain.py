@@ -26,17 +26,39 @@ SCORING_METHOD = (
 )
 
 
+# Who scored a response: the service, with the item bank's answer key (the option chosen), or the delivery
+# platform, whose score of the item was taken as given (a 1EdTech CAT section with ``scoring: platform``).
+SCORED_BY = {
+    "server": "the option chosen was scored by digipath with the item bank's answer key",
+    "platform": "the delivery platform scored the item and sent its score, which digipath took as given "
+                "(after checking it fits the item's model)",
+}
+
+
+def scored_by(entry: dict) -> str:
+    """Who scored one entry of a session's response log: a platform-scored entry carries no option."""
+    return "platform" if entry.get("answer") is None else "server"
+
+
+def explain_responses(log: list[dict]) -> list[dict]:
+    """Per response of a session log (``CatSession.log``), in the order given: the item, its area and who
+    scored it. Never the option chosen nor the score: together with the item they would reveal its key."""
+    return [{"sequence": k + 1, "item_id": e["item_id"], "area": e.get("area"), "scored_by": scored_by(e)}
+            for k, e in enumerate(log)]
+
+
 def precision_words(se: float) -> str:
     return next(word for limit, word in PRECISION_WORDS if se <= limit)
 
 
 def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd: float = 1.0,  # noqa: ANN001
                     independent_areas: bool = False, coverage: float = COVERAGE,
-                    prior_correlation_shrinkage: float = 0.0) -> dict:
+                    prior_correlation_shrinkage: float = 0.0, log: list[dict] | None = None) -> dict:
     """Explanation of ``profile`` (``CompetenceProfile.to_dict()``) scored on a bank with ``cut_scores``
     (``{area: cuts}``). ``framework`` (``adaptive.framework.Framework`` of the bank's version, or None)
     supplies area names and level descriptors; descriptors are given only when its level scheme has as
-    many levels as the cut scores define."""
+    many levels as the cut scores define. ``log``: the session's response log, to say per response who
+    scored it (:func:`explain_responses`)."""
     z = NormalDist().inv_cdf(0.5 + coverage / 2)
     pct = round(coverage * 100)
     areas = {}
@@ -72,7 +94,7 @@ def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd
                                 f"{r.get('n_items')} items; the item bank defines no levels.")
         areas[area_id] = entry
     competences = profile.get("competences", {})
-    return {
+    out = {
         "framework": None if framework is None else {"name": framework.name, "version": framework.version},
         "areas_measured": list(areas),
         "areas": areas,
@@ -92,6 +114,12 @@ def explain_profile(profile: dict, cut_scores: dict, framework=None, *, prior_sd
             "level_range_coverage": coverage,
         },
     }
+    if log is not None:
+        responses = explain_responses(log)
+        out["responses"] = responses
+        out["scoring"]["scored_by"] = {w: sum(r["scored_by"] == w for r in responses) for w in SCORED_BY}
+        out["scoring"]["scored_by_meaning"] = dict(SCORED_BY)
+    return out
 
 
 def _area_name(framework, area_id: str) -> str | None:  # noqa: ANN001

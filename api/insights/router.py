@@ -197,35 +197,41 @@ def pathways(
     principal: Principal = Depends(require(None)),
 ) -> Any:
     from api.persistence.catalogue import served_bundle
-    from api.persistence.learners import find_learner
+    from api.persistence.learners import organisation_learners
+    from api.persistence.roles import organisation_targets
     from api.routers.learners import model_learner_key, required_levels
 
     units = _allowed_units(db, principal, "pathways", table)
     min_size = _min_group_size(services, min_group_size)
     data = load_organisation(db, principal.org_id)
     bundle = served_bundle(db, principal.org_id, _roles(services))  # the organisation's live catalogue
+    # learners, role profiles and objectives read once for all learners, not in queries per learner
+    learners, read = organisation_learners(db, principal.org_id), organisation_targets(db, principal.org_id)
 
     def targets_for(lid: str):  # noqa: ANN202 - as /pathway: current role profile and objectives
-        learner = find_learner(db, principal.org_id, lid)
-        targets = required_levels(db, principal, learner, learner.role, False, bundle)[0] if learner else None
+        learner = learners.get(lid)
+        targets = required_levels(db, principal, learner, learner.role, False, bundle, read)[0] \
+            if learner else None
         return None if targets is None else targets.levels
 
     paths, since = recommended_pathways(data, bundle, lambda lid: model_learner_key(principal, lid),
                                         targets_for)
-    plans = {p["learner_id"]: p["steps"] for p in stored_plans(db, principal.org_id)}
-    # a stored plan is the pathway (issue 18): every completion of its steps counts, hidden steps do not
+    stored = stored_plans(db, principal.org_id)
+    plans = {p["learner_id"]: p["steps"] for p in stored}
+    # a stored plan is the pathway (issue 18): completions of its steps from its acceptance on count (as on
+    # GET .../plan), hidden steps do not
     paths.update(plans)
-    since = {lid: t for lid, t in since.items() if lid not in plans}
+    since.update({p["learner_id"]: p["accepted_at"] for p in stored})
     res = pathway_progress(data.learners, paths, data.events, since=since, min_group_size=min_size)
     frame = res.learners
     if table == "learners":
-        kind = {**{lid: "recommended" for lid in since}, **{lid: "plan" for lid in plans}}
+        kind = {lid: "plan" if lid in plans else "recommended" for lid in since}
         frame = _only_units(frame.assign(pathway=frame["learner_id"].map(kind)), units, unit)
     else:
         frame = res.units
-    notes = [f"pathway = the learner's accepted plan ({len(plans)} learners; hidden steps left out, overdue "
-             "= open past its deadline), else the one recommended from the latest diagnostic (completions "
-             "after it count)"]
+    notes = [f"pathway = the learner's accepted plan ({len(plans)} learners; completions from its acceptance "
+             "on count, hidden steps left out, overdue = open past its deadline), else the one recommended "
+             "from the latest diagnostic (completions after it count)"]
     if table == "learners":
         notes.append("per-learner rows are individual data, for the supervisor of the units: "
                      + ", ".join(units or []))

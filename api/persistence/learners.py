@@ -14,6 +14,11 @@ def find_learner(db: Session, org_id: int, external_id: str) -> Learner | None:
     return db.scalar(select(Learner).where(Learner.org_id == org_id, Learner.external_id == external_id))
 
 
+def organisation_learners(db: Session, org_id: int) -> dict[str, Learner]:
+    """Every learner of the organisation by external id, in one query (reports over all of them)."""
+    return {x.external_id: x for x in db.scalars(select(Learner).where(Learner.org_id == org_id))}
+
+
 def get_learner(db: Session, org_id: int, external_id: str) -> Learner:
     learner = find_learner(db, org_id, external_id)
     if learner is None:

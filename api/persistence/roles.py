@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from adaptive.errors import DataFileError, UnknownIdError, ValidationError
 from adaptive.framework import DEFAULT_FRAMEWORK_ID, Framework, get_framework
-from api.persistence.tables import Learner, LearnerObjective, RoleProfile
+from api.persistence.tables import ROLE_ID_LENGTH, Learner, LearnerObjective, RoleProfile
+from api.schemas import ROLE_ID_PATTERN
 
-ROLE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"
 ROLE_COLUMNS = ("role_id", "title", "competence", "required_level")  # as recommender.data reads roles
 
 
@@ -92,6 +92,17 @@ def current_profile(db: Session, org_id: int, role_id: str) -> RoleProfile | Non
     return None if row is None or row.retired else row
 
 
+def known_role(db: Session, org_id: int, role_id: str, field_name: str = "role") -> RoleProfile:
+    """The current profile of a role a request body names (a learner's, a diagnostic's): a role without
+    one is a bad value of that field (422 naming it), as a role in a path or query is a 404
+    (:func:`get_profile`)."""
+    row = current_profile(db, org_id, role_id)
+    if row is None:
+        raise ValidationError(f"unknown role {role_id!r}: no role profile in this organisation (see GET "
+                              "/v1/roles)", field=field_name)
+    return row
+
+
 def get_profile(db: Session, org_id: int, role_id: str, version: int | None = None) -> RoleProfile:
     """The current (or a given) version of a role: 404 for a role this organisation has no profile of."""
     row = find_profile(db, org_id, role_id, version)
@@ -99,6 +110,11 @@ def get_profile(db: Session, org_id: int, role_id: str, version: int | None = No
         what = f"role {role_id!r}" + (f" version {version}" if version is not None else "")
         raise UnknownIdError("role", role_id, f"unknown {what}: no role profile in this organisation")
     return row
+
+
+def has_profiles(db: Session, org_id: int) -> bool:
+    """Whether the organisation keeps role profiles at all (any version, retired or not)."""
+    return db.scalar(select(RoleProfile.id).where(RoleProfile.org_id == org_id).limit(1)) is not None
 
 
 def versions(db: Session, org_id: int, role_id: str) -> list[RoleProfile]:
@@ -187,9 +203,9 @@ def read_profiles(path: str | Path, framework_id: str | None = None) -> dict[str
         line = i + 2  # header = line 1
         role, comp = rec["role_id"].strip(), rec["competence"].strip()
         title, level = rec["title"].strip(), rec["required_level"].strip()
-        if not re.fullmatch(ROLE_ID_PATTERN, role) or len(role) > 64:
-            raise DataFileError(f"role id {role!r}: 1-64 letters, digits, '.', '_', ':', '@', '-'",
-                                file=source, line=line, column="role_id")
+        if not re.fullmatch(ROLE_ID_PATTERN, role) or len(role) > ROLE_ID_LENGTH:
+            raise DataFileError(f"role id {role!r}: 1-{ROLE_ID_LENGTH} letters, digits, '.', '_', ':', '@', "
+                                "'-'", file=source, line=line, column="role_id")
         if len(title) > 200:
             raise DataFileError("title longer than 200 characters", file=source, line=line, column="title")
         try:
@@ -227,7 +243,7 @@ def seed_profiles(db: Session, org_id: int, roles: Any, actor: str,
                   framework_id: str = DEFAULT_FRAMEWORK_ID) -> ImportSummary | None:
     """Give an organisation without any role profile the profiles of a ``recommender.data.RoleProfiles``
     (the demo's, from the recommender's training data) as version 1; None if it has profiles already."""
-    if db.scalar(select(RoleProfile.id).where(RoleProfile.org_id == org_id).limit(1)) is not None:
+    if has_profiles(db, org_id):
         return None
     fw = framework(framework_id)
     profiles = {r: (roles.title(r), required_levels(fw, roles.required_levels(r), f"role {r}"))
@@ -285,12 +301,37 @@ def objectives(db: Session, learner: Learner) -> list[LearnerObjective]:
     )
 
 
+@dataclass
+class OrganisationTargets:
+    """What every learner's required levels are made of in one organisation, read in two queries (its
+    current role profiles by role, its learners' objectives by learner row id), so a report over all
+    learners does not read them learner by learner."""
+
+    profiles: dict[str, RoleProfile]
+    objectives: dict[int, list[LearnerObjective]]
+
+
+def organisation_targets(db: Session, org_id: int) -> OrganisationTargets:
+    rows = db.scalars(
+        select(LearnerObjective)
+        .join(Learner, Learner.id == LearnerObjective.learner_id)
+        .where(Learner.org_id == org_id)
+        .order_by(LearnerObjective.learner_id, LearnerObjective.competence)
+    )
+    by_learner: dict[int, list[LearnerObjective]] = {}
+    for o in rows:
+        by_learner.setdefault(o.learner_id, []).append(o)
+    return OrganisationTargets({p.role_id: p for p in current_profiles(db, org_id)}, by_learner)
+
+
 def learner_targets(
-    db: Session, learner: Learner, role_id: str | None, framework_id: str, role_profile: RoleProfile | None
+    db: Session, learner: Learner, role_id: str | None, framework_id: str, role_profile: RoleProfile | None,
+    learner_objectives: list[LearnerObjective] | None = None,
 ) -> Targets:
     """The required levels for ``learner`` towards ``role_id`` (its current profile ``role_profile``,
-    None if the role has none) and the learner's objectives; only levels in ``framework_id`` (the
-    recommender's) apply, others are named in ``notes``."""
+    None if the role has none) and the learner's objectives (``learner_objectives`` when already read,
+    else read here); only levels in ``framework_id`` (the recommender's) apply, others are named in
+    ``notes``."""
     levels: dict[str, int] = {}
     sources: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
@@ -305,7 +346,7 @@ def learner_targets(
                 sources[c] = {"from": "role", "role_profile": ref, "objective": None}
     elif role_id:
         notes.append(f"role {role_id!r} has no role profile in this organisation: no role requirements")
-    for o in objectives(db, learner):
+    for o in objectives(db, learner) if learner_objectives is None else learner_objectives:
         if o.framework_id != framework_id:
             notes.append(f"objective for {o.competence} is in {o.framework_id}, the recommender works in "
                          f"{framework_id}: not applied")

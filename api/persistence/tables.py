@@ -21,6 +21,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+# Role ids (role profiles, learners, diagnostics, plans): the API's ``api.schemas.RoleId`` takes this bound
+# from here, so a role the edge accepts always fits the column.
+ROLE_ID_LENGTH = 64
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -95,7 +99,7 @@ class Learner(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
     external_id: Mapped[str] = mapped_column(String(128), nullable=False)
-    role: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(ROLE_ID_LENGTH))
     unit: Mapped[str | None] = mapped_column(String(64))  # organisational unit (department), for insights
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     language: Mapped[str | None] = mapped_column(String(8))  # preferred language of content (issue 18)
@@ -128,7 +132,7 @@ class RoleProfile(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
-    role_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    role_id: Mapped[str] = mapped_column(String(ROLE_ID_LENGTH), nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False)  # 1, 2, ... per organisation and role
     title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     framework_id: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -149,7 +153,7 @@ class DiagnosticSession(Base):
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
     bank_version: Mapped[str] = mapped_column(String(32), nullable=False)
     language: Mapped[str] = mapped_column(String(8), nullable=False)
-    role: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(ROLE_ID_LENGTH))
     areas: Mapped[list] = mapped_column(JSON, nullable=False)
     seed: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # in_progress | finished
@@ -401,7 +405,7 @@ class LearningPlan(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), nullable=False)
     learner_id: Mapped[int] = mapped_column(ForeignKey("learners.id"), nullable=False)
-    role: Mapped[str | None] = mapped_column(String(64))  # the target role of the accepted pathway
+    role: Mapped[str | None] = mapped_column(String(ROLE_ID_LENGTH))  # target role of the accepted pathway
     language: Mapped[str | None] = mapped_column(String(8))
     revision: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     steps: Mapped[list] = mapped_column(JSON, nullable=False)

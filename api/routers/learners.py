@@ -29,13 +29,13 @@ from api.persistence.learners import find_learner, get_learner, latest_finished_
 from api.persistence.tables import Learner, LearnerObjective, LearningEvent
 from api.privacy import learner_target
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
-from api.schemas import ExternalId, Language, Pathway, Recommendations
+from api.schemas import Language, Pathway, Recommendations, RoleId
 from api.schemas_learners import LearnerIn, LearnerOut
 
 router = APIRouter(tags=["recommendations"])
 
 LearnerId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
-RoleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")]
+RoleIdPath = Annotated[RoleId, Path(description="role profile id")]
 K = Annotated[int, Query(ge=1, le=100, description="how many items")]
 Format = Annotated[
     str | None, Query(max_length=32, pattern=r"^[a-z-]+$", description="content format filter")
@@ -133,10 +133,8 @@ def _write(db: Session, principal: Principal, learner_id: str, body: LearnerIn, 
         raise ProblemError(404, "not-found", f"unknown learner {learner_id!r}")
     new_unit = body.unit if "unit" in fields else (learner.unit if learner else None)
     _check_access(db, principal, ([learner.unit] if learner else []) + [new_unit], "write")
-    if "role" in fields and body.role is not None \
-            and role_store.current_profile(db, principal.org_id, body.role) is None:
-        raise ValidationError(f"unknown role {body.role!r}: no role profile in this organisation "
-                              "(see GET /v1/roles)", field="role")
+    if "role" in fields and body.role is not None:
+        role_store.known_role(db, principal.org_id, body.role)
     wanted = _validated_objectives(body) if "objectives" in fields else None
     created = learner is None
     if created:
@@ -210,14 +208,20 @@ def patch_learner(learner_id: LearnerId, body: LearnerIn, db: DbSession, respons
 
 # ------------------------------------------------------------------------------------ recommendations
 def required_levels(db: Session, principal: Principal, learner: Learner, role: str | None, explicit: bool,
-             bundle: Any) -> tuple[role_store.Targets | None, list[str]]:
+                    bundle: Any, read: role_store.OrganisationTargets | None = None,
+                    ) -> tuple[role_store.Targets | None, list[str]]:
     """The learner's required levels (current role profile + objectives); 404 for an asked role without a
-    profile. None (with a note) when neither a role profile nor an objective says anything."""
-    profile = role_store.current_profile(db, principal.org_id, role) if role else None
+    profile. None (with a note) when neither a role profile nor an objective says anything. ``read``: the
+    organisation's profiles and objectives already read (a report over all its learners), else read here."""
+    if read is None:
+        profile = role_store.current_profile(db, principal.org_id, role) if role else None
+    else:
+        profile = read.profiles.get(role) if role else None
     if explicit and profile is None:
         raise UnknownIdError("role", role, f"unknown role {role!r}: no role profile in this organisation")
     framework_id = role_store.recommender_framework_id(bundle)
-    targets = role_store.learner_targets(db, learner, role, framework_id, profile)
+    targets = role_store.learner_targets(db, learner, role, framework_id, profile,
+                                         None if read is None else read.objectives.get(learner.id, []))
     if not targets.levels:  # nothing applies (no role profile, no objectives): the stated default target
         return None, [*targets.notes, f"no role requirements and no objectives apply: every competence is "
                       f"aimed at level {bundle.gap.default_target}"]
@@ -291,7 +295,7 @@ def learner_pathway(
     learner_id: LearnerId,
     recommender: Recommender,
     db: DbSession,
-    role: Annotated[ExternalId | None, Query(description="target role (default: learner's)")] = None,
+    role: Annotated[RoleId | None, Query(description="target role (default: learner's)")] = None,
     language: Annotated[Language | None, Query(description="default: the learner's preferred")] = None,
     principal: Principal = Depends(require("recommendations")),
 ) -> dict:
@@ -347,7 +351,7 @@ def compute_pathway(db: Session, principal: Principal, learner: Learner, bundle:
     summary="Learning content for a role profile's current version (no learner history)",
 )
 def role_recommendations(
-    role_id: RoleId,
+    role_id: RoleIdPath,
     recommender: Recommender,
     db: DbSession,
     k: K = 10,

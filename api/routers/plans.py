@@ -37,7 +37,7 @@ from api.persistence.tables import ApiKey, Learner, LearningEvent, LearningPlan,
 from api.privacy import learner_target
 from api.problems import PROBLEM_MEDIA_TYPE, ProblemError
 from api.routers.learners import LearnerId, compute_pathway
-from api.schemas import ExternalId, Language
+from api.schemas import Language, RoleId
 from api.schemas_plans import PlanAccept, PlanAdjust, PlanHistory, PlanOut, PlanProposal
 from recommender.progress import adjust_plan, plan_difference, plan_status, propose_plan
 
@@ -91,13 +91,15 @@ def _no_plan(learner_id: str) -> ProblemError:
                         "(POST .../plan)")
 
 
-def _completions(db: Session, learner: Learner) -> dict[str, str]:
-    """content id -> first completion (ISO), of everything the learner completed."""
-    rows = db.execute(
-        select(LearningEvent.content_id, func.min(LearningEvent.timestamp))
-        .where(LearningEvent.learner_id == learner.id, LearningEvent.event == "completed")
-        .group_by(LearningEvent.content_id)
-    ).all()
+def _completions(db: Session, learner: Learner, plan: LearningPlan | None) -> dict[str, str]:
+    """content id -> first completion (ISO) of what the learner completed; with a plan, only completions at
+    or after its acceptance: what was done before the plan existed is no progress on it."""
+    query = (select(LearningEvent.content_id, func.min(LearningEvent.timestamp))
+             .where(LearningEvent.learner_id == learner.id, LearningEvent.event == "completed")
+             .group_by(LearningEvent.content_id))
+    if plan is not None:
+        query = query.where(LearningEvent.timestamp >= plan.created_at)
+    rows = db.execute(query).all()
     return {c: t.isoformat() for c, t in rows}
 
 
@@ -118,7 +120,7 @@ def _proposal(db: Session, principal: Principal, learner: Learner, plan: Learnin
     computed = compute_pathway(db, principal, learner, recommender[0], target, role is not None, lang)
     bundle, profile, session_id, recommended = (computed.bundle, computed.profile, computed.session_id,
                                                 computed.steps)
-    completed = _completions(db, learner)
+    completed = _completions(db, learner, plan)
     current = list(plan.steps) if plan else []
     servable = bundle.catalogue.ids[bundle.catalogue.mask(lang or learner.language, None)]
     steps = propose_plan(current, recommended, completed, available={str(c) for c in servable})
@@ -156,7 +158,7 @@ def _revision_out(r: PlanRevision) -> dict:
 
 
 def _plan_out(db: Session, learner: Learner, plan: LearningPlan) -> dict:
-    status = plan_status(plan.steps, _completions(db, learner))
+    status = plan_status(plan.steps, _completions(db, learner, plan))
     last = _revision_out(_last_revision(db, plan))
     return jsonable({
         "learner_id": learner.external_id, "role": plan.role, "revision": plan.revision,
@@ -188,7 +190,7 @@ def plan_proposal(
     learner_id: LearnerId,
     recommender: Recommender,
     db: DbSession,
-    role: Annotated[ExternalId | None, Query(description="target role (default: the plan's, else the "
+    role: Annotated[RoleId | None, Query(description="target role (default: the plan's, else the "
                                                           "learner's)")] = None,
     language: Annotated[Language | None, Query()] = None,
     principal: Principal = Depends(require(None)),

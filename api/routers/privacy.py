@@ -78,7 +78,8 @@ def erase(learner_id: LearnerId, db: DbSession, diagnostics: Diagnostics, provid
 @router.get("/v1/learners/{learner_id}/export", responses=_ERRORS,
             summary="Everything held about a learner (GDPR Art. 15), as JSON",
             description="Every row of every table that belongs to the learner, the audit entries about "
-            "them, and the fields withheld with the reason (answer scores would reveal item keys).")
+            "them, and the fields withheld with the reason (scores digipath derived from its answer key "
+            "would reveal item keys; a score the delivery platform gave is exported).")
 def export(learner_id: LearnerId, db: DbSession, provider: Provider, principal: Admin) -> dict:
     learner = get_learner(db, principal.org_id, learner_id)
     body = learner_export(db, learner)

@@ -22,7 +22,7 @@ from api.deps import DbSession
 from api.persistence import roles as role_store
 from api.persistence.tables import RoleProfile
 from api.problems import ProblemError
-from api.routers.learners import _ERRORS, _PROBLEM, RoleId
+from api.routers.learners import _ERRORS, _PROBLEM, RoleIdPath
 from api.schemas import Page
 from api.schemas_learners import RoleIn, RoleOut, RoleVersions
 
@@ -52,14 +52,14 @@ def list_roles(
 
 @router.get("/{role_id}", response_model=RoleOut, responses=_ERRORS,
             summary="A role profile: the current version, or ?version=N")
-def get_role(role_id: RoleId, db: DbSession, principal: Reader,
+def get_role(role_id: RoleIdPath, db: DbSession, principal: Reader,
              version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None) -> dict:
     return role_out(role_store.get_profile(db, principal.org_id, role_id, version))
 
 
 @router.get("/{role_id}/versions", response_model=RoleVersions, responses=_ERRORS,
             summary="Every version of a role profile, oldest first, with who made it")
-def role_versions(role_id: RoleId, db: DbSession, principal: Reader) -> dict:
+def role_versions(role_id: RoleIdPath, db: DbSession, principal: Reader) -> dict:
     rows = role_store.versions(db, principal.org_id, role_id)
     if not rows:
         role_store.get_profile(db, principal.org_id, role_id)  # the 404
@@ -82,7 +82,7 @@ _PUT_RESPONSES = {**_WRITE_ERRORS, 201: {"description": "created"}}
 
 @router.put("/{role_id}", response_model=RoleOut, responses=_PUT_RESPONSES,
             summary="Create a role profile or make a new version of it (same content: no new version)")
-def put_role(role_id: RoleId, body: RoleIn, db: DbSession, principal: Writer, response: Response) -> dict:
+def put_role(role_id: RoleIdPath, body: RoleIn, db: DbSession, principal: Writer, response: Response) -> dict:
     fw = role_store.framework(body.framework)
     required = role_store.required_levels(fw, body.required_levels)
     with _one_writer(db, role_id):
@@ -100,7 +100,7 @@ def put_role(role_id: RoleId, body: RoleIn, db: DbSession, principal: Writer, re
 
 @router.delete("/{role_id}", response_model=RoleOut, responses=_WRITE_ERRORS,
                summary="Retire a role (a new version marks it retired; its history stays)")
-def retire_role(role_id: RoleId, db: DbSession, principal: Writer) -> dict:
+def retire_role(role_id: RoleIdPath, db: DbSession, principal: Writer) -> dict:
     with _one_writer(db, role_id):
         current = role_store.get_profile(db, principal.org_id, role_id)
         row, _ = role_store.save_profile(db, principal.org_id, role_id, current.title, current.framework_id,

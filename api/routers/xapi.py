@@ -8,6 +8,7 @@ checked whole before anything is stored (400 naming the statement and field).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from adaptive.cat.explain import explain_responses
 from api.audit import record
 from api.auth import Principal, require
 from api.deps import DbSession, MetricsDep, SettingsDep
@@ -157,15 +159,18 @@ def _diagnostic_statements(db: Session, principal: Principal, since: datetime | 
                            after: int) -> JSONResponse:
     """Finished diagnostics, oldest first; ``after`` counts the diagnostics already returned."""
     query = (select(DiagnosticSession.id, Learner.external_id, DiagnosticSession.finished_at,
-                    DiagnosticSession.bank_version, DiagnosticSession.result)
+                    DiagnosticSession.bank_version, DiagnosticSession.result, DiagnosticSession.state)
              .join(Learner, Learner.id == DiagnosticSession.learner_id)
              .where(DiagnosticSession.org_id == principal.org_id, DiagnosticSession.status == "finished")
              .order_by(DiagnosticSession.finished_at, DiagnosticSession.id).offset(after).limit(limit + 1))
     if since is not None:
         query = query.where(DiagnosticSession.finished_at > since)
     rows = db.execute(query).all()
+    # who scored each response, from the session's own log (a finished session's state holds all of it)
     statements = [diagnostic_statement(principal.org_slug, r.external_id, r.id, r.finished_at, r.bank_version,
-                                       public_profile(r.result)) for r in rows[:limit]]
+                                       public_profile(r.result),
+                                       explain_responses(json.loads(r.state).get("log") or []))
+                  for r in rows[:limit]]
     more = ""
     if len(rows) > limit:
         params = {"source": "diagnostics", "limit": limit, "after": after + limit}

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import event
 
 from api.persistence.tables import CatSection, CatSectionSession, DiagnosticSession, Learner, ResponseRecord
-from tests.api.helpers import SimulatedTaker
+from tests.api.helpers import SimulatedTaker, run_diagnostic
 
 SPEC = json.loads((Path(__file__).parent / "data" / "1edtech-cat-v1p0-openapi.json").read_text())
 BASE = "/ims/cat/v1p0"
@@ -142,12 +142,14 @@ class UnmodifiedTao:
                 "outcomeVariables": [{"identifier": "SCORE", "cardinality": 0,
                                       "value": [{"baseType": "FLOAT", "value": float(score)}]}]}
 
-    def run(self, section_id: str, score_item, between=None) -> tuple[str, list[dict], dict]:  # noqa: ANN001
+    def run(self, section_id: str, score_item, between=None,  # noqa: ANN001
+            prior: tuple[dict, ...] = ()) -> tuple[str, list[dict], dict]:
         """One candidate through the section; ``score_item(item_id)`` is TAO's own response processing,
-        ``between(n)`` runs after the n-th post. Returns the session id, the item results and the
-        test result's outcome variables by identifier."""
+        ``between(n)`` runs after the n-th post, ``prior``: more priorData (a learnerId, which TAO could
+        be set up to send). Returns the session id, the item results and the test result's outcome
+        variables by identifier."""
         path = f"/sections/{section_id}/sessions"
-        created = self.call(path, {"priorData": [{"key": "initialEstimatedAbility", "value": "0.0"}]},
+        created = self.call(path, {"priorData": [{"key": "initialEstimatedAbility", "value": "0.0"}, *prior]},
                             "SessionDType", "CreateSessionResponseBodyDType")
         session_id, state = created["sessionIdentifier"], created.get("sessionState")
         items, results, test_result = created["nextItems"]["itemIdentifiers"], [], {}
@@ -325,14 +327,71 @@ def test_an_unmodified_tao_runs_whole_sections(api, bank_v1):
     r = api.client.get(f"/v1/learners/{learner}/export", headers=api.a)
     assert r.status_code == 200, r.text
     held = r.json()["tables"]["responses"]
-    assert [x["item_id"] for x in held] == [x["identifier"] for x in results]
-    assert all(x["answer"] is None and "response" not in x for x in held)
+    # no option, and the platform's score: it came from the platform, not from digipath's answer key
+    assert [(x["item_id"], x["answer"], x["response"]) for x in held] == [
+        (x["identifier"], None, scores[x["identifier"]]) for x in results]
     r = api.client.delete(f"/v1/learners/{learner}", headers=api.a)
     assert r.status_code == 200 and r.json()["anonymised_responses"] == len(results), r.text
     rows = list(csv.DictReader(io.StringIO(api.client.get("/v1/admin/responses/export", headers=api.a).text)))
     assert not any(r["session_id"] == session_id for r in rows)
     anonymous = [(r["item_id"], int(r["response"])) for r in rows if r["person_id"].startswith("anon-")]
     assert sorted(anonymous) == sorted(scores.items())
+
+
+def test_who_scored_each_response_is_said_and_the_answer_key_stays_in(api, bank_v1):
+    """One learner, a section the platform scores and a /v1 diagnostic scored with the key: the result's
+    explanation and the xAPI statement say per response who scored it; the learner's export gives the
+    platform's scores and withholds the scores digipath derived from its key (nor does anything else give
+    an option or a score per item)."""
+    from api.xapi import SCORED_BY_EXTENSION, read_statement
+
+    tao = UnmodifiedTao(api.client, api.a_diag)
+    section_id = tao.publish({"bank_version": "1", "language": "en", "areas": ["1"]})
+    scores: dict[str, int] = {}
+    scorer = _tao_scorer(bank_v1, SimulatedTaker(bank_v1, 0.5, 3), scores)
+    by_platform, results, _ = tao.run(section_id, scorer, prior=({"key": "learnerId", "value": "emp-7"},))
+    by_server, _, _ = run_diagnostic(api.client, api.a_diag, bank_v1, 0.5, learner="emp-7", areas=["1"])
+    with api.app.state.services.sessionmaker() as db:
+        server_items = [x.item_id for x in db.query(ResponseRecord).filter_by(session_id=by_server)
+                        .order_by(ResponseRecord.sequence)]
+    expected = {by_platform: [(x["identifier"], "platform") for x in results],
+                by_server: [(item, "server") for item in server_items]}
+    assert len(expected[by_platform]) >= 2 and len(expected[by_server]) >= 2
+    for sid, said in expected.items():
+        r = api.client.get(f"/v1/diagnostics/{sid}/result", headers=api.a_diag)
+        assert r.status_code == 200, r.text
+        explained = r.json()["explanation"]
+        assert [(x["item_id"], x["scored_by"]) for x in explained["responses"]] == said
+        assert [x["sequence"] for x in explained["responses"]] == list(range(1, len(said) + 1))
+        assert all(set(x) == {"sequence", "item_id", "area", "scored_by"} for x in explained["responses"])
+        who = said[0][1]
+        assert explained["scoring"]["scored_by"] == {"server": 0, "platform": 0, who: len(said)}
+        assert set(explained["scoring"]["scored_by_meaning"]) == {"server", "platform"}
+    # xAPI out: a result extension (an IRI key) says who scored each response; the statements stay valid
+    r = api.client.get("/xapi/statements", params={"source": "diagnostics"}, headers=api.a)
+    assert r.status_code == 200, r.text
+    statements = {s["context"]["registration"]: s for s in r.json()["statements"]}
+    assert set(statements) == set(expected)
+    for sid, said in expected.items():
+        read_statement(statements[sid])
+        ext = statements[sid]["result"]["extensions"][SCORED_BY_EXTENSION]
+        assert [(x["item_id"], x["scored_by"]) for x in ext["responses"]] == said
+        assert all(set(x) == {"sequence", "item_id", "scored_by"} for x in ext["responses"])
+        counts = {k: ext[k] for k in ("server", "platform")}
+        assert counts == {"server": 0, "platform": 0, said[0][1]: len(said)}
+    r = api.client.post("/xapi/statements", json=list(statements.values()), headers={
+        **api.a, "X-Experience-API-Version": "1.0.3"})
+    assert r.status_code == 200, r.text
+    # the learner's export: the platform's scores given, the scores from digipath's key withheld
+    body = api.client.get("/v1/learners/emp-7/export", headers=api.a).json()
+    held = body["tables"]["responses"]
+    assert [(x["item_id"], x["response"]) for x in held if x["session_id"] == by_platform] == [
+        (x["identifier"], scores[x["identifier"]]) for x in results]
+    server_rows = [x for x in held if x["session_id"] == by_server]
+    assert [x["item_id"] for x in server_rows] == server_items
+    assert all("response" not in x and "reply" not in x and x["answer"] is not None for x in server_rows)
+    assert "responses.response" in body["withheld"]
+    assert all("state" not in s for s in body["tables"]["diagnostic_sessions"])
 
 
 def _single_item_section(bank, polytomous: bool) -> tuple[dict, str]:  # noqa: ANN001

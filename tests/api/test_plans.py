@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -114,6 +114,34 @@ def test_accepted_plan_is_stored_and_progress_is_measured_against_it(api, bank_v
         ("learner:emp-1", platform["key_id"], 1)]
     # another organisation does not see the learner or the plan
     assert api.client.get("/v1/learners/emp-1/plan", headers=api.b).status_code == 404
+
+
+def test_completions_before_the_plan_was_accepted_are_no_progress_on_it(api, bank_v1):
+    """A completion the platform reports late, dated before the plan was accepted, does not count on the
+    plan (GET .../plan, the proposal, insights); one at the moment of acceptance or after does."""
+    platform = _key(api, "org-a", PLATFORM)
+    sup = _key(api, "org-a", ["supervisor"], units=["tax-office"])
+    _diagnose(api, api.a_diag, bank_v1, "emp-1", -1.5, seed=3)
+    plan = _accept(api, _h(platform), "emp-1")
+    steps = [s["content_id"] for s in plan["steps"]]
+    assert len(steps) >= 3 and plan["n_completed"] == 0
+    accepted = datetime.fromisoformat(plan["accepted_at"])
+    r = api.client.post("/v1/learning-events", headers=_h(platform), json={"events": [
+        {"event_id": f"c{i}", "learner_id": "emp-1", "content_id": steps[i], "event": "completed",
+         "timestamp": when.isoformat()}
+        for i, when in enumerate((accepted - timedelta(days=1), accepted, accepted + timedelta(minutes=1)))]})
+    assert r.status_code == 200 and r.json()["accepted"] == 3, r.text
+    now = api.client.get("/v1/learners/emp-1/plan", headers=_h(platform)).json()
+    assert [s["status"] for s in now["steps"][:3]] == ["open", "completed", "completed"]
+    assert (now["n_completed"], now["next_content_id"]) == (2, steps[0])
+    assert now["steps"][0]["completed_at"] is None and now["steps"][1]["completed_at"]
+    prop = api.client.get("/v1/learners/emp-1/plan/proposal", headers=_h(platform)).json()
+    status = {s["content_id"]: s["status"] for s in prop["steps"]}
+    assert status.get(steps[0]) != "completed" and status[steps[1]] == status[steps[2]] == "completed"
+    rows = api.client.get("/v1/insights/pathways", headers=_h(sup), params={"table": "learners"}).json()
+    row = next(x for x in rows["items"] if x["learner_id"] == "emp-1")
+    assert (row["pathway"], row["n_steps"], row["n_completed"], row["next_content_id"]) == (
+        "plan", len(steps), 2, steps[0])
 
 
 def test_supervisor_adjusts_only_in_its_units_and_the_history_names_each_author(api, bank_v1):

@@ -196,3 +196,47 @@ def test_writers_racing_on_a_role_get_a_version_each_or_a_409(api):
     versions = [v["version"] for v in history]
     assert versions == list(range(1, len(versions) + 1))
     assert len(versions) == codes.count(200) + codes.count(201)
+
+
+def test_a_role_anywhere_is_bounded_as_stored_and_a_diagnostic_names_a_profiled_role(api):
+    """Role ids fit the role columns (64 characters) wherever a request names one: on PostgreSQL a longer
+    one was a DataError (500) on POST /v1/diagnostics. Where the organisation keeps role profiles, a
+    diagnostic's role is one of them, as on PUT /v1/learners (422 naming the field, nothing stored)."""
+    from api.persistence.tables import ROLE_ID_LENGTH, DiagnosticSession, Learner
+
+    longest, too_long = "r" * ROLE_ID_LENGTH, "r" * (ROLE_ID_LENGTH + 1)
+    r = api.client.put(f"/v1/roles/{longest}", json={"required_levels": {"1.3": 5}}, headers=api.a)
+    assert r.status_code == 201, r.text
+    r = api.client.post("/v1/diagnostics", json={"learner_id": "long-role", "role": longest}, headers=api.a)
+    assert r.status_code == 201, r.text
+    for role in (too_long, "r" * 128):
+        body = _problem(api.client.post("/v1/diagnostics", json={"learner_id": "too-long", "role": role},
+                                        headers=api.a), 422, "validation")
+        assert body["detail"].startswith("body.role:"), body
+    # every other door that takes a role: the same bound
+    for method, url, kwargs in (
+        ("put", f"/v1/roles/{too_long}", {"json": {"required_levels": {"1.3": 5}}}),
+        ("get", f"/v1/roles/{too_long}", {}),
+        ("put", "/v1/learners/too-long", {"json": {"role": too_long}}),
+        ("get", f"/v1/learners/long-role/pathway?role={too_long}", {}),
+        ("get", f"/v1/learners/long-role/plan/proposal?role={too_long}", {}),
+        ("post", "/v1/learners/long-role/plan", {"json": {"role": too_long}}),
+    ):
+        r = getattr(api.client, method)(url, headers=api.a, **kwargs)
+        assert "role" in _problem(r, 422, "validation")["detail"], (method, url, r.text)
+    # a role the organisation has no profile of (or only a retired one): 422 naming it, nothing stored
+    assert api.client.delete(f"/v1/roles/{longest}", headers=api.a).status_code == 200
+    for role in ("no-such-role", longest):
+        body = _problem(api.client.post("/v1/diagnostics", json={"learner_id": "unknown-role", "role": role},
+                                        headers=api.a), 422, "validation")
+        assert f"unknown role {role!r}" in body["detail"] and body["field"] == "role", body
+    # an organisation without role profiles records the role it is given
+    org_c = api.key("org-c", "admin")
+    r = api.client.post("/v1/diagnostics", json={"learner_id": "free-role", "role": "no-such-role"},
+                        headers=org_c)
+    assert r.status_code == 201, r.text
+    with api.app.state.services.sessionmaker() as db:
+        stored = dict(db.execute(select(Learner.external_id, Learner.role)).all())
+        sessions = db.scalars(select(DiagnosticSession.role).order_by(DiagnosticSession.created_at)).all()
+    assert stored == {"long-role": longest, "free-role": "no-such-role"}
+    assert sessions == [longest, "no-such-role"]

@@ -304,3 +304,80 @@ def test_the_service_floor_for_group_size(tmp_path, sqlite_template, bank_v1, bu
     finally:
         api.client.close()
         api.app.state.services.engine.dispose()
+
+
+def test_pathways_read_learners_profiles_and_objectives_once_not_per_learner(api, org, bundle):
+    """GET /v1/insights/pathways issues as many SQL statements for 100 learners as for 50 (the learner
+    records, role profiles and objectives are read in one query each), and the required levels it uses are
+    those the per-learner path (/pathway) computes."""
+    import threading
+
+    from sqlalchemy import event
+
+    from api.auth import Principal
+    from api.insights.service import load_organisation, recommended_pathways
+    from api.persistence.learners import find_learner
+    from api.persistence.roles import organisation_targets
+    from api.persistence.tables import LearnerObjective
+    from api.routers.learners import model_learner_key, required_levels
+
+    role_ids = list(bundle.roles.role_ids)
+    learners, diags, events = _subset(org, 100)
+    learners = learners.assign(role=[role_ids[i % len(role_ids)] for i in range(len(learners))])
+    small = set(learners["learner_id"].iloc[:50])
+    small_diags = [d for d in diags if d["learner_id"] in small]
+    seed(api, "org-a", learners.iloc[:50], small_diags, events[events["learner_id"].isin(small)])
+    seed(api, "org-b", learners, diags, events)
+    with api.app.state.services.sessionmaker() as db:   # objectives for every third learner of each
+        for x in db.query(Learner).order_by(Learner.id).all()[::3]:
+            db.add(LearnerObjective(learner_id=x.id, framework_id="digcomp-2.2", competence="1.3",
+                                    target_level=8, set_by="test"))
+        db.commit()
+    diagnosed = {"org-a": len({d["learner_id"] for d in small_diags}),
+                 "org-b": len({d["learner_id"] for d in diags})}
+    assert diagnosed["org-a"] >= 40 and diagnosed["org-b"] >= 2 * diagnosed["org-a"] - 10
+    with_pathway = {}
+
+    engine = api.app.state.services.engine
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        # the request's statements, not those of the service's periodic daemon threads (key revocation
+        # check, service signals), which run whatever the requests
+        if not threading.current_thread().daemon:
+            seen.append(statement)
+
+    counts = {}
+    for slug, headers in (("org-a", api.a), ("org-b", api.b)):
+        _get(api, "/v1/insights/pathways", headers)  # warm: the served catalogue is cached per organisation
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            units = _get(api, "/v1/insights/pathways", headers).json()["items"]
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        counts[slug] = len(seen)
+        with_pathway[slug] = next(u for u in units if u["grouping"] == "organisation")["n"]
+    assert counts["org-a"] == counts["org-b"] < 20, (counts, seen)
+    assert with_pathway["org-b"] > 1.5 * with_pathway["org-a"] > 30, with_pathway
+
+    # the same required levels, and so the same pathways, as read learner by learner
+    with api.app.state.services.sessionmaker() as db:
+        org_id = get_or_create_org(db, "org-b").id
+        principal = Principal(org_id, "org-b", "test", frozenset({"admin"}))
+        read = organisation_targets(db, org_id)
+        data = load_organisation(db, org_id)
+        by_one, by_all = {}, {}
+        for lid in data.learners["learner_id"]:
+            x = find_learner(db, org_id, lid)
+            one = required_levels(db, principal, x, x.role, False, bundle)[0]
+            every = required_levels(db, principal, x, x.role, False, bundle, read)[0]
+            by_one[lid] = None if one is None else (one.levels, one.sources, one.notes)
+            by_all[lid] = None if every is None else (every.levels, every.sources, every.notes)
+        assert by_all == by_one
+        from_objective = [v for v in by_all.values() if v is not None and "1.3" in v[1]
+                          and v[1]["1.3"]["from"] == "objective"]
+        assert len(from_objective) >= 30
+        key = lambda lid: model_learner_key(principal, lid)  # noqa: E731
+        assert recommended_pathways(data, bundle, key, lambda lid: by_all[lid] and by_all[lid][0]) == \
+            recommended_pathways(data, bundle, key, lambda lid: by_one[lid] and by_one[lid][0])

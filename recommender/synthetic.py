@@ -96,6 +96,16 @@ class SyntheticWorld:
         return paths
 
 
+def _taste_match(learner_taste: np.ndarray, item_taste: np.ndarray) -> np.ndarray:
+    """learner_taste @ item_taste.T as elementwise products summed in a fixed order: a BLAS product's last
+    digits depend on the CPU's kernels (AVX2 vs AVX-512), and a last digit can flip a learner's choice, so
+    the same seed would give another world, and another fingerprint of the demo world, on another machine."""
+    out = np.zeros((learner_taste.shape[0], item_taste.shape[0]))
+    for d in range(learner_taste.shape[1]):
+        out += learner_taste[:, d, None] * item_taste[None, :, d]
+    return out
+
+
 def _pairs(catalogue: Catalogue):
     cm = catalogue.competence_matrix.tocsr()
     cm.sort_indices()
@@ -232,7 +242,7 @@ def generate_world(
         static = (
             base_static[None, :]
             + b["favourite"] * favourite[role[idx]]
-            + b["taste"] * taste[idx] @ item_taste.T
+            + b["taste"] * _taste_match(taste[idx], item_taste)
             + b["language"] * (c_lang[None, :] == lang[idx, None])
             + b["english"] * ((c_lang[None, :] == 0) & (lang[idx, None] != 0))
         )

@@ -21,6 +21,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--events-per-learner", type=int, default=20)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--l2", type=float, default=500.0)
+    ap.add_argument("--confidence", default="binary", help="binary | log | linear (the scale EASE reads)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -45,7 +46,7 @@ def main(argv=None) -> dict:
                            "event_id": np.arange(users.size).astype(str)})
     inter = Interactions.from_events(events, Catalogue.from_ids(ids))
     t = time.perf_counter()
-    ease = EASERanker(l2=args.l2).fit(inter)
+    ease = EASERanker(l2=args.l2, confidence=args.confidence).fit(inter)
     fit_s = time.perf_counter() - t
     lat = []
     for _ in range(args.queries):
